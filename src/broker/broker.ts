@@ -1,0 +1,185 @@
+// The broker engine. It owns no sockets: `handle(stream)` takes any Duplex (TCP, TLS, WebSocket,
+// an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle.
+import type { Duplex } from 'node:stream';
+import type { QoS, Will } from '../codec/types.js';
+import { Connection, type ConnectionInfo } from './connection.js';
+import type { Logger } from './logger.js';
+import { forwardedProperties, type Message } from './message.js';
+import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { Router } from './router.js';
+import { NEVER_EXPIRES, Session } from './session.js';
+
+export interface BrokerStats {
+  messagesReceived: number;
+  messagesSent: number;
+  /** Most clients connected at once since start ($SYS/broker/clients/maximum is this peak, not a limit). */
+  peakConnections: number;
+}
+
+export class Broker {
+  readonly options: ResolvedBrokerOptions;
+  readonly logger: Logger;
+  readonly router = new Router();
+  readonly stats: BrokerStats = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
+  readonly startedAt = Date.now();
+  readonly #sessions = new Map<string, Session>();
+  readonly #connections = new Set<Connection>();
+  #connectedCount = 0;
+  #closed = false;
+
+  constructor(options: BrokerOptions = {}) {
+    this.options = parseBrokerOptions(options);
+    this.logger = this.options.logger;
+  }
+
+  /** Serves one client over `stream` until either side closes it. */
+  handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
+    const connection = new Connection(this, stream, info);
+    this.#connections.add(connection);
+    if (this.#closed) connection.close(0x8b, 'server shutting down');
+    return connection;
+  }
+
+  get connectedCount(): number {
+    return this.#connectedCount;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  getSession(clientId: string): Session | undefined {
+    return this.#sessions.get(clientId);
+  }
+
+  /** persistent_client_expiration caps every session's expiry, including 3.1.1 "never". */
+  capSessionExpiry(requested: number): number {
+    const cap = this.options.persistentClientExpiration;
+    return cap === undefined || requested <= cap ? requested : cap;
+  }
+
+  /**
+   * Binds `connection` to the session for `clientId`: takes over a connected client [MQTT-3.1.4-3],
+   * resumes a stored session unless clean start, or creates one.
+   */
+  attachSession(connection: Connection, clientId: string, cleanStart: boolean, expiryInterval: number): { session: Session; sessionPresent: boolean } {
+    let session = this.#sessions.get(clientId);
+    const previous = session?.connection;
+    if (session !== undefined && previous !== undefined) {
+      this.logger.info({ event: 'session_takeover', clientId, address: connection.info.remoteAddress }, 'client id reconnected; closing the older connection');
+      this.#detach(previous, session);
+      previous.close(0x8e, 'session taken over');
+    }
+    let sessionPresent = false;
+    if (session !== undefined && (cleanStart || session.expiryInterval === 0)) {
+      this.#endSession(session);
+      session = undefined;
+    }
+    if (session === undefined) {
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options.maxQueuedMessages);
+      this.#sessions.set(clientId, session);
+    } else {
+      sessionPresent = true;
+      // A delayed will is not sent when the session resumes in time [MQTT-3.1.3-9].
+      session.clearTimers();
+      session.will = undefined;
+      session.expiryInterval = expiryInterval;
+      session.protocolVersion = connection.protocolVersion;
+    }
+    session.connection = connection;
+    connection.session = session;
+    this.#connectedCount++;
+    if (this.#connectedCount > this.stats.peakConnections) this.stats.peakConnections = this.#connectedCount;
+    return { session, sessionPresent };
+  }
+
+  /** Called by Connection once its stream has closed, whatever the cause. */
+  connectionClosed(connection: Connection): void {
+    this.#connections.delete(connection);
+    const session = connection.session;
+    if (session === undefined || session.connection !== connection) return;
+    this.#detach(connection, session);
+    this.logger.info({ event: 'client_disconnected', clientId: session.clientId, graceful: connection.graceful }, 'client disconnected');
+  }
+
+  /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
+  #detach(connection: Connection, session: Session): void {
+    session.connection = undefined;
+    connection.session = undefined;
+    this.#connectedCount--;
+    const will = session.will;
+    session.will = undefined;
+    if (will !== undefined && !connection.graceful) {
+      const delay = Math.min(will.properties?.willDelayInterval ?? 0, session.expiryInterval);
+      if (delay === 0) this.publishWill(session.clientId, will);
+      else {
+        session.will = will;
+        session.willTimer = setTimeout(Broker.#willDelayElapsed, delay * 1000, this, session);
+        session.willTimer.unref();
+      }
+    }
+    if (session.expiryInterval === 0) {
+      this.#endSession(session);
+    } else if (session.expiryInterval !== NEVER_EXPIRES) {
+      session.expiryTimer = setTimeout(Broker.#sessionExpired, session.expiryInterval * 1000, this, session);
+      session.expiryTimer.unref();
+    }
+  }
+
+  static #willDelayElapsed(broker: Broker, session: Session): void {
+    const will = session.will;
+    session.will = undefined;
+    session.willTimer = undefined;
+    if (will !== undefined && session.connection === undefined) broker.publishWill(session.clientId, will);
+  }
+
+  static #sessionExpired(broker: Broker, session: Session): void {
+    if (session.connection !== undefined || broker.#sessions.get(session.clientId) !== session) return;
+    broker.logger.debug({ event: 'session_expired', clientId: session.clientId }, 'session expired');
+    broker.#endSession(session);
+  }
+
+  /** Removes a session; a will still waiting on its delay goes out now [MQTT-3.1.3-9]. */
+  #endSession(session: Session): void {
+    const pendingWill = session.willTimer !== undefined ? session.will : undefined;
+    session.clearTimers();
+    session.will = undefined;
+    this.router.removeSession(session);
+    session.subscriptions.clear();
+    session.inflight.clear();
+    session.queue.clear();
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill);
+  }
+
+  publishWill(clientId: string, will: Will): void {
+    this.logger.info({ event: 'will_published', clientId, topic: will.topic }, 'publishing will');
+    const expiry = will.properties?.messageExpiryInterval;
+    this.publish({
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      retain: will.retain,
+      properties: forwardedProperties(will.properties),
+      expiresAt: expiry === undefined ? 0 : Date.now() + expiry * 1000,
+      origin: clientId,
+    });
+  }
+
+  /** Publishes a message from inside the process ($SYS, wills, embedding applications). */
+  publish(message: Message): number {
+    return this.router.publish(message);
+  }
+
+  /** Convenience for embedders: publish with defaults. */
+  publishSimple(topic: string, payload: Buffer | string, qos: QoS = 0, retain = false): number {
+    return this.publish({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos, retain, properties: undefined, expiresAt: 0, origin: '' });
+  }
+
+  /** Disconnects everyone (v5: DISCONNECT 0x8B Server shutting down) and stops all timers. */
+  close(): void {
+    this.#closed = true;
+    for (const connection of this.#connections) connection.close(0x8b, 'server shutting down');
+    for (const session of this.#sessions.values()) session.clearTimers();
+  }
+}

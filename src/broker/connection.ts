@@ -1,0 +1,303 @@
+// One network connection: bytes in through the Parser, packets out through a corked writer.
+// It owns the connection-scoped state (protocol version, keep alive, topic aliases, client limits);
+// what outlives the connection lives in Session.
+import type { Duplex } from 'node:stream';
+import { encode } from '../codec/encode.js';
+import { ProtocolError } from '../codec/errors.js';
+import { Parser, type ParserHandler } from '../codec/parser.js';
+import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket } from '../codec/types.js';
+import type { Broker } from './broker.js';
+import { dispatch } from './handlers/dispatch.js';
+import { remainingExpiry } from './message.js';
+import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
+import type { Delivery, Session, WireCache } from './session.js';
+
+export interface ConnectionInfo {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  /** Name of the listener it arrived on, for logs. */
+  readonly listener?: string | undefined;
+  /** The listener's anonymous policy; overrides the broker-wide option. */
+  readonly allowAnonymous?: boolean | undefined;
+}
+
+export type ConnectionState = 'new' | 'connected' | 'closing' | 'closed';
+
+export class Connection implements ParserHandler {
+  readonly broker: Broker;
+  readonly stream: Duplex;
+  readonly info: ConnectionInfo;
+  readonly parser: Parser;
+  state: ConnectionState = 'new';
+  session: Session | undefined;
+  clientId = '';
+  protocolVersion: ProtocolVersion = 4;
+  /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
+  keepaliveMs = 0;
+  lastActivity = Date.now();
+  /** Outgoing QoS 1/2 window: the client's Receive Maximum, capped by max_inflight_messages. */
+  sendWindow = 65535;
+  /** Largest packet the client accepts (v5 Maximum Packet Size). */
+  clientMaxPacketSize = PROTOCOL_MAX_PACKET_SIZE;
+  /** Incoming topic aliases (alias → topic), per connection [MQTT-3.3.2-7]. */
+  readonly inboundAliases = new Map<number, string>();
+  /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
+  outboundAliases: Map<string, number> | undefined;
+  clientTopicAliasMaximum = 0;
+  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
+  graceful = false;
+  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
+  connectSessionExpiry = 0;
+  #corked = false;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
+  #destroyTimer: NodeJS.Timeout | undefined;
+
+  constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
+    this.broker = broker;
+    this.stream = stream;
+    this.info = info;
+    const options = broker.options;
+    this.parser = new Parser(this, { side: 'server', maxPacketSize: options.maxPacketSize });
+    this.#connectTimer = setTimeout(Connection.#connectTimeout, options.connectTimeoutMs, this);
+    this.#connectTimer.unref();
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('error', (error: Error) => this.#onStreamError(error));
+    stream.on('close', () => this.#onClose());
+    stream.on('end', () => this.#onEnd());
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.lastActivity = Date.now();
+    this.parser.push(chunk);
+  }
+
+  onPacket(packet: Packet): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    try {
+      dispatch(this, packet);
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.protocolViolation(error);
+      } else {
+        // A bug of ours must cost only this connection, never the broker.
+        this.broker.logger.error({ event: 'handler_error', clientId: this.clientId, packet: packet.type, err: error }, 'internal error while handling a packet');
+        this.close(0x83, 'internal error');
+      }
+    }
+  }
+
+  onError(error: ProtocolError): void {
+    this.protocolViolation(error);
+  }
+
+  /** Logs the violation and closes, with the reason code the protocol has for it. */
+  protocolViolation(error: ProtocolError): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.broker.logger.warn(
+      { event: 'protocol_error', clientId: this.clientId || undefined, address: this.info.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message },
+      'closing connection after a protocol violation',
+    );
+    const reasonCode = error.reasonCode ?? 0x82;
+    if (this.state === 'new') {
+      // Before CONNECT is accepted there is no DISCONNECT; an unsupported level gets CONNACK 0x84 / return code 1.
+      if (reasonCode === 0x84) {
+        this.write(encode({ type: 'connack', sessionPresent: false, reasonCode: this.protocolVersion === 5 ? 0x84 : 1 }, this.protocolVersion === 5 ? 5 : 4));
+      }
+      this.close(undefined, error.message);
+      return;
+    }
+    this.close(reasonCode, error.message);
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  /** Queues bytes for the socket; everything written in one event-loop turn leaves in one writev. */
+  write(buffer: Buffer): void {
+    if (this.state === 'closed') return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.stream.cork();
+      process.nextTick(Connection.#uncork, this);
+    }
+    this.stream.write(buffer);
+  }
+
+  static #uncork(connection: Connection): void {
+    connection.#corked = false;
+    connection.stream.uncork();
+  }
+
+  writePacket(packet: Packet): void {
+    this.write(encode(packet, this.protocolVersion));
+  }
+
+  sendAck(type: AckPacket['type'], packetId: number, reasonCode: number): void {
+    const packet: AckPacket = { type, packetId };
+    if (reasonCode !== 0 && this.protocolVersion === 5) packet.reasonCode = reasonCode;
+    this.writePacket(packet);
+  }
+
+  /**
+   * Encodes and writes one PUBLISH for `delivery`. Returns false when it was dropped: expired, larger
+   * than the client accepts [MQTT-3.1.2-25], or (QoS 0) the socket is backed up by a slow consumer.
+   */
+  sendPublish(delivery: Delivery, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
+    const session = this.session;
+    if (delivery.qos === 0 && this.stream.writableLength > this.broker.options.maxSocketBufferBytes) {
+      if (session !== undefined) session.dropped++;
+      return false;
+    }
+    const message = delivery.message;
+    const expiry = remainingExpiry(message, Date.now());
+    if (expiry !== undefined && expiry <= 0) return false;
+    const version = this.protocolVersion;
+    // Shared encodings only when nothing in the bytes is specific to this subscriber.
+    const shareable = wire !== undefined && !dup && delivery.subscriptionIdentifiers === undefined && this.outboundAliases === undefined;
+    let buffer: Buffer;
+    if (shareable) {
+      const key = version * 8 + delivery.qos * 2 + (delivery.retain ? 1 : 0);
+      let entry = wire.get(key);
+      if (entry === undefined) {
+        const template = encode(this.#publishPacket(delivery, delivery.qos === 0 ? undefined : 1, false, expiry), version);
+        entry = { buffer: template, packetIdOffset: delivery.qos === 0 ? 0 : publishPacketIdOffset(template, message.topic) };
+        wire.set(key, entry);
+      }
+      if (delivery.qos === 0) {
+        buffer = entry.buffer;
+      } else {
+        buffer = Buffer.allocUnsafe(entry.buffer.length);
+        entry.buffer.copy(buffer);
+        buffer.writeUInt16BE(packetId, entry.packetIdOffset);
+      }
+    } else {
+      buffer = encode(this.#publishPacket(delivery, delivery.qos === 0 ? undefined : packetId, dup, expiry), version);
+    }
+    if (buffer.length > this.clientMaxPacketSize) {
+      if (session !== undefined) session.dropped++;
+      this.broker.logger.debug({ event: 'drop_too_large', clientId: this.clientId, topic: message.topic, size: buffer.length }, 'message larger than the client accepts');
+      return false;
+    }
+    this.write(buffer);
+    this.broker.stats.messagesSent++;
+    return true;
+  }
+
+  #publishPacket(delivery: Delivery, packetId: number | undefined, dup: boolean, expiry: number | undefined): PublishPacket {
+    const message = delivery.message;
+    const packet: PublishPacket = { type: 'publish', topic: message.topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup };
+    if (packetId !== undefined) packet.packetId = packetId;
+    if (this.protocolVersion === 5) {
+      let properties: Properties | undefined = message.properties === undefined ? undefined : { ...message.properties };
+      if (expiry !== undefined) (properties ??= {}).messageExpiryInterval = expiry;
+      if (delivery.subscriptionIdentifiers !== undefined) (properties ??= {}).subscriptionIdentifiers = delivery.subscriptionIdentifiers;
+      const aliases = this.outboundAliases;
+      if (aliases !== undefined) {
+        const alias = aliases.get(message.topic);
+        if (alias !== undefined) {
+          (properties ??= {}).topicAlias = alias;
+          packet.topic = '';
+        } else if (aliases.size < this.clientTopicAliasMaximum) {
+          const fresh = aliases.size + 1;
+          aliases.set(message.topic, fresh);
+          (properties ??= {}).topicAlias = fresh;
+        }
+      }
+      if (properties !== undefined) packet.properties = properties;
+    }
+    return packet;
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  clearConnectTimer(): void {
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+  }
+
+  static #connectTimeout(connection: Connection): void {
+    if (connection.state !== 'new') return;
+    connection.broker.logger.info({ event: 'connect_timeout', address: connection.info.remoteAddress }, 'no CONNECT received in time; closing');
+    connection.close(undefined, 'connect timeout');
+  }
+
+  startKeepalive(keepaliveSeconds: number): void {
+    this.keepaliveMs = keepaliveSeconds * 1500;
+    if (this.keepaliveMs === 0) return;
+    this.#keepaliveTimer = setTimeout(Connection.#checkKeepalive, this.keepaliveMs, this);
+    this.#keepaliveTimer.unref();
+  }
+
+  // One timer per connection, re-armed from the last activity: no timer churn per packet.
+  static #checkKeepalive(connection: Connection): void {
+    if (connection.state !== 'connected') return;
+    const idle = Date.now() - connection.lastActivity;
+    if (idle >= connection.keepaliveMs) {
+      connection.broker.logger.info({ event: 'keepalive_timeout', clientId: connection.clientId, keepaliveMs: connection.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
+      connection.close(0x8d, 'keep alive timeout');
+      return;
+    }
+    connection.#keepaliveTimer = setTimeout(Connection.#checkKeepalive, connection.keepaliveMs - idle, connection);
+    connection.#keepaliveTimer.unref();
+  }
+
+  // ---- closing -----------------------------------------------------------------------------
+
+  /**
+   * Closes the connection. With a reason code and a v5 client past CONNECT, a DISCONNECT carrying it
+   * goes first [MQTT-4.13.2]. The will is not suppressed here: only a client's DISCONNECT does that.
+   */
+  close(reasonCode: number | undefined, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closing';
+    this.clearConnectTimer();
+    if (this.#keepaliveTimer !== undefined) clearTimeout(this.#keepaliveTimer);
+    if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
+      const packet: Packet = { type: 'disconnect', reasonCode };
+      if (reason !== '' && reasonCode !== 0) packet.properties = { reasonString: reason };
+      this.write(encode(packet, 5));
+    }
+    this.stream.end();
+    // A peer that never reads would keep the socket half-open; do not wait on it for long.
+    this.#destroyTimer = setTimeout(Connection.#destroy, 1000, this);
+    this.#destroyTimer.unref();
+  }
+
+  static #destroy(connection: Connection): void {
+    connection.stream.destroy();
+  }
+
+  #onEnd(): void {
+    // The peer half-closed: MQTT has no half-open use, so finish our side too.
+    if (this.state !== 'closed') this.stream.end();
+  }
+
+  #onStreamError(error: Error): void {
+    this.broker.logger.debug({ event: 'socket_error', clientId: this.clientId || undefined, address: this.info.remoteAddress, err: error.message }, 'socket error');
+    this.stream.destroy();
+  }
+
+  #onClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearConnectTimer();
+    if (this.#keepaliveTimer !== undefined) clearTimeout(this.#keepaliveTimer);
+    if (this.#destroyTimer !== undefined) clearTimeout(this.#destroyTimer);
+    this.broker.connectionClosed(this);
+  }
+}
+
+/** Offset of the packet id in an encoded QoS > 0 PUBLISH: fixed header, topic length, topic. */
+function publishPacketIdOffset(buffer: Buffer, topic: string): number {
+  let offset = 1;
+  while (((buffer[offset] as number) & 0x80) !== 0) offset++;
+  return offset + 1 + 2 + Buffer.byteLength(topic);
+}

@@ -1,0 +1,111 @@
+// CONNECT: the checks run in protocol order, each ending the connection with the code the
+// client's protocol version has for it, then the session is attached and CONNACK sent.
+import { randomUUID } from 'node:crypto';
+import { ProtocolError } from '../../codec/errors.js';
+import { connackCodeFor } from '../../codec/reason-codes.js';
+import type { ConnectPacket, Properties } from '../../codec/types.js';
+import type { Connection } from '../connection.js';
+import { NEVER_EXPIRES } from '../session.js';
+
+
+export function handleConnect(connection: Connection, packet: ConnectPacket): void {
+  if (connection.state !== 'new') {
+    throw new ProtocolError(0x82, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
+  }
+  const broker = connection.broker;
+  const options = broker.options;
+  const version = packet.protocolVersion;
+  const v5 = version === 5;
+  connection.protocolVersion = version;
+  connection.clearConnectTimer();
+  const properties = packet.properties ?? {};
+
+  // Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session.
+  let clientId = packet.clientId;
+  let assigned = false;
+  if (clientId === '') {
+    if (version === 3 || (version === 4 && !packet.clean) || !options.allowZeroLengthClientId) {
+      refuse(connection, 0x85, 'an empty client id needs clean session (3.1.1) or MQTT 5');
+      return;
+    }
+    clientId = options.autoIdPrefix + randomUUID();
+    assigned = true;
+  }
+  connection.clientId = clientId;
+
+  if (properties.authenticationMethod !== undefined) {
+    refuse(connection, 0x8c, `authentication method "${properties.authenticationMethod}" is not supported`);
+    return;
+  }
+  if (!(connection.info.allowAnonymous ?? options.allowAnonymous)) {
+    refuse(connection, 0x87, 'anonymous clients are not allowed and no password file is configured');
+    return;
+  }
+
+  // Keep alive: v5 clients are told the server's value; 3.1.1 clients asking more are refused, as Mosquitto does.
+  let keepalive = packet.keepalive;
+  let serverKeepAlive: number | undefined;
+  if (keepalive > options.maxKeepalive || (keepalive === 0 && options.maxKeepalive < 65535 && v5)) {
+    if (!v5) {
+      refuse(connection, 0x85, `keep alive ${keepalive} s is above max_keepalive ${options.maxKeepalive} s`);
+      return;
+    }
+    keepalive = options.maxKeepalive;
+    serverKeepAlive = keepalive;
+  }
+
+  // Session expiry: 3.1.1 clean=false sessions never expire unless persistent_client_expiration says so.
+  const requestedExpiry = v5 ? (properties.sessionExpiryInterval ?? 0) : packet.clean ? 0 : NEVER_EXPIRES;
+  const expiry = broker.capSessionExpiry(requestedExpiry);
+  connection.connectSessionExpiry = requestedExpiry;
+
+  if (v5) {
+    connection.sendWindow = Math.min(properties.receiveMaximum ?? 65535, options.maxInflightMessages);
+    connection.clientMaxPacketSize = properties.maximumPacketSize ?? connection.clientMaxPacketSize;
+    connection.clientTopicAliasMaximum = properties.topicAliasMaximum ?? 0;
+    if (connection.clientTopicAliasMaximum > 0) connection.outboundAliases = new Map();
+  } else {
+    connection.sendWindow = options.maxInflightMessages;
+  }
+
+  const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, expiry);
+  session.will = packet.will;
+
+  const connack: Properties = {};
+  if (v5) {
+    if (assigned) connack.assignedClientIdentifier = clientId;
+    if (serverKeepAlive !== undefined) connack.serverKeepAlive = serverKeepAlive;
+    if (expiry !== requestedExpiry) connack.sessionExpiryInterval = expiry;
+    if (options.maxInflightMessages < 65535) connack.receiveMaximum = options.maxInflightMessages;
+    if (options.maxTopicAlias > 0) connack.topicAliasMaximum = options.maxTopicAlias;
+    if (options.maxPacketSize < 268_435_460) connack.maximumPacketSize = options.maxPacketSize;
+    if (!options.retainAvailable) connack.retainAvailable = 0;
+  }
+  connection.writePacket(
+    Object.keys(connack).length > 0
+      ? { type: 'connack', sessionPresent, reasonCode: 0, properties: connack }
+      : { type: 'connack', sessionPresent, reasonCode: 0 },
+  );
+  connection.state = 'connected';
+  connection.startKeepalive(keepalive);
+  broker.logger.info(
+    { event: 'client_connected', clientId, address: connection.info.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
+    'client connected',
+  );
+  session.resend();
+}
+
+/** CONNACK with a refusal, in the client's protocol version, then close [MQTT-3.2.2-5]. */
+function refuse(connection: Connection, v5Code: number, reason: string): void {
+  const v5 = connection.protocolVersion === 5;
+  connection.broker.logger.info(
+    { event: 'connect_refused', clientId: connection.clientId || undefined, address: connection.info.remoteAddress, reasonCode: v5Code, reason },
+    'connection refused',
+  );
+  if (v5) {
+    connection.writePacket({ type: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
+  } else {
+    connection.writePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(v5Code) });
+  }
+  connection.close(undefined, reason);
+}

@@ -1,0 +1,126 @@
+// PUBLISH from a client and the four acknowledgements, in both directions of the QoS 1/2 flows.
+import { ProtocolError } from '../../codec/errors.js';
+import type { AckPacket, PublishPacket } from '../../codec/types.js';
+import type { Connection } from '../connection.js';
+import { forwardedProperties, type Message } from '../message.js';
+
+const NO_MATCHING_SUBSCRIBERS = 0x10;
+const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
+const PACKET_IDENTIFIER_NOT_FOUND = 0x92;
+
+export function handlePublish(connection: Connection, packet: PublishPacket): void {
+  const broker = connection.broker;
+  const options = broker.options;
+  const session = connection.session;
+  if (session === undefined) return;
+  broker.stats.messagesReceived++;
+
+  const topic = resolveTopic(connection, packet);
+  if (packet.retain && !options.retainAvailable) {
+    throw new ProtocolError(0x9a, 'retained messages are not supported by this broker (retain_available false)', 'publish');
+  }
+  const packetId = packet.packetId ?? 0;
+
+  if (packet.qos === 2) {
+    if (session.awaitingPubrel.has(packetId)) {
+      // A resent QoS 2 PUBLISH whose PUBREC was lost: acknowledge again, route once [MQTT-4.3.3-10].
+      connection.sendAck('pubrec', packetId, 0);
+      return;
+    }
+    if (session.awaitingPubrel.size >= options.maxInflightMessages) {
+      throw new ProtocolError(0x93, `more than Receive Maximum (${options.maxInflightMessages}) QoS 2 messages unacknowledged`, 'publish');
+    }
+  }
+
+  // Mosquitto's message_size_limit: the QoS flow completes, the message goes nowhere.
+  if (options.messageSizeLimit > 0 && packet.payload.length > options.messageSizeLimit) {
+    broker.logger.info({ event: 'drop_message_size_limit', clientId: connection.clientId, topic, size: packet.payload.length }, 'message over message_size_limit dropped');
+    acknowledge(connection, packet, packetId, IMPLEMENTATION_SPECIFIC_ERROR);
+    return;
+  }
+
+  // Clients may not inject broker statistics; drop like Mosquitto, but finish the QoS flow.
+  if (topic.startsWith('$SYS')) {
+    acknowledge(connection, packet, packetId, 0);
+    return;
+  }
+
+  const expiryInterval = packet.properties?.messageExpiryInterval;
+  const message: Message = {
+    topic,
+    payload: packet.payload,
+    qos: packet.qos,
+    retain: packet.retain,
+    properties: forwardedProperties(packet.properties),
+    expiresAt: expiryInterval === undefined ? 0 : Date.now() + expiryInterval * 1000,
+    origin: connection.clientId,
+  };
+  const deliveries = broker.router.publish(message);
+  acknowledge(connection, packet, packetId, deliveries === 0 ? NO_MATCHING_SUBSCRIBERS : 0);
+}
+
+/** The topic of a PUBLISH after topic alias resolution [MQTT-3.3.2-12]. */
+function resolveTopic(connection: Connection, packet: PublishPacket): string {
+  const alias = packet.properties?.topicAlias;
+  if (alias === undefined) return packet.topic;
+  const max = connection.broker.options.maxTopicAlias;
+  if (alias === 0 || alias > max) {
+    throw new ProtocolError(0x94, `topic alias ${alias} is outside 1..${max} (Topic Alias Maximum)`, 'publish');
+  }
+  if (packet.topic === '') {
+    const topic = connection.inboundAliases.get(alias);
+    if (topic === undefined) throw new ProtocolError(0x82, `topic alias ${alias} was never set on this connection`, 'publish');
+    return topic;
+  }
+  connection.inboundAliases.set(alias, packet.topic);
+  return packet.topic;
+}
+
+function acknowledge(connection: Connection, packet: PublishPacket, packetId: number, reasonCode: number): void {
+  if (packet.qos === 1) {
+    connection.sendAck('puback', packetId, reasonCode);
+  } else if (packet.qos === 2) {
+    // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
+    if (reasonCode < 0x80) connection.session?.awaitingPubrel.add(packetId);
+    connection.sendAck('pubrec', packetId, reasonCode);
+  }
+}
+
+// ---- acknowledgements of the broker's own deliveries ------------------------------------------
+
+export function handlePuback(connection: Connection, packet: AckPacket): void {
+  const session = connection.session;
+  const inflight = session?.inflight.get(packet.packetId);
+  // An unknown or mismatched id is ignored, as Mosquitto does: the client may be acking a resend.
+  if (session === undefined || inflight === undefined || inflight.qos !== 1) return;
+  session.releaseInflight(packet.packetId);
+}
+
+export function handlePubrec(connection: Connection, packet: AckPacket): void {
+  const session = connection.session;
+  const inflight = session?.inflight.get(packet.packetId);
+  if (session === undefined || inflight === undefined || inflight.qos !== 2) {
+    connection.sendAck('pubrel', packet.packetId, PACKET_IDENTIFIER_NOT_FOUND);
+    return;
+  }
+  if ((packet.reasonCode ?? 0) >= 0x80) {
+    // The client refused the message: the flow ends here [MQTT-4.3.3-4].
+    session.releaseInflight(packet.packetId);
+    return;
+  }
+  inflight.state = 'pubrel';
+  connection.sendAck('pubrel', packet.packetId, 0);
+}
+
+export function handlePubcomp(connection: Connection, packet: AckPacket): void {
+  const session = connection.session;
+  const inflight = session?.inflight.get(packet.packetId);
+  if (session === undefined || inflight === undefined || inflight.state !== 'pubrel') return;
+  session.releaseInflight(packet.packetId);
+}
+
+/** PUBREL for a QoS 2 message the client sent us: release the id; an unknown id gets PUBCOMP 0x92 [MQTT-3.7.2]. */
+export function handlePubrel(connection: Connection, packet: AckPacket): void {
+  const known = connection.session?.awaitingPubrel.delete(packet.packetId) ?? false;
+  connection.sendAck('pubcomp', packet.packetId, known ? 0 : PACKET_IDENTIFIER_NOT_FOUND);
+}

@@ -1,0 +1,53 @@
+// SUBSCRIBE: validate every filter, store the subscriptions, SUBACK, then the retained messages
+// each subscription asked for (Retain Handling) [MQTT-3.8.4].
+import { ProtocolError } from '../../codec/errors.js';
+import type { QoS, SubscribePacket } from '../../codec/types.js';
+import { parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
+import type { Connection } from '../connection.js';
+import type { SubscriptionEntry } from '../session.js';
+
+export function handleSubscribe(connection: Connection, packet: SubscribePacket): void {
+  const session = connection.session;
+  if (session === undefined) return;
+  const router = connection.broker.router;
+  const subscriptionIdentifier = packet.properties?.subscriptionIdentifiers?.[0];
+
+  // Validate all first: a malformed filter closes the connection without applying any of them, as Mosquitto does.
+  for (const subscription of packet.subscriptions) {
+    const problem = validateTopicFilter(subscription.filter);
+    if (problem !== undefined) throw new ProtocolError(0x81, `invalid topic filter "${subscription.filter}": ${problem}`, 'subscribe');
+    if (subscription.noLocal && parseSharedFilter(subscription.filter) !== undefined) {
+      throw new ProtocolError(0x82, `No Local on shared subscription "${subscription.filter}" [MQTT-3.8.3-4]`, 'subscribe');
+    }
+  }
+
+  const reasonCodes: number[] = [];
+  const retainedToSend: SubscriptionEntry[] = [];
+  for (const subscription of packet.subscriptions) {
+    const isNew = !session.subscriptions.has(subscription.filter);
+    const entry: SubscriptionEntry = {
+      session,
+      filter: subscription.filter,
+      qos: subscription.qos,
+      noLocal: subscription.noLocal,
+      retainAsPublished: subscription.retainAsPublished,
+      retainHandling: subscription.retainHandling,
+      subscriptionIdentifier,
+    };
+    session.subscriptions.set(subscription.filter, entry);
+    router.subscribe(entry);
+    reasonCodes.push(subscription.qos);
+    if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);
+  }
+  connection.writePacket({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  connection.broker.logger.debug({ event: 'subscribe', clientId: connection.clientId, filters: packet.subscriptions.map((s) => s.filter) }, 'subscribed');
+
+  for (const entry of retainedToSend) {
+    for (const message of router.retainedFor(entry.filter)) {
+      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
+      // Retained messages sent because of a new subscription keep RETAIN set [MQTT-3.3.1-8].
+      session.deliver({ message, qos, retain: true, subscriptionIdentifiers }, undefined);
+    }
+  }
+}

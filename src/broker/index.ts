@@ -1,0 +1,5 @@
+export { Broker, type BrokerStats } from './broker.js';
+export type { Connection, ConnectionInfo } from './connection.js';
+export { silentLogger, type Logger } from './logger.js';
+export type { Message } from './message.js';
+export { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';

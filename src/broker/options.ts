@@ -1,0 +1,85 @@
+// What a Broker is configured with. `parseBrokerOptions` fills defaults (Mosquitto 2's, unless the
+// MQTT specification says otherwise) and rejects bad values naming the option.
+import { MoatError } from '../codec/errors.js';
+import { silentLogger, type Logger } from './logger.js';
+
+export interface BrokerOptions {
+  /** Longest keep alive a client may use, seconds; v5 clients asking more get Server Keep Alive. */
+  maxKeepalive?: number;
+  /** Largest whole packet accepted from a client, bytes; 0 = the protocol's maximum. */
+  maxPacketSize?: number;
+  /** Largest PUBLISH payload accepted, bytes; 0 = no limit (Mosquitto's message_size_limit). */
+  messageSizeLimit?: number;
+  retainAvailable?: boolean;
+  /** Cap on any session's expiry, seconds (Mosquitto's persistent_client_expiration); undefined = none. */
+  persistentClientExpiration?: number | undefined;
+  /** Outgoing QoS 1/2 messages in flight per client, and the Receive Maximum sent to v5 clients. */
+  maxInflightMessages?: number;
+  /** Messages queued per client beyond the in-flight window; QoS 0 to online clients is not counted. */
+  maxQueuedMessages?: number;
+  /** Incoming topic aliases a v5 client may use (Topic Alias Maximum in CONNACK). */
+  maxTopicAlias?: number;
+  /** A socket that sends no CONNECT within this time is closed, milliseconds. */
+  connectTimeoutMs?: number;
+  /** Whether clients without credentials may connect (per listener in later issues). */
+  allowAnonymous?: boolean;
+  /** Empty client ids from 3.1.1/5.0 clients get an assigned id with this prefix. */
+  autoIdPrefix?: string;
+  allowZeroLengthClientId?: boolean;
+  /** Bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
+  maxSocketBufferBytes?: number;
+  logger?: Logger;
+}
+
+export interface ResolvedBrokerOptions {
+  readonly maxKeepalive: number;
+  readonly maxPacketSize: number;
+  readonly messageSizeLimit: number;
+  readonly retainAvailable: boolean;
+  readonly persistentClientExpiration: number | undefined;
+  readonly maxInflightMessages: number;
+  readonly maxQueuedMessages: number;
+  readonly maxTopicAlias: number;
+  readonly connectTimeoutMs: number;
+  readonly allowAnonymous: boolean;
+  readonly autoIdPrefix: string;
+  readonly allowZeroLengthClientId: boolean;
+  readonly maxSocketBufferBytes: number;
+  readonly logger: Logger;
+}
+
+/** The protocol's own ceiling: 1 byte header + 4 byte remaining length + 268,435,455. */
+export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
+
+export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerOptions {
+  const resolved: ResolvedBrokerOptions = {
+    maxKeepalive: options.maxKeepalive ?? 65535,
+    maxPacketSize: options.maxPacketSize || PROTOCOL_MAX_PACKET_SIZE,
+    messageSizeLimit: options.messageSizeLimit ?? 0,
+    retainAvailable: options.retainAvailable ?? true,
+    persistentClientExpiration: options.persistentClientExpiration,
+    maxInflightMessages: options.maxInflightMessages ?? 20,
+    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    maxTopicAlias: options.maxTopicAlias ?? 10,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    allowAnonymous: options.allowAnonymous ?? true,
+    autoIdPrefix: options.autoIdPrefix ?? 'auto-',
+    allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
+    maxSocketBufferBytes: options.maxSocketBufferBytes ?? 8 * 1024 * 1024,
+    logger: options.logger ?? silentLogger,
+  };
+  checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);
+  checkRange('maxPacketSize', resolved.maxPacketSize, 2, PROTOCOL_MAX_PACKET_SIZE);
+  checkRange('messageSizeLimit', resolved.messageSizeLimit, 0, PROTOCOL_MAX_PACKET_SIZE);
+  checkRange('maxInflightMessages', resolved.maxInflightMessages, 1, 65535);
+  checkRange('maxQueuedMessages', resolved.maxQueuedMessages, 0, Number.MAX_SAFE_INTEGER);
+  checkRange('maxTopicAlias', resolved.maxTopicAlias, 0, 65535);
+  checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
+  return resolved;
+}
+
+function checkRange(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new MoatError('MOAT_ERR_INVALID_OPTION', `Broker option ${name} must be a whole number from ${min} to ${max}, got ${value}.`);
+  }
+}

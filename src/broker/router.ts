@@ -1,0 +1,130 @@
+// The router: which sessions get a message. It is protocol-version blind; each session's connection
+// encodes, and subscribers taking the same wire shape share one Buffer through the WireCache.
+import type { QoS } from '../codec/types.js';
+import { filterMatches } from '../topic/filter-matches.js';
+import { SubscriptionTrie } from '../topic/trie.js';
+import { parseSharedFilter } from '../topic/validate.js';
+import { remainingExpiry, type Message } from './message.js';
+import type { Session, SubscriptionEntry, WireCache } from './session.js';
+
+export class Router {
+  readonly #trie = new SubscriptionTrie<SubscriptionEntry>();
+  readonly #retained = new Map<string, Message>();
+  /** Sessions reached by the message being routed, in match order (reused: no allocation per message). */
+  readonly #targets: Session[] = [];
+  #stamp = 0;
+
+  get retainedCount(): number {
+    return this.#retained.size;
+  }
+
+  get subscriptionCount(): number {
+    return this.#trie.size;
+  }
+
+  subscribe(entry: SubscriptionEntry): boolean {
+    return this.#trie.add(entry.filter, entry.session.clientId, entry);
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    return this.#trie.remove(filter, session.clientId);
+  }
+
+  removeSession(session: Session): void {
+    this.#trie.removeClient(session.clientId, session.subscriptions.keys());
+  }
+
+  /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message, then routes it. Returns the number of sessions it went to. */
+  publish(message: Message): number {
+    if (message.retain) {
+      if (message.payload.length === 0) this.#retained.delete(message.topic);
+      else this.#retained.set(message.topic, message);
+    }
+    return this.route(message);
+  }
+
+  route(message: Message): number {
+    const match = this.#trie.match(message.topic);
+    const entries = match.entries;
+    const groups = match.groups;
+    if (entries.length === 0 && groups.length === 0) return 0;
+    let wire: WireCache | undefined;
+    let delivered = 0;
+
+    // Overlapping subscriptions of one session merge into one delivery with the highest QoS and
+    // every subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
+    const stamp = ++this.#stamp;
+    const targets = this.#targets;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = (entries[i] as { value: SubscriptionEntry }).value;
+      const session = entry.session;
+      if (entry.noLocal && session.clientId === message.origin) continue; // [MQTT-3.8.3-3]
+      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      if (session.routeStamp !== stamp) {
+        session.routeStamp = stamp;
+        session.routeQos = qos;
+        session.routeRetain = entry.retainAsPublished && message.retain;
+        session.routeSubIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
+        targets.push(session);
+        continue;
+      }
+      if (qos > session.routeQos) session.routeQos = qos;
+      if (entry.retainAsPublished && message.retain) session.routeRetain = true;
+      if (entry.subscriptionIdentifier !== undefined) (session.routeSubIds ??= []).push(entry.subscriptionIdentifier);
+    }
+    if (targets.length > 0) {
+      wire = new Map();
+      for (let i = 0; i < targets.length; i++) {
+        const session = targets[i] as Session;
+        session.deliver({ message, qos: session.routeQos, retain: session.routeRetain, subscriptionIdentifiers: session.routeSubIds }, wire);
+        session.routeSubIds = undefined;
+      }
+      delivered = targets.length;
+      targets.length = 0;
+    }
+
+    // Each shared group gives the message to one member, preferring connected ones [MQTT-4.8.2].
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i];
+      if (group === undefined) continue;
+      const member = group.next(isConnected) ?? group.next();
+      if (member === undefined) continue;
+      const entry = member.value;
+      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
+      wire ??= new Map();
+      entry.session.deliver({ message, qos, retain: entry.retainAsPublished && message.retain, subscriptionIdentifiers: subIds }, wire);
+      delivered++;
+    }
+    return delivered;
+  }
+
+  /** Retained messages a new subscription should receive; none for shared subscriptions (MQTT 5.0 section 4.8.2). */
+  *retainedFor(filter: string): Iterable<Message> {
+    if (parseSharedFilter(filter) !== undefined) return;
+    const now = Date.now();
+    const wildcard = filter.includes('+') || filter.includes('#');
+    if (!wildcard) {
+      const message = this.#retained.get(filter);
+      if (message !== undefined && !expired(message, now)) yield message;
+      return;
+    }
+    for (const [topic, message] of this.#retained) {
+      if (!filterMatches(filter, topic)) continue;
+      if (expired(message, now)) {
+        this.#retained.delete(topic);
+        continue;
+      }
+      yield message;
+    }
+  }
+}
+
+function isConnected(member: { value: SubscriptionEntry }): boolean {
+  return member.value.session.connection !== undefined;
+}
+
+function expired(message: Message, now: number): boolean {
+  const left = remainingExpiry(message, now);
+  return left !== undefined && left <= 0;
+}

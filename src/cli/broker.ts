@@ -1,0 +1,96 @@
+// `moat broker [-c FILE]`: load the config (or the local-only defaults), start the listeners,
+// log one structured "listening" line per listener, stop cleanly on SIGINT/SIGTERM.
+import { pino, type Logger as PinoLogger } from 'pino';
+import type { Command } from 'commander';
+import { Broker } from '../broker/broker.js';
+import { ConfigError } from '../config/errors.js';
+import { anonymousAllowed, defaultConfig, loadConfig } from '../config/index.js';
+import type { BrokerConfig } from '../config/types.js';
+import { listenTcp, type Listening } from '../transport/tcp.js';
+
+interface BrokerCommandOptions {
+  config?: string;
+  port?: string;
+  verbose?: boolean;
+}
+
+export function registerBrokerCommand(program: Command): void {
+  program
+    .command('broker')
+    .description('run the MQTT broker (no config: 127.0.0.1:1883 only, anonymous allowed)')
+    .option('-c, --config <file>', 'mosquitto.conf-style configuration file')
+    .option('-p, --port <port>', 'port of the default listener when no config file is given')
+    .option('-v, --verbose', 'log debug messages')
+    .action(async (options: BrokerCommandOptions) => {
+      process.exitCode = await runBroker(options);
+    });
+}
+
+async function runBroker(options: BrokerCommandOptions): Promise<number> {
+  let config: BrokerConfig;
+  try {
+    config = options.config === undefined ? defaultConfig(options.port === undefined ? undefined : Number(options.port)) : await loadConfig(options.config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger(config, options.verbose === true);
+  for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
+
+  const broker = new Broker({
+    maxKeepalive: config.maxKeepalive,
+    maxPacketSize: config.maxPacketSize,
+    messageSizeLimit: config.messageSizeLimit,
+    retainAvailable: config.retainAvailable,
+    persistentClientExpiration: config.persistentClientExpiration,
+    maxInflightMessages: config.maxInflightMessages,
+    maxQueuedMessages: config.maxQueuedMessages,
+    connectTimeoutMs: config.connectTimeout * 1000,
+    allowAnonymous: false,
+    logger,
+  });
+  const listeners: Listening[] = [];
+  for (const listener of config.listeners) {
+    try {
+      const listening = await listenTcp(broker, {
+        host: listener.host,
+        port: listener.port,
+        noDelay: config.setTcpNodelay,
+        maxConnections: listener.maxConnections,
+        allowAnonymous: anonymousAllowed(config, listener),
+      });
+      listeners.push(listening);
+      logger.info({ event: 'listening', protocol: listener.protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port}`);
+    } catch (error) {
+      logger.error(
+        { event: 'listen_failed', host: listener.host, port: listener.port, err: (error as Error).message },
+        `cannot listen on ${listener.host ?? '*'}:${listener.port} (${listener.source.file}:${listener.source.line})`,
+      );
+      await Promise.all(listeners.map((l) => l.close()));
+      return 1;
+    }
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ event: 'stopping', signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  broker.close();
+  await Promise.all(listeners.map((l) => l.close()));
+  logger.flush();
+  return 0;
+}
+
+function createLogger(config: BrokerConfig, verbose: boolean): PinoLogger {
+  const log = config.log;
+  const level = verbose || log.types.includes('debug') ? 'debug' : log.types.length === 0 ? 'silent' : 'info';
+  const destination = log.destinations.includes('file') && log.file !== undefined ? pino.destination({ dest: log.file, sync: false }) : log.destinations.includes('stdout') ? pino.destination(1) : pino.destination(2);
+  return pino({ level, base: { service: 'moat' } }, destination);
+}

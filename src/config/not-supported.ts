@@ -1,0 +1,176 @@
+// mosquitto.conf options moat recognises but does not implement yet. Each one is an error (never silently
+// ignored), naming the area of moat that will implement it. When an area lands, its issue moves the lines
+// from this table into options.ts.
+
+/** Areas that will implement the options below: the label shown in errors and what to do until then. */
+export const PLANNED_AREAS = {
+  auth: {
+    label: 'authentication: password/ACL/PSK files',
+    hint: 'keep this broker on a private network with "allow_anonymous true" until then',
+  },
+  plugins: {
+    label: 'authentication: moat plugins (mosquitto .so plugins cannot be loaded)',
+    hint: 'use a password or ACL file once supported',
+  },
+  tls: {
+    label: 'TLS listeners',
+    hint: 'terminate TLS in front of moat (nginx, HAProxy or stunnel) until then',
+  },
+  store: {
+    label: 'durable store',
+    hint: 'accept that sessions and retained messages are kept in memory until then',
+  },
+  limits: {
+    label: 'broker limits',
+    hint: 'rely on the other limits (max_queued_messages, max_queued_bytes, max_connections) until then',
+  },
+  broker: {
+    label: 'broker behaviour',
+    hint: 'accept moat\'s standard MQTT behaviour for it until then',
+  },
+  transport: {
+    label: 'transport listeners',
+    hint: 'use a plain "listener PORT [ADDRESS]" until then',
+  },
+  bridge: {
+    label: 'bridges',
+    hint: 'keep the bridge on a mosquitto instance next to moat until then',
+  },
+  process: {
+    label: 'moat CLI / process management',
+    hint: 'let your service manager (systemd, Docker) handle it until then',
+  },
+  logging: {
+    label: 'logging',
+    hint: 'log to stdout or stderr and let your service manager forward it until then',
+  },
+} as const;
+export type PlannedArea = keyof typeof PLANNED_AREAS;
+
+/** Option name → area that will implement it. */
+export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
+  // authentication and access control
+  password_file: 'auth',
+  acl_file: 'auth',
+  psk_file: 'auth',
+  psk_hint: 'auth',
+  use_username_as_clientid: 'auth',
+  check_retain_source: 'auth',
+  clientid_prefixes: 'auth',
+  auth_plugin: 'plugins',
+  plugin: 'plugins',
+  global_plugin: 'plugins',
+  auth_plugin_deny_special_chars: 'plugins',
+  // TLS
+  cafile: 'tls',
+  capath: 'tls',
+  certfile: 'tls',
+  keyfile: 'tls',
+  tls_version: 'tls',
+  ciphers: 'tls',
+  'ciphers_tls1.3': 'tls',
+  crlfile: 'tls',
+  dhparamfile: 'tls',
+  require_certificate: 'tls',
+  use_identity_as_username: 'tls',
+  use_subject_as_username: 'tls',
+  tls_engine: 'tls',
+  tls_engine_kpass_sha1: 'tls',
+  tls_keyform: 'tls',
+  // persistence
+  persistence: 'store',
+  persistence_file: 'store',
+  persistence_location: 'store',
+  autosave_interval: 'store',
+  autosave_on_changes: 'store',
+  // limits and broker behaviour
+  memory_limit: 'limits',
+  max_qos: 'broker',
+  queue_qos0_messages: 'broker',
+  allow_duplicate_messages: 'broker',
+  mount_point: 'broker',
+  // transport
+  socket_domain: 'transport',
+  bind_interface: 'transport',
+  http_dir: 'transport',
+  websockets_log_level: 'transport',
+  websockets_headers_size: 'transport',
+  // process
+  pid_file: 'process',
+  user: 'process',
+  log_facility: 'logging',
+  // bridges
+  connection: 'bridge',
+  address: 'bridge',
+  addresses: 'bridge',
+  topic: 'bridge',
+  bridge_alpn: 'bridge',
+  bridge_attempt_unsubscribe: 'bridge',
+  bridge_bind_address: 'bridge',
+  bridge_cafile: 'bridge',
+  bridge_capath: 'bridge',
+  bridge_certfile: 'bridge',
+  bridge_identity: 'bridge',
+  bridge_insecure: 'bridge',
+  bridge_keyfile: 'bridge',
+  bridge_max_packet_size: 'bridge',
+  bridge_outgoing_retain: 'bridge',
+  bridge_protocol_version: 'bridge',
+  bridge_psk: 'bridge',
+  bridge_require_ocsp: 'bridge',
+  bridge_tls_version: 'bridge',
+  cleansession: 'bridge',
+  local_cleansession: 'bridge',
+  clientid: 'bridge',
+  remote_clientid: 'bridge',
+  local_clientid: 'bridge',
+  username: 'bridge',
+  remote_username: 'bridge',
+  password: 'bridge',
+  remote_password: 'bridge',
+  local_username: 'bridge',
+  local_password: 'bridge',
+  notifications: 'bridge',
+  notifications_local_only: 'bridge',
+  notification_topic: 'bridge',
+  keepalive_interval: 'bridge',
+  idle_timeout: 'bridge',
+  restart_timeout: 'bridge',
+  round_robin: 'bridge',
+  start_type: 'bridge',
+  threshold: 'bridge',
+  try_private: 'bridge',
+};
+
+/** Option-name prefixes that are not supported yet (mosquitto's plugin options). */
+export const NOT_YET_SUPPORTED_PREFIXES: Readonly<Record<string, PlannedArea>> = {
+  auth_opt_: 'plugins',
+  plugin_opt_: 'plugins',
+};
+
+/** Values of implemented options that are not supported yet: `option value` → area. */
+export const NOT_YET_SUPPORTED_VALUES: Readonly<Record<string, PlannedArea>> = {
+  'log_dest syslog': 'logging',
+  'log_dest dlt': 'logging',
+};
+
+/** The planned area for `option value`, if that value of an implemented option is not supported yet. */
+export function plannedAreaOfValue(option: string, value: string): PlannedArea | undefined {
+  const key = `${option} ${value}`;
+  return Object.hasOwn(NOT_YET_SUPPORTED_VALUES, key) ? NOT_YET_SUPPORTED_VALUES[key] : undefined;
+}
+
+/** The planned area for an option name, if it is a known-but-unimplemented mosquitto option. */
+export function plannedAreaOf(option: string): PlannedArea | undefined {
+  if (Object.hasOwn(NOT_YET_SUPPORTED, option)) return NOT_YET_SUPPORTED[option];
+  for (const [prefix, area] of Object.entries(NOT_YET_SUPPORTED_PREFIXES)) {
+    if (option.startsWith(prefix)) return area;
+  }
+  return undefined;
+}
+
+/** "X is not yet supported by moat (planned: <area>); remove the line or <hint>." */
+export function notYetSupportedMessage(what: string, area: PlannedArea): string {
+  const { label, hint } = PLANNED_AREAS[area];
+  return `${what} is not yet supported by moat (planned: ${label}); remove the line or ${hint}.`;
+}

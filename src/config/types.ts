@@ -1,0 +1,175 @@
+// The resolved broker configuration: what parseConfig()/loadConfig()/defaultConfig() return.
+// Every field is filled in (defaults applied); nothing here is optional unless "not set" means something.
+
+/** Where a setting came from. `line` is 1-based; 0 means "built-in default, no line". */
+export interface ConfigSource {
+  readonly file: string;
+  readonly line: number;
+}
+
+/** Wire protocols a listener can speak (mosquitto's `protocol` option). */
+export const LISTENER_PROTOCOLS = ['mqtt', 'websockets'] as const;
+export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
+
+/** Log destinations moat can write to (mosquitto's `log_dest`; `none` clears the list). */
+export const LOG_DESTINATIONS = ['stdout', 'stderr', 'topic', 'file'] as const;
+export type LogDestination = (typeof LOG_DESTINATIONS)[number];
+
+/** Log message types (mosquitto's `log_type`; `all` selects every type, `none` clears the list). */
+export const LOG_TYPES = [
+  'debug',
+  'error',
+  'warning',
+  'notice',
+  'information',
+  'subscribe',
+  'unsubscribe',
+  'websockets',
+  'internal',
+] as const;
+export type LogType = (typeof LOG_TYPES)[number];
+
+/** Built-in defaults; mosquitto 2.0's unless marked "moat". */
+export const CONFIG_DEFAULTS = {
+  port: 1883,
+  localOnlyHost: '127.0.0.1',
+  maxConnections: -1,
+  maxTopicAlias: 10,
+  allowZeroLengthClientId: true,
+  autoIdPrefix: 'auto-',
+  maxKeepalive: 65535,
+  maxPacketSize: 0,
+  messageSizeLimit: 0,
+  retainAvailable: true,
+  maxInflightMessages: 20,
+  maxInflightBytes: 0,
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 0,
+  sysInterval: 10,
+  /** moat extension. */
+  connectTimeout: 10,
+  logDestinations: ['stderr'],
+  logTypes: ['error', 'warning', 'notice', 'information'],
+  logTimestamp: true,
+  connectionMessages: true,
+  upgradeOutgoingQos: false,
+  setTcpNodelay: false,
+} as const;
+
+/**
+ * TLS settings of a listener. Filled in by the TLS issue; parseConfig() never sets it yet
+ * (the TLS options are rejected as "not yet supported").
+ */
+export interface ListenerTlsConfig {
+  readonly cafile?: string;
+  readonly capath?: string;
+  readonly certfile?: string;
+  readonly keyfile?: string;
+  readonly tlsVersion?: string;
+  readonly ciphers?: string;
+  readonly requireCertificate: boolean;
+  readonly useIdentityAsUsername: boolean;
+  readonly useSubjectAsUsername: boolean;
+}
+
+/** One network listener (mosquitto's `listener PORT [BIND_ADDRESS]` block, or its default listener). */
+export interface ListenerConfig {
+  /** TCP port; 0 (moat extension) means "let the OS pick a free port". */
+  readonly port: number;
+  /** Address to bind (listener's 2nd argument or `bind_address`); undefined = all interfaces. */
+  readonly host: string | undefined;
+  /** `protocol`: plain MQTT over TCP, or MQTT over WebSockets. */
+  readonly protocol: ListenerProtocol;
+  /**
+   * `allow_anonymous` as written: the listener's own value when per_listener_settings is true,
+   * else the global one. undefined = not set; resolveSecurity() turns that into the effective answer.
+   */
+  readonly allowAnonymous: boolean | undefined;
+  /** `allow_zero_length_clientid` (per listener when per_listener_settings, else global). */
+  readonly allowZeroLengthClientId: boolean;
+  /** `auto_id_prefix` for broker-assigned client ids (per listener when per_listener_settings, else global). */
+  readonly autoIdPrefix: string;
+  /** `max_connections`: most clients connected at once through this listener; -1 = unlimited. */
+  readonly maxConnections: number;
+  /** `max_topic_alias`: most topic aliases an MQTT 5 client may create (per listener in mosquitto); 0 = none. */
+  readonly maxTopicAlias: number;
+  /** TLS settings; absent = plain TCP/WebSocket. Not produced yet (see ListenerTlsConfig). */
+  readonly tls?: ListenerTlsConfig;
+  /** The `listener`/`port`/`bind_address` line that created it (line 0 = moat's local-only default). */
+  readonly source: ConfigSource;
+}
+
+/** Logging settings (mosquitto's log_* options and connection_messages). */
+export interface LogConfig {
+  /** `log_dest`: where log lines go; empty = logging off (`log_dest none`). */
+  readonly destinations: readonly LogDestination[];
+  /** Path given with `log_dest file PATH`; set exactly when destinations includes 'file'. */
+  readonly file: string | undefined;
+  /** `log_type`: which message types are logged; empty = none. */
+  readonly types: readonly LogType[];
+  /** `log_timestamp`: prefix each line with a timestamp. */
+  readonly timestamp: boolean;
+  /** `log_timestamp_format`: strftime-style format; undefined = seconds since the epoch. */
+  readonly timestampFormat: string | undefined;
+  /** `connection_messages`: log client connects and disconnects. */
+  readonly connectionMessages: boolean;
+}
+
+/** A non-fatal remark about the config (deprecated option, surprising mosquitto behaviour, ...). */
+export interface ConfigWarning {
+  readonly file: string;
+  readonly line: number;
+  /** Full text, starting with "file:line: ". */
+  readonly message: string;
+}
+
+/** The whole resolved configuration. */
+export interface BrokerConfig {
+  /** Files read, main file first, then include_dir files in load order; empty for defaultConfig(). */
+  readonly files: readonly string[];
+  /** Listeners to open, in the order mosquitto opens them (explicit listeners, then the default listener). */
+  readonly listeners: readonly ListenerConfig[];
+  /**
+   * True when no `listener`, `port` or `bind_address` was given: moat then opens one listener on
+   * 127.0.0.1:1883 that allows anonymous clients (mosquitto 2's "local only mode").
+   */
+  readonly localOnly: boolean;
+  /** `per_listener_settings`: security options apply per listener instead of globally. */
+  readonly perListenerSettings: boolean;
+  /** Global `allow_anonymous`; undefined = not set explicitly (see resolveSecurity()). */
+  readonly allowAnonymous: boolean | undefined;
+  /** Global `allow_zero_length_clientid`. */
+  readonly allowZeroLengthClientId: boolean;
+  /** Global `auto_id_prefix`. */
+  readonly autoIdPrefix: string;
+  /** `max_keepalive`: MQTT 5 server keep alive sent when a client asks for more (seconds). */
+  readonly maxKeepalive: number;
+  /** `max_packet_size`: largest packet accepted from clients, in bytes; 0 = no limit. */
+  readonly maxPacketSize: number;
+  /** `message_size_limit`: largest PUBLISH payload accepted, in bytes; 0 = no limit. */
+  readonly messageSizeLimit: number;
+  /** `retain_available`: whether clients may publish retained messages. */
+  readonly retainAvailable: boolean;
+  /** `persistent_client_expiration` in seconds; undefined = persistent sessions never expire. */
+  readonly persistentClientExpiration: number | undefined;
+  /** `max_inflight_messages`: outgoing QoS 1/2 messages in flight per client (and MQTT 5 receive maximum); 0 = no limit. */
+  readonly maxInflightMessages: number;
+  /** `max_inflight_bytes`: outgoing in-flight bytes per client; 0 = no limit. */
+  readonly maxInflightBytes: number;
+  /** `max_queued_messages`: QoS 1/2 messages queued per client beyond those in flight; 0 = no limit. */
+  readonly maxQueuedMessages: number;
+  /** `max_queued_bytes`: queued bytes per client; 0 = no limit. */
+  readonly maxQueuedBytes: number;
+  /** `sys_interval`: seconds between $SYS updates; 0 = $SYS off. */
+  readonly sysInterval: number;
+  /** `connect_timeout` (moat extension): seconds a new connection has to send CONNECT. */
+  readonly connectTimeout: number;
+  /** `upgrade_outgoing_qos`: deliver at the subscription's QoS even if the message's is lower (non-standard). */
+  readonly upgradeOutgoingQos: boolean;
+  /** `set_tcp_nodelay`: disable Nagle's algorithm on client sockets. */
+  readonly setTcpNodelay: boolean;
+  /** Logging. */
+  readonly log: LogConfig;
+  /** Remarks worth printing at startup; parsing succeeded regardless. */
+  readonly warnings: readonly ConfigWarning[];
+}
