@@ -6,7 +6,7 @@ export const CONFIG_ISSUE_KINDS = {
   invalidValue: 'invalid-value',
   notYetSupported: 'not-yet-supported',
   misplaced: 'misplaced',
-  include: 'include',
+  file: 'file',
 } as const;
 export type ConfigIssueKind = (typeof CONFIG_ISSUE_KINDS)[keyof typeof CONFIG_ISSUE_KINDS];
 

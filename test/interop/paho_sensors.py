@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Subscribe to sensors/# with Eclipse Paho and print every message (the chapter's sensor pattern).
+
+Usage: /usr/bin/python3 paho_sensors.py HOST PORT COUNT [--protocol 311|5] [--timeout SECONDS]
+
+Prints "Subscribed to sensors/#" once the broker has acknowledged the subscription, then one line
+"Topic: {topic}, Payload: {payload}" per message; exits 0 after COUNT messages, 2 on timeout,
+1 if the connection is refused. Works with paho-mqtt 1.6 (Debian's python3-paho-mqtt) and 2.x.
+"""
+import argparse
+import sys
+import threading
+
+import paho.mqtt.client as mqtt
+
+parser = argparse.ArgumentParser()
+parser.add_argument("host")
+parser.add_argument("port", type=int)
+parser.add_argument("count", type=int)
+parser.add_argument("--protocol", choices=["311", "5"], default="311")
+parser.add_argument("--timeout", type=float, default=20.0)
+args = parser.parse_args()
+
+protocol = mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311
+received = 0
+exit_code = 0
+
+
+def on_connected(client, rc):
+    global exit_code
+    if rc != 0:
+        print(f"Connection refused: {rc}", file=sys.stderr, flush=True)
+        exit_code = 1
+        client.disconnect()
+        return
+    client.subscribe("sensors/#")
+
+
+def on_subscribe(client, userdata, mid, *rest):
+    print("Subscribed to sensors/#", flush=True)
+
+
+def on_message(client, userdata, msg):
+    global received
+    print(f"Topic: {msg.topic}, Payload: {msg.payload.decode()}", flush=True)
+    received += 1
+    if received >= args.count:
+        client.disconnect()
+
+
+if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt 2.x
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        on_connected(client, 0 if not reason_code.is_failure else reason_code.value)
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=protocol)
+else:  # paho-mqtt 1.6: (client, userdata, flags, rc) for 3.1.1, plus properties for MQTT 5
+
+    def on_connect(client, userdata, flags, rc, properties=None):
+        on_connected(client, rc if isinstance(rc, int) else rc.value)
+
+    client = mqtt.Client(client_id="", protocol=protocol)
+
+client.on_connect = on_connect
+client.on_subscribe = on_subscribe
+client.on_message = on_message
+
+
+def give_up():
+    global exit_code
+    print(f"Timed out after {args.timeout} s with {received} of {args.count} messages", file=sys.stderr, flush=True)
+    exit_code = 2
+    client.disconnect()
+
+
+timer = threading.Timer(args.timeout, give_up)
+timer.daemon = True
+timer.start()
+client.connect(args.host, args.port, keepalive=60)
+client.loop_forever()
+timer.cancel()
+sys.exit(exit_code)
