@@ -4,8 +4,10 @@ import { pino, type Logger as PinoLogger } from 'pino';
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { ConfigError } from '../config/errors.js';
-import { anonymousAllowed, defaultConfig, loadConfig } from '../config/index.js';
+import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
 import type { BrokerConfig } from '../config/types.js';
+import { SysPublisher } from '../observe/sys.js';
+import { MOAT_VERSION } from '../version.js';
 import { listenTcp, type Listening } from '../transport/tcp.js';
 
 interface BrokerCommandOptions {
@@ -19,7 +21,7 @@ export function registerBrokerCommand(program: Command): void {
     .command('broker')
     .description('run the MQTT broker (no config: 127.0.0.1:1883 only, anonymous allowed)')
     .option('-c, --config <file>', 'mosquitto.conf-style configuration file')
-    .option('-p, --port <port>', 'port of the default listener when no config file is given')
+    .option('-p, --port <port>', 'listen on 127.0.0.1:PORT instead of 1883 (no config file)')
     .option('-v, --verbose', 'log debug messages')
     .action(async (options: BrokerCommandOptions) => {
       process.exitCode = await runBroker(options);
@@ -29,7 +31,12 @@ export function registerBrokerCommand(program: Command): void {
 async function runBroker(options: BrokerCommandOptions): Promise<number> {
   let config: BrokerConfig;
   try {
-    config = options.config === undefined ? defaultConfig(options.port === undefined ? undefined : Number(options.port)) : await loadConfig(options.config);
+    config =
+      options.config !== undefined
+        ? await loadConfig(options.config)
+        : options.port !== undefined
+          ? parseConfig(`listener ${options.port} 127.0.0.1\nallow_anonymous true\n`, '<command line -p>')
+          : defaultConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -52,15 +59,19 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     allowAnonymous: false,
     logger,
   });
+  const sys = new SysPublisher(broker, { intervalSeconds: config.sysInterval, version: MOAT_VERSION, connectionLimit: config.listeners[0]?.maxConnections ?? -1 });
+  sys.start();
+  const security = resolveSecurity(config);
   const listeners: Listening[] = [];
-  for (const listener of config.listeners) {
+  for (const { listener, anonymousAllowed, warning } of security) {
+    if (warning !== undefined) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
     try {
       const listening = await listenTcp(broker, {
         host: listener.host,
         port: listener.port,
         noDelay: config.setTcpNodelay,
         maxConnections: listener.maxConnections,
-        allowAnonymous: anonymousAllowed(config, listener),
+        allowAnonymous: anonymousAllowed,
       });
       listeners.push(listening);
       logger.info({ event: 'listening', protocol: listener.protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port}`);
@@ -82,6 +93,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  sys.stop();
   broker.close();
   await Promise.all(listeners.map((l) => l.close()));
   logger.flush();

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `moat` command: one file per subcommand; this file only wires them to commander.
 import { Command } from 'commander';
+import { MOAT_VERSION } from '../version.js';
 import { registerBrokerCommand } from './broker.js';
 
 const program = new Command();
-program.name('moat').description('Secure-by-default MQTT broker, client and toolkit').version('0.1.0');
+program.name('moat').description('Secure-by-default MQTT broker, client and toolkit').version(MOAT_VERSION);
 registerBrokerCommand(program);
 await program.parseAsync(process.argv);
