@@ -35,6 +35,9 @@ export function duplexPair(): [Duplex, Duplex] {
   return [a, b];
 }
 
+/** The packet shape(s) whose `type` can be T (AckPacket covers four types). */
+export type PacketOf<T extends Packet['type']> = Packet extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
+
 export class TestClient {
   readonly stream: Duplex;
   readonly version: ProtocolVersion;
@@ -86,11 +89,11 @@ export class TestClient {
   }
 
   /** Waits for and removes the first received packet matching `predicate`. */
-  async next<T extends Packet['type']>(type: T, predicate: (p: Extract<Packet, { type: T }>) => boolean = () => true, timeoutMs = 2000): Promise<Extract<Packet, { type: T }>> {
+  async next<T extends Packet['type']>(type: T, predicate: (p: PacketOf<T>) => boolean = () => true, timeoutMs = 2000): Promise<PacketOf<T>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const index = this.received.findIndex((p) => p.type === type && predicate(p as Extract<Packet, { type: T }>));
-      if (index !== -1) return this.received.splice(index, 1)[0] as Extract<Packet, { type: T }>;
+      const index = this.received.findIndex((p) => p.type === type && predicate(p as PacketOf<T>));
+      if (index !== -1) return this.received.splice(index, 1)[0] as PacketOf<T>;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${type}; received: ${JSON.stringify(this.received.map((p) => p.type))}, closed=${this.closed}`);
       await new Promise<void>((resolve) => {

@@ -208,16 +208,21 @@ export function fromTheirs(o: Obj, version: ProtocolVersion): Packet {
 }
 
 /**
- * Canonical form for comparing across codecs: user properties grouped by name (mqtt-packet keeps
- * per-name order only), Uint8Array payloads as Buffers, reasonCode 0 on acks/DISCONNECT dropped when
+ * Canonical form for comparing across codecs: user properties grouped by name, names sorted
+ * (mqtt-packet keeps per-name order only), Uint8Array payloads as Buffers, reasonCode 0 on acks/DISCONNECT dropped when
  * there are no properties (both forms encode the same).
  */
 export function canonical(p: Packet): unknown {
+  if ((p.type === 'puback' || p.type === 'pubrec' || p.type === 'pubrel' || p.type === 'pubcomp' || p.type === 'disconnect') && p.reasonCode === 0 && p.properties === undefined) {
+    const { reasonCode: _omitted, ...rest } = p;
+    p = rest as Packet;
+  }
   return JSON.parse(
     JSON.stringify(p, (key, value: unknown) => {
       if (key === 'userProperties' && Array.isArray(value)) {
         const pairs = value as Array<[string, string]>;
-        const names = [...new Set(pairs.map(([n]) => n))];
+        // Sorted: mqtt-packet's object loses the order between names (integer-like keys go first).
+        const names = [...new Set(pairs.map(([n]) => n))].sort();
         return names.flatMap((n) => pairs.filter(([m]) => m === n));
       }
       return value;

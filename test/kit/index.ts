@@ -12,3 +12,5 @@ export { spawnTracked } from './process.js';
 export type { ExitResult, TrackedProcess } from './process.js';
 export { brokerTargets } from './targets.js';
 export type { BrokerTarget } from './targets.js';
+export { connectMqttJs } from './mqttjs.js';
+export type { ConnectedClient, ReceivedMessage } from './mqttjs.js';

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { brokerArgs, runMosquittoPub, runMosquittoSub, startMosquittoSub } from './clients.js';
-import { moatCommand } from './moat.js';
+import { moatCommand, startMoat } from './moat.js';
 import { startMosquitto } from './mosquitto.js';
 import { repoRoot, runningFromBuild } from './paths.js';
 import { freePort } from './ports.js';
@@ -75,4 +75,28 @@ test('startMosquitto runs a broker that mosquitto_pub/mosquitto_sub can use, and
   } finally {
     assert.equal(await broker.stop(), 0);
   }
+});
+
+test('startMoat starts the moat CLI on a free port, reports it, and stop() ends it with exit code 0', async () => {
+  const broker = await startMoat();
+  let code: number | null | undefined;
+  try {
+    assert.equal(broker.name, 'moat');
+    assert.equal(broker.host, '127.0.0.1');
+    assert.ok(broker.port > 0, `port ${broker.port}`);
+    assert.equal(broker.url, `mqtt://127.0.0.1:${broker.port}`);
+    const out = await runMosquittoSub([...brokerArgs(broker), '-t', 'kit/none', '-E']);
+    assert.equal(out.code, 0, `mosquitto_sub -E could not subscribe:\n${out.stderr.join('\n')}\n${broker.process.formatLogs()}`);
+  } finally {
+    code = await broker.stop();
+  }
+  assert.equal(code, 0, `moat did not exit 0 on SIGTERM\n${broker.process.formatLogs()}`);
+});
+
+test('startMoat rejects with the broker output when moat exits before listening', async () => {
+  await assert.rejects(startMoat({ config: 'this_is_not_an_option 1\n', timeoutMs: 10_000 }), (err: Error) => {
+    assert.match(err.message, /moat/);
+    assert.match(err.message, /exited|timed out/);
+    return true;
+  });
 });

@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ConfigError,
+  KNOWN_OPTIONS,
+  NOT_YET_SUPPORTED,
+  PLANNED_AREAS,
+  parseConfig,
+  type ConfigIssue,
+} from '../../src/config/index.js';
+import { MoatError } from '../../src/codec/errors.js';
+import { closest, editDistance } from '../../src/config/suggest.js';
+
+function issues(text: string, file = 'moat.conf'): readonly ConfigIssue[] {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.issues;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const only = (text: string): string => {
+  const found = issues(text);
+  assert.equal(found.length, 1, found.map((i) => i.message).join('\n'));
+  return found[0]?.message ?? '';
+};
+
+test('ConfigError is a MoatError with code MOAT_ERR_CONFIG', () => {
+  try {
+    parseConfig('max_keepalive ten\n', 'moat.conf');
+    assert.fail('expected a throw');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.ok(err instanceof MoatError);
+    assert.equal(err.code, 'MOAT_ERR_CONFIG');
+    assert.equal(err.name, 'ConfigError');
+    assert.equal(err.message, 'moat.conf:1: max_keepalive expects a whole number 0-65535, got "ten". Fix: write e.g. "max_keepalive 60".');
+    assert.deepEqual(err.issues[0], {
+      kind: 'invalid-value',
+      file: 'moat.conf',
+      line: 1,
+      option: 'max_keepalive',
+      message: err.message,
+    });
+  }
+});
+
+// Exact messages: file:line, what is wrong, the fix.
+const exact: readonly [text: string, message: string][] = [
+  ['\n\n\n\n\n\nmax_keepalive ten\n', 'moat.conf:7: max_keepalive expects a whole number 0-65535, got "ten". Fix: write e.g. "max_keepalive 60".'],
+  ['max_keepalive 70000\n', 'moat.conf:1: max_keepalive expects a whole number 0-65535, got "70000". Fix: write e.g. "max_keepalive 60".'],
+  ['max_keepalive\n', 'moat.conf:1: max_keepalive needs a value. Fix: write e.g. "max_keepalive 60".'],
+  [
+    'max_keepalive 60 30\n',
+    'moat.conf:1: max_keepalive takes one value, got "60 30". Fix: write e.g. "max_keepalive 60". A comment after the value must start with "#".',
+  ],
+  ['retain_available yes\n', 'moat.conf:1: retain_available expects true or false, got "yes". Fix: write e.g. "retain_available true".'],
+  [
+    'persistent_client_expiration 3600\n',
+    'moat.conf:1: persistent_client_expiration expects a duration: a whole number of at least 1 followed by h, d, w, m or y ' +
+      '(hours, days, weeks, 30-day months, 365-day years), got "3600". Fix: write e.g. "persistent_client_expiration 14d".',
+  ],
+  [
+    'listener 1883\nprotocol mqtts\n',
+    'moat.conf:2: protocol expects one of mqtt, websockets, got "mqtts". Fix: write e.g. "protocol mqtt".',
+  ],
+  [
+    'listener 1883\nmax_connections 0\n',
+    'moat.conf:2: max_connections expects -1 (no limit) or a whole number 1-2147483647, got "0". Fix: write e.g. "max_connections 1000".',
+  ],
+  [
+    'max_packet_size 10\n',
+    'moat.conf:1: max_packet_size expects 0 (no limit) or a whole number 20-268435460, got "10". Fix: write e.g. "max_packet_size 1048576".',
+  ],
+  ['listener\n', 'moat.conf:1: listener needs a port. Fix: write e.g. "listener 1883" or "listener 1883 127.0.0.1".'],
+  [
+    'listener 70000\n',
+    'moat.conf:1: listener expects a port 0-65535 (0 = any free port), got "70000". Fix: write e.g. "listener 1883" or "listener 1883 127.0.0.1".',
+  ],
+  [
+    'listener 1883 [::1]\n',
+    'moat.conf:1: listener expects an IP address or host name to bind to, got "[::1]". Fix: write the IPv6 address without brackets, e.g. "listener 1883 ::1".',
+  ],
+  [
+    'log_dest file /a.log\nlog_dest file /b.log\n',
+    'moat.conf:2: log_dest file is already set at moat.conf:1; only one log file is allowed. Fix: remove one of the two lines.',
+  ],
+  ['log_type verbose\n', 'moat.conf:1: log_type expects one of none, all, debug, error, warning, notice, information, subscribe, unsubscribe, websockets, internal, got "verbose". Fix: write e.g. "log_type error".'],
+  ['connect_timeout 0\n', 'moat.conf:1: connect_timeout expects a whole number 1-65535, got "0". Fix: write e.g. "connect_timeout 10".'],
+];
+
+for (const [text, message] of exact) {
+  test(`error message: ${JSON.stringify(text.trim())}`, () => {
+    assert.equal(only(text), message);
+  });
+}
+
+test('include_dir in parseConfig (no file access) is an error that points to loadConfig', () => {
+  assert.equal(
+    only('include_dir conf.d\n'),
+    'moat.conf:1: include_dir needs to read files, but the config was parsed from text. Fix: load the config with loadConfig(path) instead of parseConfig(text).',
+  );
+});
+
+test('unknown option: suggests the closest known option', () => {
+  const cases: readonly [string, string][] = [
+    ['max_conections', 'max_connections'],
+    ['allow_anonymus', 'allow_anonymous'],
+    ['listner', 'listener'],
+    ['max_inflight_message', 'max_inflight_messages'],
+    ['sys_intervall', 'sys_interval'],
+    ['pasword_file', 'password_file'],
+    ['persistent_client_expire', 'persistent_client_expiration'],
+  ];
+  for (const [typo, suggestion] of cases) {
+    assert.equal(only(`${typo} 1\n`), `moat.conf:1: unknown option "${typo}". Fix: did you mean "${suggestion}"?`);
+  }
+});
+
+test('unknown option: wrong case is called out (options are case-sensitive)', () => {
+  assert.equal(
+    only('Max_Keepalive 60\n'),
+    'moat.conf:1: unknown option "Max_Keepalive" (option names are case-sensitive). Fix: did you mean "max_keepalive"?',
+  );
+});
+
+test('unknown option with nothing close: no suggestion, points to the docs', () => {
+  assert.equal(
+    only('frobnicate 1\n'),
+    'moat.conf:1: unknown option "frobnicate". Fix: remove the line; docs/CONFIG.md lists the options moat reads.',
+  );
+});
+
+test('every not-yet-supported option is an error naming its planned area, never silently ignored', () => {
+  for (const [option, area] of Object.entries(NOT_YET_SUPPORTED)) {
+    const found = issues(`${option} x\n`);
+    assert.equal(found.length, 1, option);
+    const { label, hint } = PLANNED_AREAS[area];
+    assert.equal(found[0]?.kind, 'not-yet-supported', option);
+    assert.equal(
+      found[0]?.message,
+      `moat.conf:1: ${option} is not yet supported by moat (planned: ${label}); remove the line or ${hint}.`,
+    );
+  }
+});
+
+test('not-yet-supported: exact message for cafile and for plugin option prefixes and values', () => {
+  assert.equal(
+    only('listener 8883\ncafile /etc/ca.pem\n'),
+    'moat.conf:2: cafile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
+      'front of moat (nginx, HAProxy or stunnel) until then.',
+  );
+  assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);
+  assert.match(only('plugin_opt_x y\n'), /^moat\.conf:1: plugin_opt_x is not yet supported/);
+  assert.match(only('log_dest syslog\n'), /^moat\.conf:1: log_dest syslog is not yet supported by moat \(planned: logging\)/);
+  assert.match(only('listener 0 /run/moat.sock\n'), /^moat\.conf:1: listener 0 \/run\/moat\.sock \(a Unix socket\) is not yet supported/);
+});
+
+test('all errors in a file are reported together, in line order', () => {
+  let caught: unknown;
+  try {
+    parseConfig(
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'cafile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
+      'moat.conf',
+    );
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError);
+  assert.deepEqual(
+    caught.issues.map((i) => [i.line, i.kind, i.option]),
+    [
+      [1, 'invalid-value', 'max_keepalive'],
+      [2, 'unknown-option', 'max_conections'],
+      [4, 'not-yet-supported', 'cafile'],
+      [5, 'invalid-value', 'retain_available'],
+      [6, 'not-yet-supported', 'memory_limit'],
+    ],
+  );
+  const lines = caught.message.split('\n');
+  assert.equal(lines[0], '5 problems in the configuration:');
+  assert.equal(lines[1], '  moat.conf:1: max_keepalive expects a whole number 0-65535, got "ten". Fix: write e.g. "max_keepalive 60".');
+  assert.equal(lines.length, 6);
+});
+
+test('a bad listener line does not cascade into errors for the options under it', () => {
+  const found = issues('listener abc\nmax_connections 10\nprotocol websockets\nlistener 1883\n');
+  assert.deepEqual(found.map((i) => i.line), [1]);
+});
+
+test('the file name given to parseConfig is the one errors name', () => {
+  assert.match(issues('nope 1\n', '/etc/mosquitto/mosquitto.conf')[0]?.message ?? '', /^\/etc\/mosquitto\/mosquitto\.conf:1: /);
+});
+
+test('KNOWN_OPTIONS holds implemented and planned options once each', () => {
+  assert.equal(new Set(KNOWN_OPTIONS).size, KNOWN_OPTIONS.length);
+  assert.ok(KNOWN_OPTIONS.includes('max_keepalive'));
+  assert.ok(KNOWN_OPTIONS.includes('password_file'));
+});
+
+test('editDistance and closest', () => {
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.equal(editDistance('ab', 'ba'), 1);
+  assert.equal(editDistance('', 'abc'), 3);
+  assert.equal(closest('max_keepaliv', ['max_keepalive', 'max_packet_size']), 'max_keepalive');
+  assert.equal(closest('zzz', ['max_keepalive']), undefined);
+  assert.equal(closest('allow_anon', ['allow_anonymous', 'acl_file']), 'allow_anonymous');
+});
