@@ -19,7 +19,7 @@ export interface BrokerStats {
 export class Broker {
   readonly options: ResolvedBrokerOptions;
   readonly logger: Logger;
-  readonly router = new Router();
+  readonly router: Router;
   readonly stats: BrokerStats = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
@@ -30,6 +30,7 @@ export class Broker {
   constructor(options: BrokerOptions = {}) {
     this.options = parseBrokerOptions(options);
     this.logger = this.options.logger;
+    this.router = new Router(this.options.upgradeOutgoingQos);
   }
 
   /** Serves one client over `stream` until either side closes it. */
@@ -76,7 +77,7 @@ export class Broker {
       session = undefined;
     }
     if (session === undefined) {
-      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options.maxQueuedMessages);
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options);
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;
@@ -99,7 +100,7 @@ export class Broker {
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     this.#detach(connection, session);
-    this.logger.info({ event: 'client_disconnected', clientId: session.clientId, graceful: connection.graceful }, 'client disconnected');
+    if (this.options.connectionMessages) this.logger.info({ event: 'client_disconnected', clientId: session.clientId, graceful: connection.graceful }, 'client disconnected');
   }
 
   /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
@@ -145,9 +146,7 @@ export class Broker {
     session.clearTimers();
     session.will = undefined;
     this.router.removeSession(session);
-    session.subscriptions.clear();
-    session.inflight.clear();
-    session.queue.clear();
+    session.clearState();
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
     if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill);
   }

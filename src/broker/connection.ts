@@ -9,7 +9,7 @@ import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket } fr
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry } from './message.js';
-import { PROTOCOL_MAX_PACKET_SIZE } from './options.js';
+import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import type { Delivery, Session, WireCache } from './session.js';
 
 export interface ConnectionInfo {
@@ -17,8 +17,8 @@ export interface ConnectionInfo {
   readonly remotePort?: number | undefined;
   /** Name of the listener it arrived on, for logs. */
   readonly listener?: string | undefined;
-  /** The listener's anonymous policy; overrides the broker-wide option. */
-  readonly allowAnonymous?: boolean | undefined;
+  /** The listener's own settings; each overrides the broker-wide option. */
+  readonly policy?: ListenerPolicy | undefined;
 }
 
 export type ConnectionState = 'new' | 'connected' | 'closing' | 'closed';
@@ -44,6 +44,8 @@ export class Connection implements ParserHandler {
   /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
   outboundAliases: Map<string, number> | undefined;
   clientTopicAliasMaximum = 0;
+  /** Incoming aliases this connection may use: the listener's max_topic_alias. */
+  readonly maxTopicAlias: number;
   /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
   graceful = false;
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
@@ -58,6 +60,7 @@ export class Connection implements ParserHandler {
     this.stream = stream;
     this.info = info;
     const options = broker.options;
+    this.maxTopicAlias = info.policy?.maxTopicAlias ?? options.maxTopicAlias;
     this.parser = new Parser(this, { side: 'server', maxPacketSize: options.maxPacketSize });
     this.#connectTimer = setTimeout(Connection.#connectTimeout, options.connectTimeoutMs, this);
     this.#connectTimer.unref();

@@ -28,7 +28,23 @@ export interface BrokerOptions {
   allowZeroLengthClientId?: boolean;
   /** Bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
   maxSocketBufferBytes?: number;
+  /** Payload bytes queued per client; 0 = no byte limit (Mosquitto's max_queued_bytes). */
+  maxQueuedBytes?: number;
+  /** Payload bytes of outgoing QoS 1/2 messages in flight per client; 0 = no byte limit. */
+  maxInflightBytes?: number;
+  /** Deliver at the subscription's QoS even when the message was published lower (upgrade_outgoing_qos). */
+  upgradeOutgoingQos?: boolean;
+  /** Log every connect and disconnect at info level (connection_messages). */
+  connectionMessages?: boolean;
   logger?: Logger;
+}
+
+/** What a listener may set differently from the broker-wide options. */
+export interface ListenerPolicy {
+  readonly allowAnonymous?: boolean | undefined;
+  readonly allowZeroLengthClientId?: boolean | undefined;
+  readonly autoIdPrefix?: string | undefined;
+  readonly maxTopicAlias?: number | undefined;
 }
 
 export interface ResolvedBrokerOptions {
@@ -45,6 +61,10 @@ export interface ResolvedBrokerOptions {
   readonly autoIdPrefix: string;
   readonly allowZeroLengthClientId: boolean;
   readonly maxSocketBufferBytes: number;
+  readonly maxQueuedBytes: number;
+  readonly maxInflightBytes: number;
+  readonly upgradeOutgoingQos: boolean;
+  readonly connectionMessages: boolean;
   readonly logger: Logger;
 }
 
@@ -66,6 +86,10 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     autoIdPrefix: options.autoIdPrefix ?? 'auto-',
     allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
     maxSocketBufferBytes: options.maxSocketBufferBytes ?? 8 * 1024 * 1024,
+    maxQueuedBytes: options.maxQueuedBytes ?? 0,
+    maxInflightBytes: options.maxInflightBytes ?? 0,
+    upgradeOutgoingQos: options.upgradeOutgoingQos ?? false,
+    connectionMessages: options.connectionMessages ?? true,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);
@@ -74,6 +98,8 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   checkRange('maxInflightMessages', resolved.maxInflightMessages, 1, 65535);
   checkRange('maxQueuedMessages', resolved.maxQueuedMessages, 0, Number.MAX_SAFE_INTEGER);
   checkRange('maxTopicAlias', resolved.maxTopicAlias, 0, 65535);
+  checkRange('maxQueuedBytes', resolved.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRange('maxInflightBytes', resolved.maxInflightBytes, 0, Number.MAX_SAFE_INTEGER);
   checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
   return resolved;
 }

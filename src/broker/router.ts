@@ -13,6 +13,16 @@ export class Router {
   /** Sessions reached by the message being routed, in match order (reused: no allocation per message). */
   readonly #targets: Session[] = [];
   #stamp = 0;
+  readonly #upgradeOutgoingQos: boolean;
+
+  constructor(upgradeOutgoingQos = false) {
+    this.#upgradeOutgoingQos = upgradeOutgoingQos;
+  }
+
+  /** The QoS a subscription receives a message at: the lower of the two [MQTT-3.8.4-8], unless upgrade_outgoing_qos. */
+  deliveryQos(subscriptionQos: QoS, messageQos: QoS): QoS {
+    return this.#upgradeOutgoingQos || subscriptionQos < messageQos ? subscriptionQos : messageQos;
+  }
 
   get retainedCount(): number {
     return this.#retained.size;
@@ -59,7 +69,7 @@ export class Router {
       const entry = (entries[i] as { value: SubscriptionEntry }).value;
       const session = entry.session;
       if (entry.noLocal && session.clientId === message.origin) continue; // [MQTT-3.8.3-3]
-      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      const qos = this.deliveryQos(entry.qos, message.qos);
       if (session.routeStamp !== stamp) {
         session.routeStamp = stamp;
         session.routeQos = qos;
@@ -90,7 +100,7 @@ export class Router {
       const member = group.next(isConnected) ?? group.next();
       if (member === undefined) continue;
       const entry = member.value;
-      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      const qos = this.deliveryQos(entry.qos, message.qos);
       const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       wire ??= new Map();
       entry.session.deliver({ message, qos, retain: entry.retainAsPublished && message.retain, subscriptionIdentifiers: subIds }, wire);

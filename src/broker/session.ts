@@ -3,6 +3,7 @@
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { Connection } from './connection.js';
 import { remainingExpiry, type Message } from './message.js';
+import type { ResolvedBrokerOptions } from './options.js';
 import { Queue } from './queue.js';
 
 export interface SubscriptionEntry {
@@ -49,8 +50,11 @@ export class Session {
   readonly awaitingPubrel = new Set<number>();
   /** Messages dropped for this session (queue full, slow consumer, too large for the client). */
   dropped = 0;
+  /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
+  queuedBytes = 0;
+  inflightBytes = 0;
   #nextPacketId = 1;
-  readonly #maxQueued: number;
+  readonly #limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>;
 
   // Scratch fields the router uses to merge overlapping subscriptions without allocating.
   routeStamp = 0;
@@ -58,11 +62,16 @@ export class Session {
   routeRetain = false;
   routeSubIds: number[] | undefined = undefined;
 
-  constructor(clientId: string, protocolVersion: ProtocolVersion, expiryInterval: number, maxQueued: number) {
+  constructor(
+    clientId: string,
+    protocolVersion: ProtocolVersion,
+    expiryInterval: number,
+    limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>,
+  ) {
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
-    this.#maxQueued = maxQueued;
+    this.#limits = limits;
   }
 
   /** Sends now when connected and the window allows, else queues (QoS 0 is never queued for an offline client, as in Mosquitto). */
@@ -72,15 +81,25 @@ export class Session {
       if (connection !== undefined) connection.sendPublish(delivery, 0, false, wire);
       return;
     }
-    if (connection !== undefined && this.queue.length === 0 && this.inflight.size < connection.sendWindow) {
+    const size = delivery.message.payload.length;
+    if (connection !== undefined && this.queue.length === 0 && this.#windowOpen(connection, size)) {
       this.#send(connection, delivery, wire);
       return;
     }
-    if (this.queue.length >= this.#maxQueued) {
+    const limits = this.#limits;
+    if (this.queue.length >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
       this.dropped++;
       return;
     }
     this.queue.push(delivery);
+    this.queuedBytes += size;
+  }
+
+  #windowOpen(connection: Connection, size: number): boolean {
+    if (this.inflight.size >= connection.sendWindow) return false;
+    const maxBytes = this.#limits.maxInflightBytes;
+    // An empty window always takes one message, however large, so nothing can stall forever.
+    return maxBytes === 0 || this.inflight.size === 0 || this.inflightBytes + size <= maxBytes;
   }
 
   /** Moves queued messages into the in-flight window while it has room. */
@@ -88,8 +107,10 @@ export class Session {
     const connection = this.connection;
     if (connection === undefined) return;
     const now = Date.now();
-    while (this.queue.length > 0 && this.inflight.size < connection.sendWindow) {
+    for (let next = this.queue.peek(); next !== undefined; next = this.queue.peek()) {
+      if (next.qos > 0 && !this.#windowOpen(connection, next.message.payload.length)) break;
       const delivery = this.queue.shift() as Delivery;
+      this.queuedBytes -= delivery.message.payload.length;
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) continue; // expired while queued [MQTT-3.3.2-5]
       if (delivery.qos === 0) connection.sendPublish(delivery, 0, false, undefined);
@@ -110,9 +131,12 @@ export class Session {
 
   /** Forgets an acknowledged in-flight message and refills the window from the queue. */
   releaseInflight(packetId: number): boolean {
-    const had = this.inflight.delete(packetId);
-    if (had) this.pump();
-    return had;
+    const inflight = this.inflight.get(packetId);
+    if (inflight === undefined) return false;
+    this.inflight.delete(packetId);
+    this.inflightBytes -= inflight.message.payload.length;
+    this.pump();
+    return true;
   }
 
   #send(connection: Connection, delivery: Delivery, wire: WireCache | undefined): void {
@@ -122,6 +146,7 @@ export class Session {
       return;
     }
     if (connection.sendPublish(delivery, packetId, false, wire)) {
+      this.inflightBytes += delivery.message.payload.length;
       this.inflight.set(packetId, {
         message: delivery.message,
         qos: delivery.qos,
@@ -140,6 +165,16 @@ export class Session {
       if (!this.inflight.has(id)) return id;
     }
     return 0;
+  }
+
+  /** Forgets subscriptions and every message held for the session (it has ended). */
+  clearState(): void {
+    this.subscriptions.clear();
+    this.inflight.clear();
+    this.queue.clear();
+    this.awaitingPubrel.clear();
+    this.queuedBytes = 0;
+    this.inflightBytes = 0;
   }
 
   clearTimers(): void {

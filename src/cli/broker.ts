@@ -1,11 +1,11 @@
 // `moat broker [-c FILE]`: load the config (or the local-only defaults), start the listeners,
 // log one structured "listening" line per listener, stop cleanly on SIGINT/SIGTERM.
-import { pino, type Logger as PinoLogger } from 'pino';
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
 import type { BrokerConfig } from '../config/types.js';
+import { createLogger } from './log.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
 import { listenTcp, type Listening } from '../transport/tcp.js';
@@ -44,7 +44,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger(config, options.verbose === true);
+  const logger = createLogger(config.log, options.verbose === true);
   for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
 
   const broker = new Broker({
@@ -55,6 +55,12 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     persistentClientExpiration: config.persistentClientExpiration,
     maxInflightMessages: config.maxInflightMessages,
     maxQueuedMessages: config.maxQueuedMessages,
+    maxQueuedBytes: config.maxQueuedBytes,
+    maxInflightBytes: config.maxInflightBytes,
+    upgradeOutgoingQos: config.upgradeOutgoingQos,
+    connectionMessages: config.log.connectionMessages,
+    allowZeroLengthClientId: config.allowZeroLengthClientId,
+    autoIdPrefix: config.autoIdPrefix,
     connectTimeoutMs: config.connectTimeout * 1000,
     allowAnonymous: false,
     logger,
@@ -71,7 +77,12 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
         port: listener.port,
         noDelay: config.setTcpNodelay,
         maxConnections: listener.maxConnections,
-        allowAnonymous: anonymousAllowed,
+        policy: {
+          allowAnonymous: anonymousAllowed,
+          allowZeroLengthClientId: listener.allowZeroLengthClientId,
+          autoIdPrefix: listener.autoIdPrefix,
+          maxTopicAlias: listener.maxTopicAlias,
+        },
       });
       listeners.push(listening);
       logger.info({ event: 'listening', protocol: listener.protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port}`);
@@ -98,11 +109,4 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   await Promise.all(listeners.map((l) => l.close()));
   logger.flush();
   return 0;
-}
-
-function createLogger(config: BrokerConfig, verbose: boolean): PinoLogger {
-  const log = config.log;
-  const level = verbose || log.types.includes('debug') ? 'debug' : log.types.length === 0 ? 'silent' : 'info';
-  const destination = log.destinations.includes('file') && log.file !== undefined ? pino.destination({ dest: log.file, sync: false }) : log.destinations.includes('stdout') ? pino.destination(1) : pino.destination(2);
-  return pino({ level, base: { service: 'moat' } }, destination);
 }

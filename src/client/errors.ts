@@ -24,3 +24,28 @@ export class MqttError extends MoatError {
     return new MqttError(`MOAT_ERR_${packet.toUpperCase()}`, message, { reasonCode });
   }
 }
+
+/** connect() gave up waiting: says whether TCP or the CONNACK was the step that hung. */
+export function connectTimeoutError(host: string, port: number, ms: number, tcpConnected: boolean): MoatError {
+  const message = tcpConnected
+    ? `Connect timed out: the TCP connection to ${host}:${port} opened, but no CONNACK came within ${ms} ms (connectTimeoutMs). Is an MQTT broker listening on that port?`
+    : `Connect timed out: could not open a TCP connection to ${host}:${port} within ${ms} ms (connectTimeoutMs). Check the host, the port and any firewall.`;
+  return new MoatError('MOAT_ERR_CONNECT_TIMEOUT', message);
+}
+
+/** The socket failed before CONNACK (ECONNREFUSED, EHOSTUNREACH, ...). */
+export function connectError(url: string, error: Error): MoatError {
+  const hint = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ' Is the broker running, and on that port?' : '';
+  return new MoatError('MOAT_ERR_CONNECT', `Could not connect to ${url}: ${error.message}.${hint}`, { cause: error });
+}
+
+/** Runs a user callback; an exception is rethrown outside the packet flow, so protocol state stays intact. */
+export function callUser<T>(handler: (value: T) => void, value: T): void {
+  try {
+    handler(value);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}

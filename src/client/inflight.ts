@@ -167,3 +167,45 @@ export class Outbox {
 function closedError(cause: Error): MoatError {
   return new MoatError('MOAT_ERR_CONNECTION_CLOSED', `The connection closed before the message was written: ${cause.message}`, { cause });
 }
+
+interface PendingRequest {
+  readonly kind: 'suback' | 'unsuback';
+  readonly count: number;
+  readonly resolve: (codes: number[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** SUBSCRIBE / UNSUBSCRIBE waiting for their SUBACK / UNSUBACK, by packet id. */
+export class Requests {
+  readonly #ids: PacketIds;
+  readonly #version: ProtocolVersion;
+  readonly #pending = new Map<number, PendingRequest>();
+
+  constructor(ids: PacketIds, version: ProtocolVersion) {
+    this.#ids = ids;
+    this.#version = version;
+  }
+
+  /** Waits for the ack of `packetId` (already allocated from the shared PacketIds). */
+  wait(kind: PendingRequest['kind'], packetId: number, count: number): Promise<number[]> {
+    return new Promise((resolve, reject) => this.#pending.set(packetId, { kind, count, resolve, reject }));
+  }
+
+  settle(kind: PendingRequest['kind'], packetId: number, reasonCodes: number[]): void {
+    const request = this.#pending.get(packetId);
+    if (request === undefined || request.kind !== kind) return;
+    this.#pending.delete(packetId);
+    this.#ids.release(packetId);
+    // 3.1.1 UNSUBACK carries no codes: every filter was removed.
+    request.resolve(kind === 'unsuback' && this.#version !== 5 ? new Array<number>(request.count).fill(0) : reasonCodes);
+  }
+
+  failAll(error: Error): void {
+    const all = [...this.#pending.entries()];
+    this.#pending.clear();
+    for (const [packetId, request] of all) {
+      this.#ids.release(packetId);
+      request.reject(error);
+    }
+  }
+}

@@ -15,7 +15,7 @@ export interface BrokerAddress {
 
 export interface Transport {
   readonly stream: Duplex;
-  /** Resolves when the stream can carry bytes (TCP connected); for the "TCP vs CONNACK" timeout message. */
+  /** True once the stream can carry bytes (TCP connected); tells the timeout message which step hung. */
   readonly connected: () => boolean;
 }
 

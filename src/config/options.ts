@@ -367,6 +367,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: 'mqtt',
     apply: (ctx) => {
       const value = oneOf(ctx, LISTENER_PROTOCOLS, 'mqtt');
+      const planned = value === undefined ? undefined : plannedAreaOfValue('protocol', value);
+      if (value !== undefined && planned !== undefined) {
+        ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(`protocol ${value}`, planned));
+        return;
+      }
       if (value !== undefined) setListener(ctx, (l) => (l.protocol = value));
     },
   },

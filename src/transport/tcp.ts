@@ -1,6 +1,7 @@
 // Plain TCP listener: accepts sockets and hands each to the engine as a Duplex.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
+import type { ListenerPolicy } from '../broker/options.js';
 
 export interface TcpListenerOptions {
   host: string | undefined;
@@ -9,8 +10,8 @@ export interface TcpListenerOptions {
   noDelay?: boolean;
   /** Refuse connections beyond this many (-1 = unlimited). */
   maxConnections?: number;
-  /** Whether clients without credentials may connect on this listener. */
-  allowAnonymous?: boolean;
+  /** The listener's own settings (anonymous access, client ids, topic aliases). */
+  policy?: ListenerPolicy;
 }
 
 export interface Listening {
@@ -22,7 +23,7 @@ export interface Listening {
 
 export function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listening> {
   const server = createServer({ noDelay: options.noDelay ?? true }, (socket: Socket) => {
-    broker.handle(socket, { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, listener: `mqtt:${options.port}`, allowAnonymous: options.allowAnonymous });
+    broker.handle(socket, { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, listener: `mqtt:${options.port}`, policy: options.policy });
   });
   if (options.maxConnections !== undefined && options.maxConnections >= 0) server.maxConnections = options.maxConnections;
   return new Promise((resolve, reject) => {

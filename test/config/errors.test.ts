@@ -155,6 +155,8 @@ test('not-yet-supported: exact message for cafile and for plugin option prefixes
   assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);
   assert.match(only('plugin_opt_x y\n'), /^moat\.conf:1: plugin_opt_x is not yet supported/);
   assert.match(only('log_dest syslog\n'), /^moat\.conf:1: log_dest syslog is not yet supported by moat \(planned: logging\)/);
+  assert.match(only('log_dest topic\n'), /^moat\.conf:1: log_dest topic is not yet supported by moat \(planned: logging\)/);
+  assert.match(only('listener 9001\nprotocol websockets\n'), /^moat\.conf:2: protocol websockets is not yet supported by moat \(planned: transport listeners\)/);
   assert.match(only('listener 0 /run/moat.sock\n'), /^moat\.conf:1: listener 0 \/run\/moat\.sock \(a Unix socket\) is not yet supported/);
 });
 
@@ -186,7 +188,7 @@ test('all errors in a file are reported together, in line order', () => {
 });
 
 test('a bad listener line does not cascade into errors for the options under it', () => {
-  const found = issues('listener abc\nmax_connections 10\nprotocol websockets\nlistener 1883\n');
+  const found = issues('listener abc\nmax_connections 10\nprotocol mqtt\nlistener 1883\n');
   assert.deepEqual(found.map((i) => i.line), [1]);
 });
 

@@ -35,11 +35,11 @@ test('listener 0 is accepted (moat extension: any free port), and may repeat', (
 
 test('options after a listener line apply to that listener only', () => {
   const c = parse(
-    ['listener 1883', 'max_connections 10', 'listener 8080', 'protocol websockets', 'max_topic_alias 0', ''].join('\n'),
+    ['listener 1883', 'max_connections 10', 'listener 8080', 'protocol mqtt', 'max_topic_alias 0', ''].join('\n'),
   );
   const [mqtt, ws] = c.listeners;
   assert.deepEqual([mqtt?.protocol, mqtt?.maxConnections, mqtt?.maxTopicAlias], ['mqtt', 10, 10]);
-  assert.deepEqual([ws?.protocol, ws?.maxConnections, ws?.maxTopicAlias], ['websockets', -1, 0]);
+  assert.deepEqual([ws?.protocol, ws?.maxConnections, ws?.maxTopicAlias], ['mqtt', -1, 0]);
 });
 
 test('global options inside a listener block stay global', () => {

@@ -97,7 +97,6 @@ const globalCases: readonly [line: string, pick: (c: BrokerConfig) => unknown, e
   ['per_listener_settings true', (c) => c.perListenerSettings, true],
   ['per_listener_settings false', (c) => c.perListenerSettings, false],
   ['log_dest stdout', (c) => c.log.destinations, ['stdout']],
-  ['log_dest topic', (c) => c.log.destinations, ['topic']],
   ['log_dest none', (c) => c.log.destinations, []],
   ['log_dest file /var/log/moat.log', (c) => [c.log.destinations, c.log.file], [['file'], '/var/log/moat.log']],
   ['log_type debug', (c) => c.log.types, ['debug']],
@@ -116,7 +115,6 @@ for (const [line, pick, expected] of globalCases) {
 
 // Listener-scoped options, written inside a listener block.
 const listenerCases: readonly [line: string, key: 'protocol' | 'maxConnections' | 'maxTopicAlias', expected: unknown][] = [
-  ['protocol websockets', 'protocol', 'websockets'],
   ['protocol mqtt', 'protocol', 'mqtt'],
   ['max_connections 6000', 'maxConnections', 6000],
   ['max_connections -1', 'maxConnections', -1],
@@ -134,8 +132,8 @@ for (const [line, key, expected] of listenerCases) {
 test('log_dest accumulates over lines; none clears; order is canonical', () => {
   assert.deepEqual(parse('log_dest stdout\nlog_dest stderr\n').log.destinations, ['stdout', 'stderr']);
   assert.deepEqual(parse('log_dest stderr\nlog_dest stdout\n').log.destinations, ['stdout', 'stderr']);
-  const c = parse('log_dest file /tmp/a.log\nlog_dest none\nlog_dest topic\n');
-  assert.deepEqual(c.log.destinations, ['topic']);
+  const c = parse('log_dest file /tmp/a.log\nlog_dest none\nlog_dest stdout\n');
+  assert.deepEqual(c.log.destinations, ['stdout']);
   assert.equal(c.log.file, undefined);
 });
 

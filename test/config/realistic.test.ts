@@ -112,7 +112,7 @@ test('a typical hand-written mosquitto 2 config parses completely', () => {
     '',
     '# browsers',
     'listener 9001',
-    'protocol websockets',
+    'protocol mqtt',
     'max_connections 500',
     'allow_anonymous false',
     '',
@@ -137,7 +137,7 @@ test('a typical hand-written mosquitto 2 config parses completely', () => {
     c.listeners.map((l) => [l.port, l.host, l.protocol, l.maxConnections, l.allowAnonymous]),
     [
       [1883, '127.0.0.1', 'mqtt', -1, true],
-      [9001, undefined, 'websockets', 500, false],
+      [9001, undefined, 'mqtt', 500, false],
     ],
   );
   assert.equal(c.persistentClientExpiration, 14 * 86400);

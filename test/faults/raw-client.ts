@@ -56,6 +56,9 @@ export function hex(bytes: Buffer): string {
   return bytes.length > 48 ? `${shown} ... (${bytes.length} bytes)` : shown;
 }
 
+/** The packet shape(s) whose `type` can be T (AckPacket covers four types). */
+export type PacketOf<T extends Packet['type']> = Packet extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
+
 // ---- the client ----------------------------------------------------------------------------
 
 export interface RawClientOptions {
@@ -171,8 +174,8 @@ export class RawClient {
   }
 
   /** The first received packet of `type`, waiting up to timeoutMs; undefined if none came. */
-  async waitFor<T extends Packet['type']>(type: T, timeoutMs: number): Promise<Extract<Packet, { type: T }> | undefined> {
-    const find = (): Extract<Packet, { type: T }> | undefined => this.packets.find((p): p is Extract<Packet, { type: T }> => p.type === type);
+  async waitFor<T extends Packet['type']>(type: T, timeoutMs: number): Promise<PacketOf<T> | undefined> {
+    const find = (): PacketOf<T> | undefined => this.packets.find((p): p is PacketOf<T> => p.type === type);
     await this.until(() => find() !== undefined || this.closed, timeoutMs);
     return find();
   }

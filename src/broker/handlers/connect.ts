@@ -19,16 +19,17 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   connection.protocolVersion = version;
   connection.clearConnectTimer();
   const properties = packet.properties ?? {};
+  const policy = connection.info.policy;
 
   // Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session.
   let clientId = packet.clientId;
   let assigned = false;
   if (clientId === '') {
-    if (version === 3 || (version === 4 && !packet.clean) || !options.allowZeroLengthClientId) {
+    if (version === 3 || (version === 4 && !packet.clean) || !(policy?.allowZeroLengthClientId ?? options.allowZeroLengthClientId)) {
       refuse(connection, 0x85, 'an empty client id needs clean session (3.1.1) or MQTT 5');
       return;
     }
-    clientId = options.autoIdPrefix + randomUUID();
+    clientId = (policy?.autoIdPrefix ?? options.autoIdPrefix) + randomUUID();
     assigned = true;
   }
   connection.clientId = clientId;
@@ -37,7 +38,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     refuse(connection, 0x8c, `authentication method "${properties.authenticationMethod}" is not supported`);
     return;
   }
-  if (!(connection.info.allowAnonymous ?? options.allowAnonymous)) {
+  if (!(policy?.allowAnonymous ?? options.allowAnonymous)) {
     refuse(connection, 0x87, 'anonymous clients are not allowed and no password file is configured');
     return;
   }
@@ -77,7 +78,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     if (serverKeepAlive !== undefined) connack.serverKeepAlive = serverKeepAlive;
     if (expiry !== requestedExpiry) connack.sessionExpiryInterval = expiry;
     if (options.maxInflightMessages < 65535) connack.receiveMaximum = options.maxInflightMessages;
-    if (options.maxTopicAlias > 0) connack.topicAliasMaximum = options.maxTopicAlias;
+    if (connection.maxTopicAlias > 0) connack.topicAliasMaximum = connection.maxTopicAlias;
     if (options.maxPacketSize < 268_435_460) connack.maximumPacketSize = options.maxPacketSize;
     if (!options.retainAvailable) connack.retainAvailable = 0;
   }
@@ -88,7 +89,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   );
   connection.state = 'connected';
   connection.startKeepalive(keepalive);
-  broker.logger.info(
+  if (options.connectionMessages) broker.logger.info(
     { event: 'client_connected', clientId, address: connection.info.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
     'client connected',
   );

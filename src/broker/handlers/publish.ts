@@ -63,7 +63,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
 function resolveTopic(connection: Connection, packet: PublishPacket): string {
   const alias = packet.properties?.topicAlias;
   if (alias === undefined) return packet.topic;
-  const max = connection.broker.options.maxTopicAlias;
+  const max = connection.maxTopicAlias;
   if (alias === 0 || alias > max) {
     throw new ProtocolError(0x94, `topic alias ${alias} is outside 1..${max} (Topic Alias Maximum)`, 'publish');
   }

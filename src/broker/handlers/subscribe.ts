@@ -1,7 +1,7 @@
 // SUBSCRIBE: validate every filter, store the subscriptions, SUBACK, then the retained messages
 // each subscription asked for (Retain Handling) [MQTT-3.8.4].
 import { ProtocolError } from '../../codec/errors.js';
-import type { QoS, SubscribePacket } from '../../codec/types.js';
+import type { SubscribePacket } from '../../codec/types.js';
 import { parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import type { SubscriptionEntry } from '../session.js';
@@ -44,7 +44,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 
   for (const entry of retainedToSend) {
     for (const message of router.retainedFor(entry.filter)) {
-      const qos = (entry.qos < message.qos ? entry.qos : message.qos) as QoS;
+      const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       // Retained messages sent because of a new subscription keep RETAIN set [MQTT-3.3.1-8].
       session.deliver({ message, qos, retain: true, subscriptionIdentifiers }, undefined);

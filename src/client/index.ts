@@ -1,0 +1,10 @@
+// Public API of the client library (the `moat` package entry). Everything else in src/client is internal.
+export { connect, MqttClient } from './client.js';
+export type { DisconnectHandler, DisconnectReason, MessageHandler, PublishOptions, SubscribeOptions, UnsubscribeOptions } from './client.js';
+export { MqttError } from './errors.js';
+export { MoatError } from '../codec/errors.js';
+export type { ReceivedMessage } from './message-stream.js';
+export { parseClientOptions } from './options.js';
+export type { ClientOptions, ResolvedClientOptions, ResolvedWill, WillOptions } from './options.js';
+export { ReasonCode, describeReason, formatReason } from '../codec/reason-codes.js';
+export type { Properties, QoS } from '../codec/types.js';
