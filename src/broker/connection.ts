@@ -269,6 +269,8 @@ export class Connection implements ParserHandler {
       this.write(encode(packet, 5));
     }
     this.stream.end();
+    // The session is offline from now: messages routed meanwhile queue for the next connection.
+    this.broker.connectionClosed(this);
     // A peer that never reads would keep the socket half-open; do not wait on it for long.
     this.#destroyTimer = setTimeout(Connection.#destroy, 1000, this);
     this.#destroyTimer.unref();

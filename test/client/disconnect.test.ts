@@ -34,7 +34,7 @@ test('3.1.1 session takeover: the server just closes; onDisconnect says so, with
   await server.close();
 });
 
-test('broker shutdown is reported as 0x8B Server shutting down; pending flows and iterators end', async () => {
+test('a server DISCONNECT is reported with its reason in words; pending flows and iterators end', async () => {
   const fake = await startFakeServer((packet, connection) => acceptConnect(packet, connection));
   const client = await connect(fake.url);
   const reason = disconnected(client);
@@ -50,6 +50,16 @@ test('broker shutdown is reported as 0x8B Server shutting down; pending flows an
   assert.equal((await iterator.next()).done, true);
   await client.end();
   await fake.close();
+});
+
+test('broker.close() reaches onDisconnect as 0x8B Server shutting down', async () => {
+  const server = await startBroker();
+  const client = await connect(server.url);
+  const reason = disconnected(client);
+  await server.close();
+  const got = await within(2000, reason, 'onDisconnect');
+  assert.equal(got.reasonCode, 0x8b);
+  assert.match(got.message, /Server shutting down/);
 });
 
 test('end() sends DISCONNECT, closes the socket and reports a normal disconnection', async () => {
