@@ -1,9 +1,12 @@
-// Quick start: run a broker on 127.0.0.1:1883 (`npx moat broker`), then `npx tsx examples/quickstart.ts`.
+// Quick start: with a broker on 127.0.0.1:1883 (`npx moat broker`), run `npx tsx examples/quickstart.ts`.
 import { connect } from '../src/client/index.js';
 
 const client = await connect('mqtt://127.0.0.1:1883');
-client.onMessage((message) => console.log(`${message.topic}: ${message.payload.toString()}`));
+const messages = client.messages('sensors/#'); // buffers from now on, so nothing is missed
 await client.subscribe('sensors/#', { qos: 1 });
 await client.publish('sensors/room1/temp', '21.5', { qos: 1 });
-await new Promise((resolve) => setTimeout(resolve, 100)); // let the message come back
+for await (const { topic, payload } of messages) {
+  console.log(`${topic}: ${payload.toString()}`);
+  break; // one message is enough for a demo; leave the loop out to keep listening
+}
 await client.end();

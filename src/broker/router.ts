@@ -48,7 +48,8 @@ export class Router {
   publish(message: Message): number {
     if (message.retain) {
       if (message.payload.length === 0) this.#retained.delete(message.topic);
-      else this.#retained.set(message.topic, message);
+      // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
+      else this.#retained.set(message.topic, { ...message, payload: Buffer.from(message.payload) });
     }
     return this.route(message);
   }

@@ -2,6 +2,7 @@
 // log one structured "listening" line per listener, stop cleanly on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
+import { MoatError } from '../codec/errors.js';
 import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
 import type { BrokerConfig } from '../config/types.js';
@@ -24,7 +25,14 @@ export function registerBrokerCommand(program: Command): void {
     .option('-p, --port <port>', 'listen on 127.0.0.1:PORT instead of 1883 (no config file)')
     .option('-v, --verbose', 'log debug messages')
     .action(async (options: BrokerCommandOptions) => {
-      process.exitCode = await runBroker(options);
+      try {
+        process.exitCode = await runBroker(options);
+      } catch (error) {
+        // Bad settings are the user's to fix: one sentence, no stack trace.
+        if (!(error instanceof MoatError)) throw error;
+        process.stderr.write(`moat broker: ${error.message}\n`);
+        process.exitCode = 2;
+      }
     });
 }
 
@@ -53,7 +61,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     messageSizeLimit: config.messageSizeLimit,
     retainAvailable: config.retainAvailable,
     persistentClientExpiration: config.persistentClientExpiration,
-    maxInflightMessages: config.maxInflightMessages,
+    // 0 means no limit in mosquitto.conf; the protocol's own ceiling is 65535.
+    maxInflightMessages: config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages,
     maxQueuedMessages: config.maxQueuedMessages,
     maxQueuedBytes: config.maxQueuedBytes,
     maxInflightBytes: config.maxInflightBytes,

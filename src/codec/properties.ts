@@ -42,7 +42,8 @@ export const PROPERTIES = [
   },
   { id: 0x21, name: 'receiveMaximum', kind: 'twoByteInt', nonZero: true, in: ['connect', 'connack'] },
   { id: 0x22, name: 'topicAliasMaximum', kind: 'twoByteInt', in: ['connect', 'connack'] },
-  { id: 0x23, name: 'topicAlias', kind: 'twoByteInt', nonZero: true, in: ['publish'] },
+  // Alias 0 is refused by the receiver with 0x94 Topic Alias invalid [MQTT-3.3.2-8], not by the codec.
+  { id: 0x23, name: 'topicAlias', kind: 'twoByteInt', in: ['publish'] },
   { id: 0x24, name: 'maximumQoS', kind: 'byte', max: 1, in: ['connack'] },
   { id: 0x25, name: 'retainAvailable', kind: 'byte', max: 1, in: ['connack'] },
   {

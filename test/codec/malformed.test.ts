@@ -427,8 +427,9 @@ describe('properties', () => {
     rejects(connack('2700000000'), PROTOCOL_ERROR, V5);
   });
 
-  test('topicAlias 0 is a protocol error', () => {
-    rejects(publish('230000'), PROTOCOL_ERROR, V5);
+  test('topicAlias 0 is decoded and left to the receiver, which answers 0x94 [MQTT-3.3.2-8]', () => {
+    const packet = accepts(publish('230000'), V5);
+    assert.equal(packet.type === 'publish' ? packet.properties?.topicAlias : undefined, 0);
   });
 
   test('subscriptionIdentifier 0 is a protocol error', () => {

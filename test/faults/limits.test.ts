@@ -26,6 +26,8 @@ const CASES: FaultCase[] = [
     version: 5,
     bytes: Buffer.from([0x30, 0x80, 0x80, 0x40]),
     expect: { disconnect: 0x95 },
+    // It must not wait for the megabyte that never comes.
+    closeWithinMs: 500,
   },
   {
     name: 'a whole 200-byte PUBLISH above max_packet_size 100 gets DISCONNECT 0x95 (5.0 §3.2.2.3.6)',
@@ -87,12 +89,7 @@ describe('faults: broker limits close only the offending connection', () => {
     const clientId = `limit-${++n}`;
     test(c.name, async () => {
       const since = bystanders.received();
-      const started = performance.now();
       await runCase(broker, c, clientId);
-      if (c.name.includes('at once')) {
-        const elapsed = performance.now() - started;
-        assert.ok(elapsed < 1000, `the oversized header took ${Math.round(elapsed)} ms to be refused; it must not wait for the body`);
-      }
       await bystanders.assertHealthy(since, c.name);
     });
   }
