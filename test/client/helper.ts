@@ -94,7 +94,7 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resolves with the first value `next` produces, or rejects after `ms`. */
+/** Resolves like `promise`, or rejects after `ms` naming `what`. */
 export function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
