@@ -9,6 +9,9 @@ import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } fr
 import { Router } from './router.js';
 import { NEVER_EXPIRES, Session } from './session.js';
 
+/** How often connect timeouts and keep alive are checked: a deadline is enforced within this much. */
+const SWEEP_INTERVAL_MS = 250;
+
 export interface BrokerStats {
   messagesReceived: number;
   messagesSent: number;
@@ -26,6 +29,7 @@ export class Broker {
   readonly #connections = new Set<Connection>();
   #connectedCount = 0;
   #closed = false;
+  #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: BrokerOptions = {}) {
     this.options = parseBrokerOptions(options);
@@ -37,8 +41,18 @@ export class Broker {
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
     this.#connections.add(connection);
+    if (this.#sweepTimer === undefined && !this.#closed) {
+      this.#sweepTimer = setInterval(Broker.#sweep, SWEEP_INTERVAL_MS, this);
+      this.#sweepTimer.unref();
+    }
     if (this.#closed) connection.close(0x8b, 'server shutting down');
     return connection;
+  }
+
+  // Connect timeouts and keep alive for every connection, from one timer.
+  static #sweep(broker: Broker): void {
+    const now = Date.now();
+    for (const connection of broker.#connections) connection.checkDeadlines(now);
   }
 
   get connectedCount(): number {
@@ -67,7 +81,7 @@ export class Broker {
     let session = this.#sessions.get(clientId);
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
-      this.logger.info({ event: 'session_takeover', clientId, address: connection.info.remoteAddress }, 'client id reconnected; closing the older connection');
+      this.logger.info({ event: 'session_takeover', clientId, address: connection.remoteAddress }, 'client id reconnected; closing the older connection');
       this.#detach(previous, session);
       previous.close(0x8e, 'session taken over');
     }
@@ -178,6 +192,8 @@ export class Broker {
   /** Disconnects everyone (v5: DISCONNECT 0x8B Server shutting down) and stops all timers. */
   close(): void {
     this.#closed = true;
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     for (const connection of this.#connections) connection.close(0x8b, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
   }

@@ -31,6 +31,8 @@ export interface Inflight extends Delivery {
   state: 'publish' | 'pubrel';
 }
 
+const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
+
 /** Session Expiry Interval meaning "never expires". */
 export const NEVER_EXPIRES = 0xffffffff;
 
@@ -43,11 +45,13 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   will: Will | undefined;
   willTimer: NodeJS.Timeout | undefined;
-  readonly subscriptions = new Map<string, SubscriptionEntry>();
-  readonly inflight = new Map<number, Inflight>();
-  readonly queue = new Queue<Delivery>();
+  // Collections are created on first use: most of 10,000s of idle sessions never need all of them,
+  // and an empty Map or Set still costs a backing store.
+  #subscriptions: Map<string, SubscriptionEntry> | undefined;
+  #inflight: Map<number, Inflight> | undefined;
+  #queue: Queue<Delivery> | undefined;
   /** Incoming QoS 2 packet ids between PUBREC and PUBREL: a resent PUBLISH with one of them is not routed twice. */
-  readonly awaitingPubrel = new Set<number>();
+  #awaitingPubrel: Set<number> | undefined;
   /** Messages dropped for this session (queue full, slow consumer, too large for the client). */
   dropped = 0;
   /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
@@ -74,6 +78,43 @@ export class Session {
     this.#limits = limits;
   }
 
+  get subscriptions(): ReadonlyMap<string, SubscriptionEntry> {
+    return this.#subscriptions ?? EMPTY_MAP;
+  }
+
+  setSubscription(entry: SubscriptionEntry): void {
+    (this.#subscriptions ??= new Map()).set(entry.filter, entry);
+  }
+
+  deleteSubscription(filter: string): boolean {
+    return this.#subscriptions?.delete(filter) ?? false;
+  }
+
+  get inflight(): ReadonlyMap<number, Inflight> {
+    return this.#inflight ?? EMPTY_MAP;
+  }
+
+  get queueLength(): number {
+    return this.#queue?.length ?? 0;
+  }
+
+  get awaitingPubrelCount(): number {
+    return this.#awaitingPubrel?.size ?? 0;
+  }
+
+  isAwaitingPubrel(packetId: number): boolean {
+    return this.#awaitingPubrel?.has(packetId) ?? false;
+  }
+
+  addAwaitingPubrel(packetId: number): void {
+    (this.#awaitingPubrel ??= new Set()).add(packetId);
+  }
+
+  /** Returns whether the id was awaiting PUBREL. */
+  releaseAwaitingPubrel(packetId: number): boolean {
+    return this.#awaitingPubrel?.delete(packetId) ?? false;
+  }
+
   /** Sends now when connected and the window allows, else queues (QoS 0 is never queued for an offline client, as in Mosquitto). */
   deliver(delivery: Delivery, wire: WireCache | undefined): void {
     const connection = this.connection;
@@ -82,16 +123,16 @@ export class Session {
       return;
     }
     const size = delivery.message.payload.length;
-    if (connection !== undefined && this.queue.length === 0 && this.#windowOpen(connection, size)) {
+    if (connection !== undefined && this.queueLength === 0 && this.#windowOpen(connection, size)) {
       this.#send(connection, delivery, wire);
       return;
     }
     const limits = this.#limits;
-    if (this.queue.length >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
+    if (this.queueLength >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
       this.dropped++;
       return;
     }
-    this.queue.push(delivery);
+    (this.#queue ??= new Queue()).push(delivery);
     this.queuedBytes += size;
   }
 
@@ -105,11 +146,12 @@ export class Session {
   /** Moves queued messages into the in-flight window while it has room. */
   pump(): void {
     const connection = this.connection;
-    if (connection === undefined) return;
+    const queue = this.#queue;
+    if (connection === undefined || queue === undefined) return;
     const now = Date.now();
-    for (let next = this.queue.peek(); next !== undefined; next = this.queue.peek()) {
+    for (let next = queue.peek(); next !== undefined; next = queue.peek()) {
       if (next.qos > 0 && !this.#windowOpen(connection, next.message.payload.length)) break;
-      const delivery = this.queue.shift() as Delivery;
+      const delivery = queue.shift() as Delivery;
       this.queuedBytes -= delivery.message.payload.length;
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) continue; // expired while queued [MQTT-3.3.2-5]
@@ -131,9 +173,9 @@ export class Session {
 
   /** Forgets an acknowledged in-flight message and refills the window from the queue. */
   releaseInflight(packetId: number): boolean {
-    const inflight = this.inflight.get(packetId);
+    const inflight = this.#inflight?.get(packetId);
     if (inflight === undefined) return false;
-    this.inflight.delete(packetId);
+    this.#inflight?.delete(packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.pump();
     return true;
@@ -142,12 +184,13 @@ export class Session {
   #send(connection: Connection, delivery: Delivery, wire: WireCache | undefined): void {
     const packetId = this.#allocatePacketId();
     if (packetId === 0) {
-      this.queue.push(delivery);
+      (this.#queue ??= new Queue()).push(delivery);
+      this.queuedBytes += delivery.message.payload.length;
       return;
     }
     if (connection.sendPublish(delivery, packetId, false, wire)) {
       this.inflightBytes += delivery.message.payload.length;
-      this.inflight.set(packetId, {
+      (this.#inflight ??= new Map()).set(packetId, {
         message: delivery.message,
         qos: delivery.qos,
         retain: delivery.retain,
@@ -162,17 +205,17 @@ export class Session {
     for (let tries = 0; tries < 65535; tries++) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.inflight.has(id)) return id;
+      if (this.#inflight === undefined || !this.#inflight.has(id)) return id;
     }
     return 0;
   }
 
   /** Forgets subscriptions and every message held for the session (it has ended). */
   clearState(): void {
-    this.subscriptions.clear();
-    this.inflight.clear();
-    this.queue.clear();
-    this.awaitingPubrel.clear();
+    this.#subscriptions = undefined;
+    this.#inflight = undefined;
+    this.#queue = undefined;
+    this.#awaitingPubrel = undefined;
     this.queuedBytes = 0;
     this.inflightBytes = 0;
   }

@@ -7,4 +7,5 @@ import { registerBrokerCommand } from './broker.js';
 const program = new Command();
 program.name('moat').description('Secure-by-default MQTT broker, client and toolkit').version(MOAT_VERSION);
 registerBrokerCommand(program);
+(await import('./bench.js')).registerBenchCommand(program);
 await program.parseAsync(process.argv);

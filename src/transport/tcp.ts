@@ -1,6 +1,7 @@
 // Plain TCP listener: accepts sockets and hands each to the engine as a Duplex.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
+import type { ConnectionInfo } from '../broker/connection.js';
 import type { ListenerPolicy } from '../broker/options.js';
 
 export interface TcpListenerOptions {
@@ -22,8 +23,10 @@ export interface Listening {
 }
 
 export function listenTcp(broker: Broker, options: TcpListenerOptions): Promise<Listening> {
+  // One info object per listener, shared by its connections; the peer address is read from the socket when logged.
+  const info: ConnectionInfo = { listener: `mqtt:${options.port}`, policy: options.policy };
   const server = createServer({ noDelay: options.noDelay ?? true }, (socket: Socket) => {
-    broker.handle(socket, { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, listener: `mqtt:${options.port}`, policy: options.policy });
+    broker.handle(socket, info);
   });
   if (options.maxConnections !== undefined && options.maxConnections >= 0) server.maxConnections = options.maxConnections;
   return new Promise((resolve, reject) => {

@@ -13,7 +13,7 @@ test('max_queued_messages: an offline session keeps at most that many, dropping 
   first.client.send({ type: 'disconnect' });
   await first.client.waitClosed();
   for (let i = 0; i < 5; i++) broker.publishSimple('q', String(i), 1);
-  assert.equal(broker.getSession('slow')?.queue.length, 3);
+  assert.equal(broker.getSession('slow')?.queueLength, 3);
   assert.equal(broker.getSession('slow')?.dropped, 2);
   broker.close();
 });
@@ -27,7 +27,7 @@ test('max_queued_bytes: the queue stops at the byte limit', async () => {
   await first.client.waitClosed();
   for (let i = 0; i < 5; i++) broker.publishSimple('q', Buffer.alloc(100), 1);
   const session = broker.getSession('slow');
-  assert.equal(session?.queue.length, 2);
+  assert.equal(session?.queueLength, 2);
   assert.equal(session?.queuedBytes, 200);
   broker.close();
 });

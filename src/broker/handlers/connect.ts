@@ -17,7 +17,6 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const version = packet.protocolVersion;
   const v5 = version === 5;
   connection.protocolVersion = version;
-  connection.clearConnectTimer();
   const properties = packet.properties ?? {};
   const policy = connection.info.policy;
 
@@ -90,7 +89,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   connection.state = 'connected';
   connection.startKeepalive(keepalive);
   if (options.connectionMessages) broker.logger.info(
-    { event: 'client_connected', clientId, address: connection.info.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
+    { event: 'client_connected', clientId, address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
     'client connected',
   );
   session.resend();
@@ -100,7 +99,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 function refuse(connection: Connection, v5Code: number, reason: string): void {
   const v5 = connection.protocolVersion === 5;
   connection.broker.logger.info(
-    { event: 'connect_refused', clientId: connection.clientId || undefined, address: connection.info.remoteAddress, reasonCode: v5Code, reason },
+    { event: 'connect_refused', clientId: connection.clientId || undefined, address: connection.remoteAddress, reasonCode: v5Code, reason },
     'connection refused',
   );
   if (v5) {

@@ -22,12 +22,12 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const packetId = packet.packetId ?? 0;
 
   if (packet.qos === 2) {
-    if (session.awaitingPubrel.has(packetId)) {
+    if (session.isAwaitingPubrel(packetId)) {
       // A resent QoS 2 PUBLISH whose PUBREC was lost: acknowledge again, route once [MQTT-4.3.3-10].
       connection.sendAck('pubrec', packetId, 0);
       return;
     }
-    if (session.awaitingPubrel.size >= options.maxInflightMessages) {
+    if (session.awaitingPubrelCount >= options.maxInflightMessages) {
       throw new ProtocolError(0x93, `more than Receive Maximum (${options.maxInflightMessages}) QoS 2 messages unacknowledged`, 'publish');
     }
   }
@@ -68,11 +68,11 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
     throw new ProtocolError(0x94, `topic alias ${alias} is outside 1..${max} (Topic Alias Maximum)`, 'publish');
   }
   if (packet.topic === '') {
-    const topic = connection.inboundAliases.get(alias);
+    const topic = connection.inboundAliases?.get(alias);
     if (topic === undefined) throw new ProtocolError(0x82, `topic alias ${alias} was never set on this connection`, 'publish');
     return topic;
   }
-  connection.inboundAliases.set(alias, packet.topic);
+  (connection.inboundAliases ??= new Map()).set(alias, packet.topic);
   return packet.topic;
 }
 
@@ -81,7 +81,7 @@ function acknowledge(connection: Connection, packet: PublishPacket, packetId: nu
     connection.sendAck('puback', packetId, reasonCode);
   } else if (packet.qos === 2) {
     // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
-    if (reasonCode < 0x80) connection.session?.awaitingPubrel.add(packetId);
+    if (reasonCode < 0x80) connection.session?.addAwaitingPubrel(packetId);
     connection.sendAck('pubrec', packetId, reasonCode);
   }
 }
@@ -121,6 +121,6 @@ export function handlePubcomp(connection: Connection, packet: AckPacket): void {
 
 /** PUBREL for a QoS 2 message the client sent us: release the id; an unknown id gets PUBCOMP 0x92 [MQTT-3.7.2]. */
 export function handlePubrel(connection: Connection, packet: AckPacket): void {
-  const known = connection.session?.awaitingPubrel.delete(packet.packetId) ?? false;
+  const known = connection.session?.releaseAwaitingPubrel(packet.packetId) ?? false;
   connection.sendAck('pubcomp', packet.packetId, known ? 0 : PACKET_IDENTIFIER_NOT_FOUND);
 }

@@ -34,7 +34,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       retainHandling: subscription.retainHandling,
       subscriptionIdentifier,
     };
-    session.subscriptions.set(subscription.filter, entry);
+    session.setSubscription(entry);
     router.subscribe(entry);
     reasonCodes.push(subscription.qos);
     if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);

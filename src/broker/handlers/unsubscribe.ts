@@ -15,7 +15,7 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
   }
   const reasonCodes: number[] = [];
   for (const filter of packet.filters) {
-    const existed = session.subscriptions.delete(filter);
+    const existed = session.deleteSubscription(filter);
     if (existed) connection.broker.router.unsubscribe(session, filter);
     reasonCodes.push(existed ? 0 : NO_SUBSCRIPTION_EXISTED);
   }

@@ -1,0 +1,143 @@
+// `moat bench` options: what a caller passes (BenchOptions), per-scenario defaults, and the fully
+// resolved, validated form the scenarios read. One error names the bad option.
+import { readFileSync } from 'node:fs';
+import { parseTarget, type Target } from './lean-client.js';
+
+export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'latency', 'connections', 'tls-connect', 'retained'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  url?: string;
+  protocol?: 4 | 5;
+  /** Payload bytes. */
+  size?: number;
+  qos?: 0 | 1;
+  publishers?: number;
+  subscribers?: number;
+  connections?: number;
+  /** Connects (or TLS handshakes) in flight at once. */
+  concurrency?: number;
+  /** Messages/s: latency's fixed rate; for throughput scenarios an optional cap (0 = none). */
+  rate?: number;
+  /** Measured seconds (after warm-up). */
+  duration?: number;
+  warmup?: number;
+  /** QoS 1 in-flight window per publisher (capped by the broker's Receive Maximum). */
+  window?: number;
+  /** QoS 0: how many messages publishers may run ahead of delivery, per subscriber. */
+  ahead?: number;
+  /** Retained messages to store (retained scenario). */
+  retained?: number;
+  /** Seconds idle connections are held (connections scenario). */
+  hold?: number;
+  cafile?: string;
+  /** Broker PID, for its CPU and RSS (same machine, Linux). */
+  pid?: number;
+  /** Remove the retained messages afterwards (default true). */
+  cleanup?: boolean;
+}
+
+export interface ResolvedBenchOptions {
+  readonly scenario: ScenarioName;
+  readonly url: string;
+  readonly target: Target;
+  readonly protocol: 4 | 5;
+  readonly size: number;
+  readonly qos: 0 | 1;
+  readonly publishers: number;
+  readonly subscribers: number;
+  readonly connections: number;
+  readonly concurrency: number;
+  readonly rate: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly window: number;
+  readonly ahead: number;
+  readonly retained: number;
+  readonly holdMs: number;
+  readonly pid: number | undefined;
+  readonly cleanup: boolean;
+  /** Unique per run: client ids and topics carry it, so runs never collide. */
+  readonly runId: string;
+}
+
+type Defaults = Required<Pick<BenchOptions, 'size' | 'qos' | 'publishers' | 'subscribers' | 'duration' | 'warmup' | 'rate' | 'window' | 'ahead'>>;
+
+const BASE: Defaults = { size: 64, qos: 0, publishers: 1, subscribers: 1, duration: 10, warmup: 1, rate: 0, window: 64, ahead: 10_000 };
+
+const DEFAULTS: Record<ScenarioName, Partial<Defaults>> = {
+  fanin: { publishers: 8, ahead: 20_000 },
+  fanout: { subscribers: 100, ahead: 2_000 },
+  qos1: { publishers: 4, qos: 1 },
+  latency: { rate: 5000 },
+  connections: {},
+  'tls-connect': {},
+  retained: {},
+};
+
+export class BenchOptionError extends Error {
+  readonly code = 'MOAT_ERR_BENCH_OPTION';
+}
+
+function check(name: string, value: number, min: number, max: number): number {
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new BenchOptionError(`--${name} must be a number from ${min} to ${max}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+function int(name: string, value: number, min: number, max: number): number {
+  check(name, value, min, max);
+  if (!Number.isInteger(value)) throw new BenchOptionError(`--${name} must be a whole number, got ${String(value)}.`);
+  return value;
+}
+
+export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): ResolvedBenchOptions {
+  if (!(SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new BenchOptionError(`unknown scenario "${scenario}"; choose one of ${SCENARIOS.join(', ')}.`);
+  }
+  const name = scenario as ScenarioName;
+  const d = { ...BASE, ...DEFAULTS[name] };
+  const url = o.url ?? (name === 'tls-connect' ? 'mqtts://127.0.0.1:8883' : 'mqtt://127.0.0.1:1883');
+  let ca: Buffer | undefined;
+  if (o.cafile !== undefined) {
+    try {
+      ca = readFileSync(o.cafile);
+    } catch (error) {
+      throw new BenchOptionError(`--cafile ${o.cafile}: ${(error as Error).message}`);
+    }
+  }
+  let target: Target;
+  try {
+    target = parseTarget(url, ca);
+  } catch (error) {
+    throw new BenchOptionError((error as Error).message);
+  }
+  if (name === 'tls-connect' && !target.tls) throw new BenchOptionError('tls-connect needs an mqtts:// --url (and usually --cafile).');
+  const protocol = o.protocol ?? 4;
+  if (protocol !== 4 && protocol !== 5) throw new BenchOptionError(`--protocol must be 4 (MQTT 3.1.1) or 5, got ${String(protocol)}.`);
+  const qos = o.qos ?? d.qos;
+  if (qos !== 0 && qos !== 1) throw new BenchOptionError(`--qos must be 0 or 1, got ${String(qos)}.`);
+  return {
+    scenario: name,
+    url,
+    target,
+    protocol,
+    size: int('size', o.size ?? d.size, name === 'latency' ? 8 : 0, 16 * 1024 * 1024),
+    qos,
+    publishers: int('publishers', o.publishers ?? d.publishers, 1, 10_000),
+    subscribers: int('subscribers', o.subscribers ?? d.subscribers, 1, 10_000),
+    connections: int('connections', o.connections ?? 10_000, 1, 1_000_000),
+    concurrency: int('concurrency', o.concurrency ?? (name === 'tls-connect' ? 8 : 200), 1, 10_000),
+    rate: check('rate', o.rate ?? d.rate, name === 'latency' ? 1 : 0, 10_000_000),
+    durationMs: check('duration', o.duration ?? d.duration, 0.1, 3600) * 1000,
+    warmupMs: check('warmup', o.warmup ?? d.warmup, 0, 600) * 1000,
+    window: int('window', o.window ?? d.window, 1, 65535),
+    ahead: int('ahead', o.ahead ?? d.ahead, 1, 10_000_000),
+    retained: int('retained', o.retained ?? 100_000, 1, 10_000_000),
+    holdMs: check('hold', o.hold ?? 2, 0, 3600) * 1000,
+    pid: o.pid === undefined ? undefined : int('pid', o.pid, 1, 2 ** 31),
+    cleanup: o.cleanup ?? true,
+    runId: `${process.pid.toString(36)}${Date.now().toString(36)}`,
+  };
+}

@@ -1,0 +1,26 @@
+// Connecting many lean clients from a role, with bounded concurrency and a bounded time.
+import { LeanClient, type Target } from '../lean-client.js';
+import { withConcurrency } from './context.js';
+
+export interface ClientGroupParams {
+  target: Target;
+  protocol: 4 | 5;
+  clients: number;
+  /** Client ids are `${clientPrefix}-${i}`: unique per run so no session takeovers happen. */
+  clientPrefix: string;
+}
+
+export async function connectGroup(p: ClientGroupParams, concurrency = 50): Promise<LeanClient[]> {
+  return withConcurrency(p.clients, concurrency, (i) =>
+    LeanClient.connect({ target: p.target, clientId: `${p.clientPrefix}-${i}`, protocol: p.protocol, keepalive: 0 }),
+  );
+}
+
+export async function closeGroup(clients: readonly LeanClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close()));
+}
+
+/** Payload of `size` bytes (at least 8 so latency timestamps fit where needed). */
+export function payloadOf(size: number): Buffer {
+  return Buffer.alloc(size, 0x78);
+}

@@ -1,0 +1,89 @@
+// fanin, fanout and qos1 share one shape: subscribers on a filter, publishers on matching topics,
+// a warm-up, a measured window, then loss counted after stragglers settle.
+import { ACKED, Counters, RECEIVED, RoleHandle, SENT } from '../pool.js';
+import type { ResolvedBenchOptions } from '../options.js';
+import type { BenchResult } from '../result.js';
+import type { PublishParams, PublishResult } from '../roles/publish.js';
+import type { SubscribeParams, SubscribeResult } from '../roles/subscribe.js';
+import { allReady, brokerOf, generatorOf, measure, saturationWarnings, settle, type RunEnv } from '../timed.js';
+
+export interface ThroughputShape {
+  /** Topic per publisher; `{i}` is the publisher index. */
+  topic: string;
+  filter: string;
+  /** Subscribers each publish reaches. */
+  factor: number;
+  /** The headline name, e.g. "received" (fanin) or "deliveries" (fanout). */
+  headline: string;
+}
+
+export async function runThroughput(o: ResolvedBenchOptions, env: RunEnv, shape: ThroughputShape): Promise<BenchResult> {
+  const counters = new Counters();
+  const group = { target: o.target, protocol: o.protocol };
+  const subParams: SubscribeParams = { ...group, clients: o.subscribers, clientPrefix: `bench-${o.runId}-sub`, filter: shape.filter, qos: o.qos };
+  const subs = new RoleHandle<SubscribeResult>(counters, 'subscribe', subParams);
+  await allReady([subs], 'connecting subscribers');
+  const pubParams: PublishParams = {
+    ...group,
+    clients: o.publishers,
+    clientPrefix: `bench-${o.runId}-pub`,
+    topic: shape.topic,
+    size: o.size,
+    qos: o.qos,
+    window: o.window,
+    rate: o.rate,
+    ...(o.qos === 0 ? { pace: { slots: [subs.base + RECEIVED], factor: shape.factor, ahead: o.ahead } } : {}),
+  };
+  const pubs = new RoleHandle<PublishResult>(counters, 'publish', pubParams);
+  await allReady([pubs, subs], 'connecting publishers');
+  subs.send('go');
+  pubs.send('go');
+
+  const received = (): number => counters.get(subs.base, RECEIVED);
+  const sent = (): number => counters.get(pubs.base, SENT);
+  const acked = (): number => counters.get(pubs.base, ACKED);
+  const unit = `${shape.headline}/s`;
+  let window;
+  try {
+    window = await measure(o, env, `${o.scenario} ${o.url}`, [received, sent, acked], received, unit);
+  } catch (error) {
+    pubs.terminate();
+    subs.terminate();
+    throw error;
+  }
+  const pub = await pubs.stop();
+  await settle(received);
+  const sub = await subs.stop();
+
+  const seconds = window.ms / 1000;
+  const [dReceived = 0, dSent = 0, dAcked = 0] = window.deltas;
+  const expected = pub.sent * shape.factor;
+  const lost = Math.max(0, expected - sub.received);
+  const values: BenchResult['values'] = {
+    [unit]: { value: dReceived / seconds, unit, higherIsBetter: true },
+    'published/s': { value: dSent / seconds, unit: 'msg/s', higherIsBetter: true },
+  };
+  if (o.qos === 1) values['publisher acks/s'] = { value: dAcked / seconds, unit: 'acks/s', higherIsBetter: true };
+  const warnings = saturationWarnings(window.cpu, 2);
+  if (lost > 0) warnings.push(`${lost.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} deliveries never arrived (${((100 * lost) / Math.max(1, expected)).toFixed(2)}%)`);
+  if (sub.disconnected > 0) warnings.push(`${sub.disconnected} subscriber(s) were disconnected by the broker`);
+  return {
+    scenario: o.scenario,
+    url: o.url,
+    protocol: o.protocol,
+    settings: { publishers: o.publishers, subscribers: o.subscribers, size: o.size, qos: o.qos, ...(o.qos === 1 ? { window: pub.window } : { ahead: o.ahead }), ...(o.rate > 0 ? { rate: o.rate } : {}), duration: o.durationMs / 1000 },
+    values,
+    details: {
+      sent: pub.sent,
+      received: sub.received,
+      lost,
+      'loss %': (100 * lost) / Math.max(1, expected),
+      ...(o.qos === 1 ? { acked: pub.acked } : { 'paced as lost': pub.pacedAsLost }),
+      ...(o.subscribers > 1 ? { 'min per subscriber': sub.minPerClient, 'max per subscriber': sub.maxPerClient } : {}),
+    },
+    generator: generatorOf(window.cpu),
+    broker: brokerOf(o, window.cpu, window.rssPeakKb),
+    measuredMs: window.ms,
+    warnings,
+  };
+}

@@ -1,0 +1,77 @@
+// `moat bench <scenario>`: the load generator against any broker. Wiring only: the engine is
+// src/bench (runBench); this file parses flags, picks the progress bar and prints the result.
+import { Command, InvalidArgumentError } from 'commander';
+import { barProgress, BenchOptionError, FileLimitError, formatResult, runBench, SCENARIOS, silentProgress, type BenchOptions } from '../bench/index.js';
+
+interface BenchFlags {
+  url?: string;
+  protocol?: number;
+  size?: number;
+  qos?: number;
+  publishers?: number;
+  subscribers?: number;
+  connections?: number;
+  concurrency?: number;
+  rate?: number;
+  duration?: number;
+  warmup?: number;
+  window?: number;
+  ahead?: number;
+  retained?: number;
+  hold?: number;
+  cafile?: string;
+  pid?: number;
+  cleanup: boolean;
+  json?: boolean;
+  progress?: boolean;
+}
+
+function num(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number.');
+  return n;
+}
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description(`load-test any MQTT broker: ${SCENARIOS.join(', ')}`)
+    .argument('<scenario>', SCENARIOS.join(' | '))
+    .option('--url <url>', 'broker to load (default mqtt://127.0.0.1:1883; tls-connect: mqtts://127.0.0.1:8883)')
+    .option('--protocol <4|5>', 'MQTT protocol level: 4 = 3.1.1, 5 = 5.0 (default 4)', num)
+    .option('--size <bytes>', 'payload size (default 64)', num)
+    .option('--qos <0|1>', 'publish/subscribe QoS for fanin and fanout (default 0)', num)
+    .option('--publishers <n>', 'publishing clients (fanin 8, qos1 4, else 1)', num)
+    .option('--subscribers <n>', 'subscribing clients (fanout 100, else 1)', num)
+    .option('--connections <n>', 'idle connections to open (connections, default 10000)', num)
+    .option('--concurrency <n>', 'connects in flight at once (connections 200, tls-connect 8)', num)
+    .option('--rate <msgs/s>', 'latency: fixed rate (default 5000); others: optional cap', num)
+    .option('--duration <s>', 'measured seconds after warm-up (default 10)', num)
+    .option('--warmup <s>', 'warm-up seconds excluded from results (default 1)', num)
+    .option('--window <n>', 'QoS 1 messages in flight per publisher (default 64)', num)
+    .option('--ahead <n>', 'QoS 0: messages publishers may run ahead of delivery, per subscriber', num)
+    .option('--retained <n>', 'retained messages to store (retained, default 100000)', num)
+    .option('--hold <s>', 'seconds to hold idle connections (connections, default 2)', num)
+    .option('--cafile <file>', 'CA certificate (PEM) for mqtts:// brokers')
+    .option('--pid <pid>', "broker's process id: report its CPU and RSS (Linux, same machine)", num)
+    .option('--no-cleanup', 'keep the retained messages the retained scenario stored')
+    .option('--json', 'print one JSON object instead of the table')
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .action(async (scenario: string, flags: BenchFlags) => {
+      const options: BenchOptions = { cleanup: flags.cleanup };
+      const keys = ['url', 'size', 'publishers', 'subscribers', 'connections', 'concurrency', 'rate', 'duration', 'warmup', 'window', 'ahead', 'retained', 'hold', 'cafile', 'pid'] as const;
+      for (const key of keys) if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
+      if (flags.protocol !== undefined) options.protocol = flags.protocol as 4 | 5;
+      if (flags.qos !== undefined) options.qos = flags.qos as 0 | 1;
+      const showBar = flags.progress === true || (process.stderr.isTTY && flags.json !== true);
+      try {
+        const result = await runBench(scenario, options, { progress: showBar ? barProgress() : silentProgress });
+        process.stdout.write(flags.json === true ? `${JSON.stringify(result)}\n` : formatResult(result));
+      } catch (error) {
+        // Bad flags, a low ulimit or an unreachable broker: one sentence, no stack trace.
+        const known = error instanceof BenchOptionError || error instanceof FileLimitError;
+        process.stderr.write(`moat bench: ${(error as Error).message}\n`);
+        process.exitCode = known ? 2 : 1;
+      }
+    });
+}
