@@ -317,6 +317,8 @@ export function openSocket(target: Target, session: Buffer | undefined, timeoutM
     }, timeoutMs);
     socket.once(ready, () => {
       clearTimeout(timer);
+      // Again on the live handle: Nagle + delayed ACK would add ~40 ms to small messages.
+      socket.setNoDelay(true);
       socket.off('error', onError);
       resolve(socket);
     });

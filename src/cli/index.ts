@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// --max-semi-space-size=4: a young generation capped at 4 MB keeps idle-connection RSS low after a
+// connection storm and costs no measurable throughput (docs/PERFORMANCE.md). Launchers that run
+// `node build/src/cli/index.js` pass the same flag (NODE_FLAGS in src/cli/node-flags.ts).
 // The `moat` command: one file per subcommand; this file only wires them to commander.
 import { Command } from 'commander';
 import { MOAT_VERSION } from '../version.js';

@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningBroker } from './broker.js';
@@ -53,7 +54,7 @@ export function moatCommand(cliArgs: readonly string[]): { command: string; args
   const entry = runningFromBuild
     ? [join(repoRoot, 'build', 'src', 'cli', 'index.js')]
     : ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'index.ts')];
-  return { command: process.execPath, args: [...entry, ...cliArgs] };
+  return { command: process.execPath, args: [...NODE_FLAGS, ...entry, ...cliArgs] };
 }
 
 /**
