@@ -133,7 +133,9 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     durationMs: check('duration', o.duration ?? d.duration, 0.1, 3600) * 1000,
     warmupMs: check('warmup', o.warmup ?? d.warmup, 0, 600) * 1000,
     window: int('window', o.window ?? d.window, 1, 65535),
-    ahead: int('ahead', o.ahead ?? d.ahead, 1, 10_000_000),
+    // QoS 1 messages the broker cannot deliver yet are queued, and queues are bounded (mosquitto's
+    // max_queued_messages default is 1000): stay well below, or the broker drops them by design.
+    ahead: int('ahead', o.ahead ?? (qos === 1 ? 500 : d.ahead), 1, 10_000_000),
     retained: int('retained', o.retained ?? 100_000, 1, 10_000_000),
     holdMs: check('hold', o.hold ?? 2, 0, 3600) * 1000,
     pid: o.pid === undefined ? undefined : int('pid', o.pid, 1, 2 ** 31),

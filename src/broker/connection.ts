@@ -1,16 +1,18 @@
-// One network connection: bytes in through the Parser, packets out through a corked writer.
+// One network connection: bytes in through the Parser, packets out through an Outbox (one write per turn).
 // It owns the connection-scoped state (protocol version, keep alive, topic aliases, client limits);
 // what outlives the connection lives in Session.
 import type { Duplex } from 'node:stream';
 import { encode } from '../codec/encode.js';
 import { ProtocolError } from '../codec/errors.js';
 import { Parser, type ParserHandler } from '../codec/parser.js';
-import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket } from '../codec/types.js';
+import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket, QoS } from '../codec/types.js';
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
-import { remainingExpiry } from './message.js';
+import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
-import type { Delivery, Session, WireCache } from './session.js';
+import { Outbox } from './outbox.js';
+import type { Session } from './session.js';
+import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 
 export interface ConnectionInfo {
   readonly remoteAddress?: string | undefined;
@@ -53,7 +55,7 @@ export class Connection implements ParserHandler {
   graceful = false;
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   connectSessionExpiry = 0;
-  #corked = false;
+  readonly #outbox: Outbox;
   #destroyTimer: NodeJS.Timeout | undefined;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
@@ -62,6 +64,7 @@ export class Connection implements ParserHandler {
     this.info = info;
     const options = broker.options;
     this.maxTopicAlias = info.policy?.maxTopicAlias ?? options.maxTopicAlias;
+    this.#outbox = new Outbox(stream);
     this.parser = new Parser(this, { side: 'server', maxPacketSize: options.maxPacketSize });
     // Shared listeners that find their connection through a symbol on the stream: four closures
     // per connection add up at 10,000s of idle clients.
@@ -149,20 +152,11 @@ export class Connection implements ParserHandler {
 
   // ---- output ------------------------------------------------------------------------------
 
-  /** Queues bytes for the socket; everything written in one event-loop turn leaves in one writev. */
+  /** Queues bytes for the socket; everything written in one event-loop turn leaves in one write. */
   write(buffer: Buffer): void {
-    if (this.state === 'closed') return;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.stream.cork();
-      process.nextTick(Connection.#uncork, this);
-    }
-    this.stream.write(buffer);
-  }
-
-  static #uncork(connection: Connection): void {
-    connection.#corked = false;
-    connection.stream.uncork();
+    // A peer that vanished mid-turn: writing would only build an error per packet.
+    if (this.state === 'closed' || this.stream.destroyed || this.stream.writableEnded) return;
+    this.#outbox.write(buffer);
   }
 
   writePacket(packet: Packet): void {
@@ -176,39 +170,36 @@ export class Connection implements ParserHandler {
   }
 
   /**
-   * Encodes and writes one PUBLISH for `delivery`. Returns false when it was dropped: expired, larger
-   * than the client accepts [MQTT-3.1.2-25], or (QoS 0) the socket is backed up by a slow consumer.
+   * Encodes and writes one PUBLISH. Returns false when it was dropped: expired, larger than the
+   * client accepts [MQTT-3.1.2-25], or (QoS 0) the socket is backed up by a slow consumer.
    */
-  sendPublish(delivery: Delivery, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
+  sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
     const session = this.session;
-    if (delivery.qos === 0 && this.stream.writableLength > this.broker.options.maxSocketBufferBytes) {
+    if (qos === 0 && this.#outbox.bufferedBytes > this.broker.options.maxSocketBufferBytes) {
       if (session !== undefined) session.dropped++;
       return false;
     }
-    const message = delivery.message;
-    const expiry = remainingExpiry(message, Date.now());
+    const expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
     if (expiry !== undefined && expiry <= 0) return false;
     const version = this.protocolVersion;
-    // Shared encodings only when nothing in the bytes is specific to this subscriber.
-    const shareable = wire !== undefined && !dup && delivery.subscriptionIdentifiers === undefined && this.outboundAliases === undefined;
     let buffer: Buffer;
-    if (shareable) {
-      const key = version * 8 + delivery.qos * 2 + (delivery.retain ? 1 : 0);
-      let entry = wire.get(key);
-      if (entry === undefined) {
-        const template = encode(this.#publishPacket(delivery, delivery.qos === 0 ? undefined : 1, false, expiry), version);
-        entry = { buffer: template, packetIdOffset: delivery.qos === 0 ? 0 : publishPacketIdOffset(template, message.topic) };
-        wire.set(key, entry);
+    // Shared encodings only when nothing in the bytes is specific to this subscriber.
+    if (wire !== undefined && !dup && subscriptionIdentifiers === undefined && this.outboundAliases === undefined) {
+      const key = WireCache.key(version, qos, retain);
+      let template = wire.buffer(key);
+      if (template === undefined) {
+        template = encode(this.#publishPacket(message, qos, retain, undefined, qos === 0 ? undefined : 1, false, expiry), version);
+        wire.set(key, template, qos === 0 ? 0 : publishPacketIdOffset(template, message.topic));
       }
-      if (delivery.qos === 0) {
-        buffer = entry.buffer;
+      if (qos === 0) {
+        buffer = template;
       } else {
-        buffer = Buffer.allocUnsafe(entry.buffer.length);
-        entry.buffer.copy(buffer);
-        buffer.writeUInt16BE(packetId, entry.packetIdOffset);
+        buffer = Buffer.allocUnsafe(template.length);
+        template.copy(buffer);
+        buffer.writeUInt16BE(packetId, wire.packetIdOffset(key));
       }
     } else {
-      buffer = encode(this.#publishPacket(delivery, delivery.qos === 0 ? undefined : packetId, dup, expiry), version);
+      buffer = encode(this.#publishPacket(message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
     }
     if (buffer.length > this.clientMaxPacketSize) {
       if (session !== undefined) session.dropped++;
@@ -220,14 +211,21 @@ export class Connection implements ParserHandler {
     return true;
   }
 
-  #publishPacket(delivery: Delivery, packetId: number | undefined, dup: boolean, expiry: number | undefined): PublishPacket {
-    const message = delivery.message;
-    const packet: PublishPacket = { type: 'publish', topic: message.topic, payload: message.payload, qos: delivery.qos, retain: delivery.retain, dup };
+  #publishPacket(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIdentifiers: number[] | undefined,
+    packetId: number | undefined,
+    dup: boolean,
+    expiry: number | undefined,
+  ): PublishPacket {
+    const packet: PublishPacket = { type: 'publish', topic: message.topic, payload: message.payload, qos, retain, dup };
     if (packetId !== undefined) packet.packetId = packetId;
     if (this.protocolVersion === 5) {
       let properties: Properties | undefined = message.properties === undefined ? undefined : { ...message.properties };
       if (expiry !== undefined) (properties ??= {}).messageExpiryInterval = expiry;
-      if (delivery.subscriptionIdentifiers !== undefined) (properties ??= {}).subscriptionIdentifiers = delivery.subscriptionIdentifiers;
+      if (subscriptionIdentifiers !== undefined) (properties ??= {}).subscriptionIdentifiers = subscriptionIdentifiers;
       const aliases = this.outboundAliases;
       if (aliases !== undefined) {
         const alias = aliases.get(message.topic);
@@ -281,6 +279,7 @@ export class Connection implements ParserHandler {
       if (reason !== '' && reasonCode !== 0) packet.properties = { reasonString: reason };
       this.write(encode(packet, 5));
     }
+    this.#outbox.flush();
     this.stream.end();
     // The session is offline from now: messages routed meanwhile queue for the next connection.
     this.broker.connectionClosed(this);
@@ -309,11 +308,4 @@ export class Connection implements ParserHandler {
     if (this.#destroyTimer !== undefined) clearTimeout(this.#destroyTimer);
     this.broker.connectionClosed(this);
   }
-}
-
-/** Offset of the packet id in an encoded QoS > 0 PUBLISH: fixed header, topic length, topic. */
-function publishPacketIdOffset(buffer: Buffer, topic: string): number {
-  let offset = 1;
-  while (((buffer[offset] as number) & 0x80) !== 0) offset++;
-  return offset + 1 + 2 + Buffer.byteLength(topic);
 }

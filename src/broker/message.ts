@@ -1,5 +1,5 @@
 // A message as the router sees it: version-neutral, encoded per wire shape only when sent.
-import type { Properties, QoS } from '../codec/types.js';
+import type { Properties, ProtocolVersion, QoS } from '../codec/types.js';
 
 export interface Message {
   readonly topic: string;
@@ -12,6 +12,12 @@ export interface Message {
   readonly expiresAt: number;
   /** Client id of the publisher ('' for wills and $SYS), for No Local. */
   readonly origin: string;
+  /**
+   * The PUBLISH exactly as received, when it can be forwarded byte for byte to subscribers of the
+   * same protocol version, QoS and retain flag (not DUP, no v5 properties): no re-encoding.
+   */
+  readonly wire?: Buffer | undefined;
+  readonly wireVersion?: ProtocolVersion | undefined;
 }
 
 /** Seconds left before `message` expires (rounded up), or undefined when it has no expiry; <= 0 means expired. */

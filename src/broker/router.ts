@@ -2,17 +2,21 @@
 // encodes, and subscribers taking the same wire shape share one Buffer through the WireCache.
 import type { QoS } from '../codec/types.js';
 import { filterMatches } from '../topic/filter-matches.js';
-import { SubscriptionTrie } from '../topic/trie.js';
+import { SubscriptionTrie, type MatchResult } from '../topic/trie.js';
 import { parseSharedFilter } from '../topic/validate.js';
 import { remainingExpiry, type Message } from './message.js';
-import type { Session, SubscriptionEntry, WireCache } from './session.js';
+import type { Session, SubscriptionEntry } from './session.js';
+import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 
 export class Router {
   readonly #trie = new SubscriptionTrie<SubscriptionEntry>();
   readonly #retained = new Map<string, Message>();
   /** Sessions reached by the message being routed, in match order (reused: no allocation per message). */
-  readonly #targets: Session[] = [];
+  readonly #targets: (Session | undefined)[] = [];
   #stamp = 0;
+  readonly #wire = new WireCache();
+  /** True while routing: a message routed from inside a delivery (a will, say) gets its own cache. */
+  #routing = false;
   readonly #upgradeOutgoingQos: boolean;
 
   constructor(upgradeOutgoingQos = false) {
@@ -49,7 +53,7 @@ export class Router {
     if (message.retain) {
       if (message.payload.length === 0) this.#retained.delete(message.topic);
       // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
-      else this.#retained.set(message.topic, { ...message, payload: Buffer.from(message.payload) });
+      else this.#retained.set(message.topic, { ...message, payload: Buffer.from(message.payload), wire: undefined });
     }
     return this.route(message);
   }
@@ -59,13 +63,31 @@ export class Router {
     const entries = match.entries;
     const groups = match.groups;
     if (entries.length === 0 && groups.length === 0) return 0;
-    let wire: WireCache | undefined;
+    const nested = this.#routing;
+    const wire = nested ? new WireCache() : this.#wire;
+    this.#routing = true;
+    try {
+      seed(wire, message);
+      return this.#deliver(message, entries, groups, wire, nested ? [] : this.#targets);
+    } finally {
+      wire.clear();
+      this.#routing = nested;
+    }
+  }
+
+  #deliver(
+    message: Message,
+    entries: MatchResult<SubscriptionEntry>['entries'],
+    groups: MatchResult<SubscriptionEntry>['groups'],
+    wire: WireCache,
+    targets: (Session | undefined)[],
+  ): number {
     let delivered = 0;
 
     // Overlapping subscriptions of one session merge into one delivery with the highest QoS and
     // every subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
     const stamp = ++this.#stamp;
-    const targets = this.#targets;
+    let count = 0;
     for (let i = 0; i < entries.length; i++) {
       const entry = (entries[i] as { value: SubscriptionEntry }).value;
       const session = entry.session;
@@ -76,23 +98,20 @@ export class Router {
         session.routeQos = qos;
         session.routeRetain = entry.retainAsPublished && message.retain;
         session.routeSubIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
-        targets.push(session);
+        targets[count++] = session;
         continue;
       }
       if (qos > session.routeQos) session.routeQos = qos;
       if (entry.retainAsPublished && message.retain) session.routeRetain = true;
       if (entry.subscriptionIdentifier !== undefined) (session.routeSubIds ??= []).push(entry.subscriptionIdentifier);
     }
-    if (targets.length > 0) {
-      wire = new Map();
-      for (let i = 0; i < targets.length; i++) {
-        const session = targets[i] as Session;
-        session.deliver({ message, qos: session.routeQos, retain: session.routeRetain, subscriptionIdentifiers: session.routeSubIds }, wire);
-        session.routeSubIds = undefined;
-      }
-      delivered = targets.length;
-      targets.length = 0;
+    for (let i = 0; i < count; i++) {
+      const session = targets[i] as Session;
+      targets[i] = undefined; // no stale reference keeps an ended session alive
+      session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire);
+      session.routeSubIds = undefined;
     }
+    delivered = count;
 
     // Each shared group gives the message to one member, preferring connected ones [MQTT-4.8.2].
     for (let i = 0; i < groups.length; i++) {
@@ -103,8 +122,7 @@ export class Router {
       const entry = member.value;
       const qos = this.deliveryQos(entry.qos, message.qos);
       const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
-      wire ??= new Map();
-      entry.session.deliver({ message, qos, retain: entry.retainAsPublished && message.retain, subscriptionIdentifiers: subIds }, wire);
+      entry.session.deliver(message, qos, entry.retainAsPublished && message.retain, subIds, wire);
       delivered++;
     }
     return delivered;
@@ -129,6 +147,18 @@ export class Router {
       yield message;
     }
   }
+}
+
+/** Puts the bytes the message arrived in into the cache, for subscribers of the same wire shape. */
+function seed(wire: WireCache, message: Message): void {
+  const bytes = message.wire;
+  const version = message.wireVersion;
+  if (bytes === undefined || version === undefined) return;
+  const offset = message.qos === 0 ? 0 : publishPacketIdOffset(bytes, message.topic);
+  wire.set(WireCache.key(version, message.qos, message.retain), bytes, offset);
+  // 3.1 and 3.1.1 encode PUBLISH identically.
+  if (version === 4) wire.set(WireCache.key(3, message.qos, message.retain), bytes, offset);
+  else if (version === 3) wire.set(WireCache.key(4, message.qos, message.retain), bytes, offset);
 }
 
 function isConnected(member: { value: SubscriptionEntry }): boolean {

@@ -3,6 +3,7 @@
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { Connection } from './connection.js';
 import { remainingExpiry, type Message } from './message.js';
+import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Queue } from './queue.js';
 
@@ -115,16 +116,20 @@ export class Session {
     return this.#awaitingPubrel?.delete(packetId) ?? false;
   }
 
-  /** Sends now when connected and the window allows, else queues (QoS 0 is never queued for an offline client, as in Mosquitto). */
-  deliver(delivery: Delivery, wire: WireCache | undefined): void {
+  /**
+   * Sends now when connected and the window allows, else queues (QoS 0 is never queued for an
+   * offline client, as in Mosquitto). Takes the delivery's fields as arguments so the hot path
+   * allocates a Delivery only for messages that wait.
+   */
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): void {
     const connection = this.connection;
-    if (delivery.qos === 0) {
-      if (connection !== undefined) connection.sendPublish(delivery, 0, false, wire);
+    if (qos === 0) {
+      if (connection !== undefined) connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
       return;
     }
-    const size = delivery.message.payload.length;
+    const size = message.payload.length;
     if (connection !== undefined && this.queueLength === 0 && this.#windowOpen(connection, size)) {
-      this.#send(connection, delivery, wire);
+      this.#send(connection, message, qos, retain, subscriptionIdentifiers, wire);
       return;
     }
     const limits = this.#limits;
@@ -132,7 +137,7 @@ export class Session {
       this.dropped++;
       return;
     }
-    (this.#queue ??= new Queue()).push(delivery);
+    (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     this.queuedBytes += size;
   }
 
@@ -155,8 +160,8 @@ export class Session {
       this.queuedBytes -= delivery.message.payload.length;
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) continue; // expired while queued [MQTT-3.3.2-5]
-      if (delivery.qos === 0) connection.sendPublish(delivery, 0, false, undefined);
-      else this.#send(connection, delivery, undefined);
+      if (delivery.qos === 0) connection.sendPublish(delivery.message, 0, delivery.retain, delivery.subscriptionIdentifiers, 0, false, undefined);
+      else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }
   }
 
@@ -166,7 +171,7 @@ export class Session {
     if (connection === undefined) return;
     for (const inflight of this.inflight.values()) {
       if (inflight.state === 'pubrel') connection.sendAck('pubrel', inflight.packetId, 0);
-      else connection.sendPublish(inflight, inflight.packetId, true, undefined);
+      else connection.sendPublish(inflight.message, inflight.qos, inflight.retain, inflight.subscriptionIdentifiers, inflight.packetId, true, undefined);
     }
     this.pump();
   }
@@ -181,23 +186,16 @@ export class Session {
     return true;
   }
 
-  #send(connection: Connection, delivery: Delivery, wire: WireCache | undefined): void {
+  #send(connection: Connection, message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): void {
     const packetId = this.#allocatePacketId();
     if (packetId === 0) {
-      (this.#queue ??= new Queue()).push(delivery);
-      this.queuedBytes += delivery.message.payload.length;
+      (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
+      this.queuedBytes += message.payload.length;
       return;
     }
-    if (connection.sendPublish(delivery, packetId, false, wire)) {
-      this.inflightBytes += delivery.message.payload.length;
-      (this.#inflight ??= new Map()).set(packetId, {
-        message: delivery.message,
-        qos: delivery.qos,
-        retain: delivery.retain,
-        subscriptionIdentifiers: delivery.subscriptionIdentifiers,
-        packetId,
-        state: 'publish',
-      });
+    if (connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false, wire)) {
+      this.inflightBytes += message.payload.length;
+      (this.#inflight ??= new Map()).set(packetId, { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' });
     }
   }
 
@@ -227,9 +225,3 @@ export class Session {
     this.willTimer = undefined;
   }
 }
-
-/**
- * Encodings of one routed message, shared by every subscriber that takes the same wire shape
- * (protocol version, QoS, retain flag). QoS > 0 entries are templates whose packet id is patched in a copy.
- */
-export type WireCache = Map<number, { buffer: Buffer; packetIdOffset: number }>;

@@ -88,6 +88,12 @@ export class Parser {
   #length = 0;
   #multiplier = 1;
   #lengthBytes = 0;
+  /** Offset of the current packet's first byte in the chunk being pushed, or -1 if it began in an earlier chunk. */
+  #packetStart = -1;
+  /** Where the packet being delivered to onPacket sits, when it arrived in one chunk (sliced only if asked). */
+  #currentChunk: Buffer | undefined;
+  #currentStart = 0;
+  #currentEnd = 0;
   /** Slices of a body split across reads, and their total size. */
   #chunks: Buffer[] = [];
   #have = 0;
@@ -110,6 +116,15 @@ export class Parser {
     this.#side = side;
   }
 
+  /**
+   * During onPacket: the packet's exact bytes as received (a slice of the pushed chunk), when the
+   * whole packet arrived in one chunk; otherwise undefined. Lets a broker forward a PUBLISH without
+   * encoding it again. Valid only until onPacket returns.
+   */
+  get currentPacketBytes(): Buffer | undefined {
+    return this.#currentChunk?.subarray(this.#currentStart, this.#currentEnd);
+  }
+
   /** True after the first error (or a handler exception): all further input is ignored. */
   get failed(): boolean {
     return this.#failed;
@@ -123,8 +138,10 @@ export class Parser {
     if (this.#failed) return;
     const n = chunk.length;
     let pos = 0;
+    this.#packetStart = -1;
     while (pos < n) {
       if (this.#state === HEADER) {
+        this.#packetStart = pos;
         const b = chunk[pos++] as number;
         if (!this.#checkHeader(b)) return;
         this.#header = b;
@@ -164,6 +181,11 @@ export class Parser {
           const start = pos;
           pos += length;
           this.#state = HEADER;
+          if (this.#packetStart >= 0) {
+            this.#currentChunk = chunk;
+            this.#currentStart = this.#packetStart;
+            this.#currentEnd = pos;
+          }
           if (!this.#decode(chunk, start, pos)) return;
         } else {
           const need = length - this.#have;
@@ -221,6 +243,7 @@ export class Parser {
     try {
       packet = decodeBody(r, type, header & 0x0f, this.protocolVersion ?? 4);
     } catch (err) {
+      this.#currentChunk = undefined;
       if (err instanceof ProtocolError) {
         this.#failWith(err);
       } else {
@@ -238,6 +261,7 @@ export class Parser {
       this.#handler.onPacket(packet);
       delivered = true;
     } finally {
+      this.#currentChunk = undefined;
       if (!delivered) this.#failed = true;
     }
     return true;

@@ -4,7 +4,7 @@
 // QoS 1: each client keeps `window` pre-encoded PUBLISH (ids 1..window) in flight and re-sends an
 // id's copy when its PUBACK arrives.
 import type { LeanClient } from '../lean-client.js';
-import { ACKED, RECEIVED, SENT } from '../pool.js';
+import { ACKED, SENT } from '../pool.js';
 import { closeGroup, connectGroup, payloadOf, type ClientGroupParams } from './common.js';
 import { sleep, type RoleContext } from './context.js';
 
@@ -57,42 +57,15 @@ async function publishQos0(p: PublishParams, ctx: RoleContext, clients: LeanClie
   const blocked = clients.map(() => false);
   const start = performance.now();
   let sent = 0;
-  let lost = 0;
-  let lastDelivered = -1;
-  let stalledSince = 0;
   let scheduled = false;
-
-  // How many messages may go out now (rate cap and run-ahead cap), never negative.
-  const allowance = (): number => {
-    let a = Number.POSITIVE_INFINITY;
-    if (p.rate > 0) a = Math.floor(((performance.now() - start) * p.rate) / 1000) - sent;
-    const pace = p.pace;
-    if (pace !== undefined) {
-      let delivered = 0;
-      for (const s of pace.slots) delivered += counters[s] ?? 0;
-      const ahead = sent * pace.factor - delivered - lost;
-      const limit = pace.ahead * pace.factor;
-      if (ahead >= limit) {
-        const now = performance.now();
-        if (delivered !== lastDelivered) {
-          lastDelivered = delivered;
-          stalledSince = now;
-        } else if (now - stalledSince > 200) {
-          lost += ahead; // nothing arrives any more: the broker dropped these
-          stalledSince = now;
-        }
-        return 0;
-      }
-      a = Math.min(a, Math.floor((limit - ahead) / pace.factor));
-    }
-    return Math.max(0, a);
-  };
+  const pacer = new Pacer(p, counters);
+  const allowance = (): number => pacer.allowance(sent, performance.now() - start);
 
   return new Promise<PublishResult>((resolve) => {
     const loop = (): void => {
       scheduled = false;
       if (ctx.isStopped()) {
-        resolve({ sent, acked: 0, pacedAsLost: lost, window: 0 });
+        resolve({ sent, acked: 0, pacedAsLost: pacer.lost, window: 0 });
         return;
       }
       let open = 0;
@@ -134,36 +107,95 @@ async function publishQos0(p: PublishParams, ctx: RoleContext, clients: LeanClie
 
 async function publishQos1(p: PublishParams, ctx: RoleContext, clients: LeanClient[], topics: string[], payload: Buffer): Promise<PublishResult> {
   const { counters, base } = ctx;
+  const pacer = new Pacer(p, counters);
+  const start = performance.now();
   let sent = 0;
   let acked = 0;
   let window = p.window;
   for (const c of clients) window = Math.min(window, c.receiveMaximum);
   const copies = clients.map((c, i) => Array.from({ length: window }, (_, id) => c.encodePublish(topics[i] as string, payload, 1, false, id + 1)));
-  clients.forEach((client, i) => {
+  // Ids whose PUBACK came back but which the pacer held: re-sent by the 1 ms poll.
+  const free: number[][] = clients.map(() => []);
+  let polling: NodeJS.Timeout | undefined;
+
+  const send = (i: number): void => {
+    const client = clients[i] as LeanClient;
+    const ids = free[i] as number[];
+    if (ctx.isStopped() || ids.length === 0) return;
+    const n = Math.min(ids.length, pacer.allowance(sent, performance.now() - start));
+    if (n <= 0) {
+      polling ??= setTimeout(poll, 1);
+      return;
+    }
     const own = copies[i] as Buffer[];
+    client.socket.cork();
+    for (const id of ids.splice(0, n)) client.write(own[id - 1] as Buffer);
+    client.socket.uncork();
+    sent += n;
+    counters[base + SENT] = sent;
+    if (ids.length > 0) polling ??= setTimeout(poll, 1);
+  };
+  const poll = (): void => {
+    polling = undefined;
+    for (let i = 0; i < clients.length; i++) send(i);
+  };
+  clients.forEach((client, i) => {
+    (free[i] as number[]).push(...Array.from({ length: window }, (_, id) => id + 1));
     client.onAcks = (ids) => {
       acked += ids.length;
       counters[base + ACKED] = acked;
-      if (ctx.isStopped()) return;
-      client.socket.cork();
-      for (const id of ids) {
-        const copy = own[id - 1];
-        if (copy !== undefined) client.write(copy);
-      }
-      client.socket.uncork();
-      sent += ids.length;
-      counters[base + SENT] = sent;
+      (free[i] as number[]).push(...ids);
+      send(i);
     };
-    client.socket.cork();
-    for (const copy of own) client.write(copy);
-    client.socket.uncork();
-    sent += own.length;
   });
-  counters[base + SENT] = sent;
+  poll();
   await ctx.stopped;
+  clearTimeout(polling);
   // Let the last window come back so "acked" is complete (bounded: 3 s).
   const deadline = Date.now() + 3000;
   while (acked < sent && Date.now() < deadline && !clients.every((c) => c.closed)) await sleep(10);
-  counters[base + RECEIVED] = 0;
-  return { sent, acked, pacedAsLost: 0, window };
+  return { sent, acked, pacedAsLost: pacer.lost, window };
+}
+
+/**
+ * Caps how many messages may go out now: by the rate, and by how far publishers are ahead of what
+ * subscribers have received. If delivery stalls for 200 ms while capped, the outstanding messages
+ * are counted as lost (the broker dropped them) so a dropping broker cannot stall the run.
+ */
+class Pacer {
+  lost = 0;
+  readonly #p: PublishParams;
+  readonly #counters: Float64Array;
+  #lastDelivered = -1;
+  #stalledSince = 0;
+
+  constructor(p: PublishParams, counters: Float64Array) {
+    this.#p = p;
+    this.#counters = counters;
+  }
+
+  allowance(sent: number, elapsedMs: number): number {
+    let a = Number.POSITIVE_INFINITY;
+    if (this.#p.rate > 0) a = Math.floor((elapsedMs * this.#p.rate) / 1000) - sent;
+    const pace = this.#p.pace;
+    if (pace !== undefined) {
+      let delivered = 0;
+      for (const s of pace.slots) delivered += this.#counters[s] ?? 0;
+      const ahead = sent * pace.factor - delivered - this.lost;
+      const limit = pace.ahead * pace.factor;
+      if (ahead >= limit) {
+        const now = performance.now();
+        if (delivered !== this.#lastDelivered) {
+          this.#lastDelivered = delivered;
+          this.#stalledSince = now;
+        } else if (now - this.#stalledSince > 200) {
+          this.lost += ahead;
+          this.#stalledSince = now;
+        }
+        return 0;
+      }
+      a = Math.min(a, Math.floor((limit - ahead) / pace.factor));
+    }
+    return Math.max(0, a);
+  }
 }

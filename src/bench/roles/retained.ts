@@ -64,7 +64,17 @@ export async function runRetained(p: RetainedParams, ctx: RoleContext): Promise<
   };
   const t1 = performance.now();
   await sub.subscribe(`${p.prefix}/#`, 0, p.timeoutMs);
-  if (sub.received < p.count) await Promise.race([all, sleep(p.timeoutMs), ctx.stopped]);
+  // Wait for all, but give up once nothing has arrived for 3 s (a broker that dropped some).
+  const deadline = t1 + p.timeoutMs;
+  let seen = -1;
+  let quietSince = performance.now();
+  while (sub.received < p.count && performance.now() < deadline && !ctx.isStopped() && performance.now() - quietSince < 3000) {
+    await Promise.race([all, sleep(100)]);
+    if (sub.received !== seen) {
+      seen = sub.received;
+      quietSince = performance.now();
+    }
+  }
   const received = sub.received;
   const result: RetainedResult = { published: p.count, publishMs, received, deliverMs: (last || performance.now()) - t1, complete: received >= p.count };
   await sub.close();

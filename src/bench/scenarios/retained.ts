@@ -44,7 +44,7 @@ export async function retained(o: ResolvedBenchOptions, env: RunEnv): Promise<Be
   const m1 = mark(o.pid);
   const cpu = cpuBetween(m0, m1);
   const warnings: string[] = [];
-  if (!r.complete) warnings.push(`only ${r.received} of ${r.published} retained messages arrived within ${TIMEOUT_MS / 1000} s`);
+  if (!r.complete) warnings.push(`only ${r.received} of ${r.published} retained messages arrived (waited until none came for 3 s, at most ${TIMEOUT_MS / 1000} s)`);
   return {
     scenario: 'retained',
     url: o.url,

@@ -32,7 +32,7 @@ export async function runThroughput(o: ResolvedBenchOptions, env: RunEnv, shape:
     qos: o.qos,
     window: o.window,
     rate: o.rate,
-    ...(o.qos === 0 ? { pace: { slots: [subs.base + RECEIVED], factor: shape.factor, ahead: o.ahead } } : {}),
+    pace: { slots: [subs.base + RECEIVED], factor: shape.factor, ahead: o.ahead },
   };
   const pubs = new RoleHandle<PublishResult>(counters, 'publish', pubParams);
   await allReady([pubs, subs], 'connecting publishers');
@@ -71,14 +71,15 @@ export async function runThroughput(o: ResolvedBenchOptions, env: RunEnv, shape:
     scenario: o.scenario,
     url: o.url,
     protocol: o.protocol,
-    settings: { publishers: o.publishers, subscribers: o.subscribers, size: o.size, qos: o.qos, ...(o.qos === 1 ? { window: pub.window } : { ahead: o.ahead }), ...(o.rate > 0 ? { rate: o.rate } : {}), duration: o.durationMs / 1000 },
+    settings: { publishers: o.publishers, subscribers: o.subscribers, size: o.size, qos: o.qos, ...(o.qos === 1 ? { window: pub.window } : {}), ahead: o.ahead, ...(o.rate > 0 ? { rate: o.rate } : {}), duration: o.durationMs / 1000 },
     values,
     details: {
       sent: pub.sent,
       received: sub.received,
       lost,
       'loss %': (100 * lost) / Math.max(1, expected),
-      ...(o.qos === 1 ? { acked: pub.acked } : { 'paced as lost': pub.pacedAsLost }),
+      ...(o.qos === 1 ? { acked: pub.acked } : {}),
+      'paced as lost': pub.pacedAsLost,
       ...(o.subscribers > 1 ? { 'min per subscriber': sub.minPerClient, 'max per subscriber': sub.maxPerClient } : {}),
     },
     generator: generatorOf(window.cpu),

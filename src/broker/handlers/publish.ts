@@ -54,6 +54,9 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     properties: forwardedProperties(packet.properties),
     expiresAt: expiryInterval === undefined ? 0 : Date.now() + expiryInterval * 1000,
     origin: connection.clientId,
+    // Forwardable byte for byte when nothing in it changes on the way out.
+    wire: packet.dup || packet.properties !== undefined ? undefined : connection.parser.currentPacketBytes,
+    wireVersion: connection.protocolVersion,
   };
   const deliveries = broker.router.publish(message);
   acknowledge(connection, packet, packetId, deliveries === 0 ? NO_MATCHING_SUBSCRIBERS : 0);

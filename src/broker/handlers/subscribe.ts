@@ -47,7 +47,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       // Retained messages sent because of a new subscription keep RETAIN set [MQTT-3.3.1-8].
-      session.deliver({ message, qos, retain: true, subscriptionIdentifiers }, undefined);
+      session.deliver(message, qos, true, subscriptionIdentifiers, undefined);
     }
   }
 }
