@@ -116,9 +116,16 @@ export function brokerOf(o: ResolvedBenchOptions, cpu: CpuReport | undefined, rs
 /** A warning when the generator itself may have limited the result. */
 export function saturationWarnings(cpu: CpuReport, threads: number): string[] {
   // A worker thread is single-core: near 100% of its core per busy thread means it set the pace.
-  return cpu.generatorCorePercent > 90 * threads
-    ? [`the load generator used ${Math.round(cpu.generatorCorePercent)}% of a core over ${threads} busy thread(s): it may be the bottleneck`]
-    : [];
+  const warnings =
+    cpu.generatorCorePercent > 90 * threads
+      ? [`the load generator used ${Math.round(cpu.generatorCorePercent)}% of a core over ${threads} busy thread(s): it may be the bottleneck`]
+      : [];
+  // Generator and broker on one machine: when together they use every core, they compete.
+  const together = cpu.generatorCorePercent + (cpu.brokerCorePercent ?? 0);
+  if (cpu.brokerCorePercent !== undefined && together > 90 * cpu.cores) {
+    warnings.push(`generator (${Math.round(cpu.generatorCorePercent)}%) and broker (${Math.round(cpu.brokerCorePercent)}%) together saturated all ${cpu.cores} cores`);
+  }
+  return warnings;
 }
 
 export type { Counters };

@@ -72,7 +72,8 @@ export class Connection implements ParserHandler {
     stream.on('data', Connection.#dataListener);
     stream.on('error', Connection.#errorListener);
     stream.on('close', Connection.#closeListener);
-    stream.on('end', Connection.#endListener);
+    // net.Socket already ends its side when the peer does (allowHalfOpen false); other duplexes may not.
+    if (stream.allowHalfOpen) stream.on('end', Connection.#endListener);
   }
 
   static #dataListener(this: TaggedStream, chunk: Buffer): void {
@@ -159,6 +160,11 @@ export class Connection implements ParserHandler {
     this.#outbox.write(buffer);
   }
 
+  /** More than maxSocketBufferBytes wait for this client: it reads slower than it is sent to. */
+  get backedUp(): boolean {
+    return this.#outbox.bufferedBytes > this.broker.options.maxSocketBufferBytes;
+  }
+
   writePacket(packet: Packet): void {
     this.write(encode(packet, this.protocolVersion));
   }
@@ -170,15 +176,11 @@ export class Connection implements ParserHandler {
   }
 
   /**
-   * Encodes and writes one PUBLISH. Returns false when it was dropped: expired, larger than the
-   * client accepts [MQTT-3.1.2-25], or (QoS 0) the socket is backed up by a slow consumer.
+   * Encodes and writes one PUBLISH. Returns false when it was dropped: expired, or larger than the
+   * client accepts [MQTT-3.1.2-25].
    */
   sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
     const session = this.session;
-    if (qos === 0 && this.#outbox.bufferedBytes > this.broker.options.maxSocketBufferBytes) {
-      if (session !== undefined) session.dropped++;
-      return false;
-    }
     const expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
     if (expiry !== undefined && expiry <= 0) return false;
     const version = this.protocolVersion;

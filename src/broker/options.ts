@@ -89,7 +89,8 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     maxQueuedBytes: options.maxQueuedBytes ?? 0,
     maxInflightBytes: options.maxInflightBytes ?? 0,
     upgradeOutgoingQos: options.upgradeOutgoingQos ?? false,
-    connectionMessages: options.connectionMessages ?? true,
+    // Connection messages nobody would see are not built (they cost an address lookup per client).
+    connectionMessages: (options.connectionMessages ?? true) && (options.logger?.isLevelEnabled?.('info') ?? true),
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);

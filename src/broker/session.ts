@@ -124,7 +124,10 @@ export class Session {
   deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): void {
     const connection = this.connection;
     if (qos === 0) {
-      if (connection !== undefined) connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
+      if (connection === undefined) return;
+      // A slow consumer loses QoS 0 first (docs/ARCHITECTURE.md, backpressure).
+      if (connection.backedUp) this.dropped++;
+      else connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
       return;
     }
     const size = message.payload.length;
@@ -146,6 +149,16 @@ export class Session {
     const maxBytes = this.#limits.maxInflightBytes;
     // An empty window always takes one message, however large, so nothing can stall forever.
     return maxBytes === 0 || this.inflight.size === 0 || this.inflightBytes + size <= maxBytes;
+  }
+
+  /**
+   * Retained messages for a new subscription [MQTT-3.3.1-8]. QoS 0 ones are written even to a
+   * backed-up socket: the burst is bounded by the retained store, and a subscriber must not find
+   * part of it missing.
+   */
+  deliverRetained(message: Message, qos: QoS, subscriptionIdentifiers: number[] | undefined): void {
+    if (qos === 0) this.connection?.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
+    else this.deliver(message, qos, true, subscriptionIdentifiers, undefined);
   }
 
   /** Moves queued messages into the in-flight window while it has room. */

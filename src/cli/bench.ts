@@ -44,7 +44,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--publishers <n>', 'publishing clients (fanin 8, qos1 4, else 1)', num)
     .option('--subscribers <n>', 'subscribing clients (fanout 100, else 1)', num)
     .option('--connections <n>', 'idle connections to open (connections, default 10000)', num)
-    .option('--concurrency <n>', 'connects in flight at once (connections 200, tls-connect 8)', num)
+    .option('--concurrency <n>', 'connects in flight at once (connections 100, tls-connect 8)', num)
     .option('--rate <msgs/s>', 'latency: fixed rate (default 5000); others: optional cap', num)
     .option('--duration <s>', 'measured seconds after warm-up (default 10)', num)
     .option('--warmup <s>', 'warm-up seconds excluded from results (default 1)', num)

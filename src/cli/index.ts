@@ -1,5 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// --max-semi-space-size=4: a young generation capped at 4 MB keeps idle-connection RSS low after a
+#!/usr/bin/env -S node --max-semi-space-size=2
+// --max-semi-space-size=2: a young generation capped at 2 MB keeps idle-connection RSS low after a
 // connection storm and costs no measurable throughput (docs/PERFORMANCE.md). Launchers that run
 // `node build/src/cli/index.js` pass the same flag (NODE_FLAGS in src/cli/node-flags.ts).
 // The `moat` command: one file per subcommand; this file only wires them to commander.

@@ -72,6 +72,10 @@ const BODY = 2;
 
 const EMPTY = Buffer.alloc(0);
 
+// One Reader for every parser: a body is decoded synchronously and the reader is released before
+// onPacket runs, so parsers never share it at the same time, and idle connections save its memory.
+const READER = new Reader();
+
 export class Parser {
   /** Version used to decode; set from the first CONNECT when undefined. Undefined decodes as 3.1.1. */
   protocolVersion: ProtocolVersion | undefined;
@@ -80,7 +84,6 @@ export class Parser {
   readonly #handler: ParserHandler;
   readonly #sideMask: number;
   readonly #side: string;
-  readonly #reader = new Reader();
   #failed = false;
   #state = HEADER;
   /** Fixed header byte of the packet being read. */
@@ -95,7 +98,7 @@ export class Parser {
   #currentStart = 0;
   #currentEnd = 0;
   /** Slices of a body split across reads, and their total size. */
-  #chunks: Buffer[] = [];
+  #chunks: Buffer[] | undefined;
   #have = 0;
 
   constructor(handler: ParserHandler, options: ParserOptions = {}) {
@@ -190,14 +193,15 @@ export class Parser {
         } else {
           const need = length - this.#have;
           if (avail < need) {
-            this.#chunks.push(pos === 0 ? chunk : chunk.subarray(pos));
+            (this.#chunks ??= []).push(pos === 0 ? chunk : chunk.subarray(pos));
             this.#have += avail;
             return;
           }
-          this.#chunks.push(chunk.subarray(pos, pos + need));
+          const chunks = this.#chunks ?? [];
+          chunks.push(chunk.subarray(pos, pos + need));
           pos += need;
-          const body = Buffer.concat(this.#chunks, length);
-          this.#chunks = [];
+          const body = Buffer.concat(chunks, length);
+          this.#chunks = undefined;
           this.#have = 0;
           this.#state = HEADER;
           if (!this.#decode(body, 0, length)) return;
@@ -237,7 +241,7 @@ export class Parser {
   #decode(buf: Buffer, start: number, end: number): boolean {
     const header = this.#header;
     const type = header >> 4;
-    const r = this.#reader;
+    const r = READER;
     r.reset(buf, start, end, TYPE_NAMES[type] as string);
     let packet: Packet;
     try {
@@ -273,9 +277,9 @@ export class Parser {
 
   #failWith(err: ProtocolError): false {
     this.#failed = true;
-    this.#chunks = [];
+    this.#chunks = undefined;
     this.#have = 0;
-    this.#reader.buf = EMPTY;
+    READER.buf = EMPTY;
     this.#handler.onError(err);
     return false;
   }

@@ -53,7 +53,8 @@ export const CONFIG_DEFAULTS = {
   logTimestamp: true,
   connectionMessages: true,
   upgradeOutgoingQos: false,
-  setTcpNodelay: false,
+  // true, unlike Mosquitto: moat already batches a turn's packets into one write, so Nagle only adds delay.
+  setTcpNodelay: true,
 } as const;
 
 /**

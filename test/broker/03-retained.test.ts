@@ -88,3 +88,23 @@ test('retain_available false: a retained PUBLISH from a v5 client gets DISCONNEC
   assert.equal((await client.next('disconnect')).reasonCode, 0x9a);
   broker.close();
 });
+
+test('every retained message reaches a new subscriber, even past the slow-consumer limit', async () => {
+  const broker = startBroker({ maxSocketBufferBytes: 1000 });
+  for (let i = 0; i < 100; i++) broker.publishSimple(`burst/${i}`, Buffer.alloc(100), 0, true);
+  const { client } = await connect(broker, 's');
+  client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('burst/#', { qos: 0 })] });
+  await client.next('suback');
+  for (let i = 0; i < 100; i++) await client.next('publish');
+  broker.close();
+});
+
+test('live QoS 0 to a client that is not reading is dropped past the slow-consumer limit', async () => {
+  const broker = startBroker({ maxSocketBufferBytes: 1000 });
+  const { client } = await connect(broker, 's');
+  client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('live', { qos: 0 })] });
+  await client.next('suback');
+  for (let i = 0; i < 100; i++) broker.publishSimple('live', Buffer.alloc(100), 0);
+  assert.ok((broker.getSession('s')?.dropped ?? 0) > 0);
+  broker.close();
+});

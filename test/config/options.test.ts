@@ -34,7 +34,7 @@ test('defaultConfig: one local-only listener on 127.0.0.1:1883 and mosquitto def
   assert.equal(c.sysInterval, 10);
   assert.equal(c.connectTimeout, 10);
   assert.equal(c.upgradeOutgoingQos, false);
-  assert.equal(c.setTcpNodelay, false);
+  assert.equal(c.setTcpNodelay, true);
   assert.deepEqual(c.log, {
     destinations: ['stderr'],
     file: undefined,
@@ -89,7 +89,7 @@ const globalCases: readonly [line: string, pick: (c: BrokerConfig) => unknown, e
   ['sys_interval 60', (c) => c.sysInterval, 60],
   ['connect_timeout 30', (c) => c.connectTimeout, 30],
   ['upgrade_outgoing_qos true', (c) => c.upgradeOutgoingQos, true],
-  ['set_tcp_nodelay true', (c) => c.setTcpNodelay, true],
+  ['set_tcp_nodelay false', (c) => c.setTcpNodelay, false],
   ['allow_anonymous true', (c) => c.allowAnonymous, true],
   ['allow_anonymous false', (c) => c.allowAnonymous, false],
   ['allow_zero_length_clientid false', (c) => c.allowZeroLengthClientId, false],

@@ -5,7 +5,7 @@ import { cpuBetween, mark, openFileLimit, rssKb } from '../measure.js';
 import type { ResolvedBenchOptions } from '../options.js';
 import type { BenchResult } from '../result.js';
 import type { ConnectionsParams, ConnectionsResult } from '../roles/connections.js';
-import { allReady, brokerOf, generatorOf, rateMeter, sleep, withTimeout, type RunEnv } from '../timed.js';
+import { allReady, brokerOf, generatorOf, rateMeter, saturationWarnings, sleep, withTimeout, type RunEnv } from '../timed.js';
 
 /** File descriptors the generator needs besides the connections (stdio, workers, pipes). */
 const SPARE_FDS = 64;
@@ -84,7 +84,7 @@ export async function connections(o: ResolvedBenchOptions, env: RunEnv): Promise
   if (rssBefore !== undefined && rssHeld !== undefined && r.connected > 0) {
     values['RSS per connection'] = { value: ((rssHeld - rssBefore) * 1024) / r.connected, unit: 'bytes', higherIsBetter: false };
   }
-  const warnings: string[] = [];
+  const warnings = saturationWarnings(cpu, threads);
   if (r.failed > 0) warnings.push(`${r.failed} connection(s) failed; first: ${r.firstError ?? '?'}`);
   if (r.droppedWhileIdle > 0) warnings.push(`the broker closed ${r.droppedWhileIdle} idle connection(s) during the hold`);
   if (o.pid === undefined) warnings.push('no --pid: broker RSS per connection not measured');

@@ -4,7 +4,7 @@ import { Counters, RECEIVED, RoleHandle, SENT } from '../pool.js';
 import type { ResolvedBenchOptions } from '../options.js';
 import type { BenchResult } from '../result.js';
 import type { LatencyParams, LatencyResult } from '../roles/latency.js';
-import { allReady, brokerOf, generatorOf, measure, type RunEnv } from '../timed.js';
+import { allReady, brokerOf, generatorOf, measure, saturationWarnings, type RunEnv } from '../timed.js';
 
 export async function latency(o: ResolvedBenchOptions, env: RunEnv): Promise<BenchResult> {
   const counters = new Counters();
@@ -30,7 +30,7 @@ export async function latency(o: ResolvedBenchOptions, env: RunEnv): Promise<Ben
   const r = await role.stop();
   const achieved = (window.deltas[0] ?? 0) / (window.ms / 1000);
   const lost = Math.max(0, r.sent - r.received);
-  const warnings: string[] = [];
+  const warnings = saturationWarnings(window.cpu, 1);
   if (achieved < o.rate * 0.98) warnings.push(`the generator sent ${Math.round(achieved)} msg/s, below the requested ${o.rate}`);
   if (lost > 0) warnings.push(`${lost} of ${r.sent} messages never arrived`);
   if (r.recorded === 0) warnings.push('no message arrived after the warm-up: no latency recorded');

@@ -46,8 +46,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     for (const message of router.retainedFor(entry.filter)) {
       const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
-      // Retained messages sent because of a new subscription keep RETAIN set [MQTT-3.3.1-8].
-      session.deliver(message, qos, true, subscriptionIdentifiers, undefined);
+      session.deliverRetained(message, qos, subscriptionIdentifiers);
     }
   }
 }

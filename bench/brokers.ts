@@ -1,0 +1,146 @@
+// Starts the three brokers the comparison run measures, one at a time, on free loopback ports,
+// each with the open-file limit raised to the hard limit (10,000 idle connections need it).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../test/kit/ports.js';
+import { repoRoot } from '../test/kit/paths.js';
+import { spawnTracked, type TrackedProcess } from '../test/kit/process.js';
+
+export const BROKERS = ['moat', 'mosquitto', 'aedes'] as const;
+export type BrokerName = (typeof BROKERS)[number];
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface Started {
+  name: BrokerName;
+  pid: number;
+  url: string;
+  tlsUrl: string | undefined;
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+/**
+ * The config moat and Mosquitto share (both read mosquitto.conf): loopback only, anonymous, Nagle
+ * off, the same queue limit, no $SYS, quiet logs.
+ */
+export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles }): string {
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'set_tcp_nodelay true',
+    'max_queued_messages 10000',
+    'sys_interval 0',
+    'connection_messages false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+  ];
+  if (tls !== undefined) lines.push(`listener ${tls.port} 127.0.0.1`, `certfile ${tls.files.cert}`, `keyfile ${tls.files.key}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Node flags the project's own `npm start` gives moat (e.g. GC tuning), so moat runs as shipped. */
+function moatNodeFlags(): string[] {
+  try {
+    const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.['start'] ?? '';
+    const m = /\bnode\s+((?:--\S+\s+)*)build\/src\/cli\/index\.js/.exec(start);
+    return m?.[1] !== undefined ? m[1].trim().split(/\s+/).filter((f) => f !== '') : [];
+  } catch {
+    return [];
+  }
+}
+
+function hardFileLimit(): number | undefined {
+  try {
+    const m = /Max open files\s+\d+\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m?.[1] !== undefined ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `prlimit --nofile=H:H cmd ...` execs cmd, so the PID we get is the broker's own. */
+function withFileLimit(command: string, args: string[]): [string, string[]] {
+  const hard = hardFileLimit();
+  if (hard === undefined || !existsSync('/usr/bin/prlimit')) return [command, args];
+  const n = Math.min(hard, 1_048_576);
+  return ['/usr/bin/prlimit', [`--nofile=${n}:${n}`, command, ...args]];
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.setTimeout(500);
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.once('timeout', () => done(false));
+  });
+}
+
+async function waitForPorts(child: TrackedProcess, ports: number[], name: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (const port of ports) {
+    for (;;) {
+      if (child.exitResult !== undefined) throw new Error(`${name} exited at start:\n${child.formatLogs(20)}`);
+      if (await canConnect(port)) break;
+      if (Date.now() > deadline) {
+        await child.kill();
+        throw new Error(`${name} did not listen on ${port} within 15 s:\n${child.formatLogs(20)}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  // A broker that bound but then died (e.g. a bad TLS option) must not look ready.
+  await new Promise((r) => setTimeout(r, 50));
+  if (child.exitResult !== undefined) throw new Error(`${name} exited at start:\n${child.formatLogs(20)}`);
+}
+
+export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles): Promise<Started> {
+  const port = await freePort();
+  const tlsPort = tlsFiles !== undefined ? await freePort() : undefined;
+  const dir = await mkdtemp(join(tmpdir(), `moat-bench-${name}-`));
+  let command: string;
+  let args: string[];
+  if (name === 'aedes') {
+    command = process.execPath;
+    args = [join(repoRoot, 'bench', 'aedes-server.mjs'), String(port)];
+    if (tlsFiles !== undefined && tlsPort !== undefined) args.push('--tls', String(tlsPort), tlsFiles.cert, tlsFiles.key);
+  } else {
+    const conf = join(dir, `${name}.conf`);
+    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles } : undefined));
+    command = name === 'moat' ? process.execPath : MOSQUITTO;
+    args = name === 'moat' ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
+  }
+  const [cmd, argv] = withFileLimit(command, args);
+  const child = await spawnTracked(cmd, argv, { name, cwd: repoRoot });
+  child.onExit(() => void rm(dir, { recursive: true, force: true }).catch(() => undefined));
+  try {
+    await waitForPorts(child, tlsPort !== undefined ? [port, tlsPort] : [port], name);
+  } catch (error) {
+    await child.kill();
+    throw error;
+  }
+  return {
+    name,
+    pid: child.pid,
+    url: `mqtt://127.0.0.1:${port}`,
+    tlsUrl: tlsPort !== undefined ? `mqtts://127.0.0.1:${tlsPort}` : undefined,
+    async stop() {
+      await child.stop('SIGTERM', 3000);
+    },
+    logs: () => child.formatLogs(30),
+  };
+}

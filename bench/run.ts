@@ -1,0 +1,143 @@
+// `npm run bench`: moat, Mosquitto and Aedes, one at a time on free loopback ports, each scenario
+// several rounds with the broker order rotating per round, every run against a fresh broker. Writes
+// bench/RESULTS.md. Flags: --rounds N, --quick (1 round, short runs), --only fanin,latency,
+// --brokers moat,mosquitto, --out FILE.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { barProgress, formatResult, headline, runBench, SCENARIOS, silentProgress, type BenchOptions } from '../src/bench/index.js';
+import { repoRoot } from '../test/kit/paths.js';
+import { BROKERS, MOSQUITTO, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
+import { renderResults, type Sample } from './results.js';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const quick = process.argv.includes('--quick');
+const rounds = Number(flag('rounds') ?? (quick ? 1 : 3));
+const only = flag('only')?.split(',') ?? [...SCENARIOS];
+const brokers = (flag('brokers')?.split(',') ?? [...BROKERS]) as BrokerName[];
+const out = flag('out') ?? join(repoRoot, 'bench', 'RESULTS.md');
+for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s}`);
+
+/** Per-scenario settings for the comparison: short enough that each run stays well under 30 s. */
+function settingsFor(scenario: string): BenchOptions {
+  const q = quick;
+  switch (scenario) {
+    case 'connections':
+      return { connections: q ? 2000 : 10_000, hold: q ? 1 : 2 };
+    case 'retained':
+      return { retained: q ? 20_000 : 100_000, cleanup: false };
+    case 'tls-connect':
+      return { duration: q ? 2 : 6 };
+    case 'latency':
+      // Steady state: a fresh process (moat's JIT, Mosquitto's allocator) settles in the first seconds.
+      return { duration: q ? 2 : 5, warmup: q ? 1 : 3 };
+    default:
+      return { duration: q ? 2 : 5, warmup: q ? 0.5 : 1 };
+  }
+}
+/** Rough seconds per run (broker start + scenario + stop), for the estimate. */
+const SECONDS: Record<string, [number, number]> = {
+  fanin: [4, 8],
+  fanout: [4, 8],
+  qos1: [4, 8],
+  latency: [5, 10],
+  connections: [4, 8],
+  'tls-connect': [4, 8],
+  retained: [3, 5],
+};
+
+function makeTlsFiles(dir: string): TlsFiles {
+  const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=moat bench CA']);
+  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
+  // Mosquitto started as root drops to the "mosquitto" user before reading certificates: make the
+  // throwaway directory and files readable to it.
+  chmodSync(dir, 0o755);
+  for (const f of ['ca.pem', 'server.pem', 'server.key']) chmodSync(join(dir, f), 0o644);
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+}
+
+function versions(): string[] {
+  const safe = (f: () => string): string => {
+    try {
+      return f();
+    } catch {
+      return 'unknown';
+    }
+  };
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const aedes = JSON.parse(readFileSync(join(repoRoot, 'node_modules', 'aedes', 'package.json'), 'utf8')) as { version: string };
+  const commit = safe(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot }).toString().trim());
+  const dirty = safe(() => (execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot }).toString().trim() === '' ? '' : ' (uncommitted changes)'));
+  // mosquitto -h prints its version on the first line and exits non-zero.
+  const mosquitto = safe(() => {
+    try {
+      return execFileSync(MOSQUITTO, ['-h']).toString().split('\n')[0] ?? '';
+    } catch (error) {
+      return String((error as { stdout?: Buffer }).stdout ?? '').split('\n')[0] ?? '';
+    }
+  });
+  return [`moat: ${pkg.version}, commit ${commit}${dirty}`, `Mosquitto: ${mosquitto} (Debian)`, `Aedes: ${aedes.version} (npm)`, `Node.js: ${process.version}`];
+}
+
+function machine(): string[] {
+  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return [`nproc: ${availableParallelism()}`, `CPU: ${model}`, `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`];
+}
+
+const plan: Array<{ scenario: string; protocol: 4 | 5; round: number; broker: BrokerName }> = [];
+for (const scenario of only) {
+  for (const protocol of [4, 5] as const) {
+    // Aedes speaks MQTT 3.1.1 only: it is compared over 3.1.1.
+    const these = brokers.filter((b) => protocol === 4 || b !== 'aedes');
+    for (let round = 1; round <= rounds; round++) {
+      const shift = (round - 1) % these.length;
+      for (const broker of [...these.slice(shift), ...these.slice(0, shift)]) plan.push({ scenario, protocol, round, broker });
+    }
+  }
+}
+const estimate = plan.reduce((a, p) => a + (SECONDS[p.scenario]?.[quick ? 0 : 1] ?? 8), 0);
+process.stderr.write(`moat bench: ${plan.length} runs, about ${Math.ceil(estimate / 60)} min (estimate)\n`);
+
+const tlsDir = mkdtempSync(join(tmpdir(), 'moat-bench-tls-'));
+const samples: Sample[] = [];
+const started = Date.now();
+try {
+  const tls = only.includes('tls-connect') ? makeTlsFiles(tlsDir) : undefined;
+  const progress = process.stderr.isTTY ? barProgress() : silentProgress;
+  for (const [i, p] of plan.entries()) {
+    const label = `[${i + 1}/${plan.length}] ${p.scenario} MQTT ${p.protocol === 5 ? '5.0' : '3.1.1'} ${p.broker} round ${p.round}`;
+    const sample: Sample = { ...p };
+    let broker;
+    try {
+      broker = await startBroker(p.broker, p.scenario === 'tls-connect' ? tls : undefined);
+      const url = p.scenario === 'tls-connect' ? broker.tlsUrl : broker.url;
+      if (url === undefined) throw new Error('no TLS listener');
+      const options: BenchOptions = { ...settingsFor(p.scenario), url, protocol: p.protocol, pid: broker.pid, ...(tls !== undefined ? { cafile: tls.ca } : {}) };
+      sample.result = await runBench(p.scenario, options, { progress });
+      const [name, v] = headline(sample.result);
+      process.stderr.write(`${label}: ${name} ${Math.round(v.value).toLocaleString('en-US')} ${v.unit}, gen CPU ${Math.round(sample.result.generator.corePercent)}%\n`);
+      if (process.argv.includes('--verbose')) process.stderr.write(formatResult(sample.result));
+    } catch (error) {
+      sample.error = (error as Error).message;
+      process.stderr.write(`${label}: FAILED: ${sample.error.split('\n').slice(0, 3).join(' / ')}\n`);
+    } finally {
+      await broker?.stop();
+    }
+    samples.push(sample);
+  }
+} finally {
+  rmSync(tlsDir, { recursive: true, force: true });
+}
+
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const settings = `Runs: ${rounds} round(s) per scenario × protocol × broker, broker order rotating each round, a fresh broker per run; ${quick ? 'quick mode (short runs, small counts)' : 'full mode'}; total ${Math.round((Date.now() - started) / 1000)} s. moat and Mosquitto share one mosquitto.conf (listener on 127.0.0.1, allow_anonymous true, set_tcp_nodelay true, max_queued_messages 10000, sys_interval 0, in-memory); Aedes runs bench/aedes-server.mjs (in-memory, Nagle off).`;
+writeFileSync(out, renderResults({ command, date: new Date().toISOString(), machine: machine(), versions: versions(), settings }, samples, brokers));
+process.stderr.write(`moat bench: wrote ${out}\n`);
