@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TlsFiles } from '../test/kit/certs.js';
 import { freePort } from '../test/kit/ports.js';
 import { repoRoot } from '../test/kit/paths.js';
 import { spawnTracked, type TrackedProcess } from '../test/kit/process.js';
@@ -13,11 +14,7 @@ export const BROKERS = ['moat', 'mosquitto', 'aedes'] as const;
 export type BrokerName = (typeof BROKERS)[number];
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
-export interface TlsFiles {
-  ca: string;
-  cert: string;
-  key: string;
-}
+export type { TlsFiles } from '../test/kit/certs.js';
 
 export interface Started {
   name: BrokerName;

@@ -3,12 +3,13 @@
 // bench/RESULTS.md. Flags: --rounds N, --quick (1 round, short runs), --only fanin,latency,
 // --brokers moat,mosquitto, --out FILE.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barProgress, formatResult, headline, runBench, SCENARIOS, silentProgress, type BenchOptions } from '../src/bench/index.js';
 import { repoRoot } from '../test/kit/paths.js';
-import { BROKERS, MOSQUITTO, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
+import { makeTestCertificates } from '../test/kit/certs.js';
+import { BROKERS, MOSQUITTO, startBroker, type BrokerName } from './brokers.js';
 import { renderResults, type Sample } from './results.js';
 
 function flag(name: string): string | undefined {
@@ -49,20 +50,6 @@ const SECONDS: Record<string, [number, number]> = {
   'tls-connect': [4, 8],
   retained: [3, 5],
 };
-
-function makeTlsFiles(dir: string): TlsFiles {
-  const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=moat bench CA']);
-  run(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf']);
-  // Mosquitto started as root drops to the "mosquitto" user before reading certificates: make the
-  // throwaway directory and files readable to it.
-  chmodSync(dir, 0o755);
-  for (const f of ['ca.pem', 'server.pem', 'server.key']) chmodSync(join(dir, f), 0o644);
-  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
-}
 
 function versions(): string[] {
   const safe = (f: () => string): string => {
@@ -110,7 +97,7 @@ const tlsDir = mkdtempSync(join(tmpdir(), 'moat-bench-tls-'));
 const samples: Sample[] = [];
 const started = Date.now();
 try {
-  const tls = only.includes('tls-connect') ? makeTlsFiles(tlsDir) : undefined;
+  const tls = only.includes('tls-connect') ? makeTestCertificates(tlsDir) : undefined;
   const progress = process.stderr.isTTY ? barProgress() : silentProgress;
   for (const [i, p] of plan.entries()) {
     const label = `[${i + 1}/${plan.length}] ${p.scenario} MQTT ${p.protocol === 5 ? '5.0' : '3.1.1'} ${p.broker} round ${p.round}`;

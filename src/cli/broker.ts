@@ -5,11 +5,13 @@ import { Broker } from '../broker/broker.js';
 import { MoatError } from '../codec/errors.js';
 import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
-import type { BrokerConfig } from '../config/types.js';
+import type { BrokerConfig, ListenerTlsConfig } from '../config/types.js';
 import { createLogger } from './log.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
-import { listenTcp, type Listening } from '../transport/tcp.js';
+import type { ListenerOptions, Listening } from '../transport/listen.js';
+import { listenTcp } from '../transport/tcp.js';
+import { listenTls } from '../transport/tls.js';
 
 interface BrokerCommandOptions {
   config?: string;
@@ -81,7 +83,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   for (const { listener, anonymousAllowed, warning } of security) {
     if (warning !== undefined) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
     try {
-      const listening = await listenTcp(broker, {
+      const listen = listener.tls === undefined ? listenTcp : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls: listener.tls as ListenerTlsConfig });
+      const listening = await listen(broker, {
         host: listener.host,
         port: listener.port,
         noDelay: config.setTcpNodelay,
@@ -94,7 +97,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
         },
       });
       listeners.push(listening);
-      logger.info({ event: 'listening', protocol: listener.protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port}`);
+      const protocol = listener.tls === undefined ? listener.protocol : 'mqtts';
+      logger.info({ event: 'listening', protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port} (${protocol})`);
     } catch (error) {
       logger.error(
         { event: 'listen_failed', host: listener.host, port: listener.port, err: (error as Error).message },

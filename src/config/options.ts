@@ -41,7 +41,21 @@ export interface ListenerDraft {
   maxConnections: number;
   maxTopicAlias: number;
   readonly security: SecurityDraft;
+  /** TLS options given for this listener, with where each was set. */
+  readonly tls: TlsDraft;
   source: ConfigSource;
+}
+
+export interface TlsDraft {
+  cafile?: string;
+  capath?: string;
+  certfile?: string;
+  keyfile?: string;
+  tlsVersion?: 'tlsv1.2' | 'tlsv1.3';
+  ciphers?: string;
+  requireCertificate?: boolean;
+  /** First TLS line, for errors about the combination. */
+  source?: ConfigSource;
 }
 
 /** Everything read so far. */
@@ -285,6 +299,25 @@ function setSecurity<K extends SecurityKey>(ctx: OptionContext, key: K, value: S
 // ---------------------------------------------------------------------------------------------
 // Listener-scoped options.
 
+function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
+  setListener(ctx, (l) => {
+    apply(l.tls);
+    l.tls.source ??= { file: ctx.line.file, line: ctx.line.line };
+  });
+}
+
+/** A listener TLS option whose value is a path or free text. */
+function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'ciphers', example: string): OptionSpec {
+  return {
+    scope: 'listener',
+    example,
+    apply: (ctx) => {
+      const value = freeText(ctx, example);
+      if (value !== undefined) setTls(ctx, (t) => (t[option] = value));
+    },
+  };
+}
+
 function setListener(ctx: OptionContext, apply: (l: ListenerDraft) => void): void {
   apply(ctx.listener);
   if (!ctx.inListenerBlock) {
@@ -381,6 +414,27 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     apply: (ctx) => {
       const value = wholeNumber(ctx, -1, INT32_MAX, '1000', `-1 (no limit) or a whole number 1-${INT32_MAX}`, (n) => n !== 0);
       if (value !== undefined) setListener(ctx, (l) => (l.maxConnections = value));
+    },
+  },
+  cafile: tlsPath('cafile', '/etc/moat/ca.crt'),
+  capath: tlsPath('capath', '/etc/ssl/certs'),
+  certfile: tlsPath('certfile', '/etc/moat/server.crt'),
+  keyfile: tlsPath('keyfile', '/etc/moat/server.key'),
+  ciphers: tlsPath('ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'),
+  tls_version: {
+    scope: 'listener',
+    example: 'tlsv1.2',
+    apply: (ctx) => {
+      const value = oneOf(ctx, ['tlsv1.2', 'tlsv1.3'] as const, 'tlsv1.2');
+      if (value !== undefined) setTls(ctx, (t) => (t.tlsVersion = value));
+    },
+  },
+  require_certificate: {
+    scope: 'listener',
+    example: 'true',
+    apply: (ctx) => {
+      const value = bool(ctx, 'true');
+      if (value !== undefined) setTls(ctx, (t) => (t.requireCertificate = value));
     },
   },
   max_topic_alias: {
@@ -566,6 +620,7 @@ export function newListener(port: number, host: string | undefined, source: Conf
     maxConnections: CONFIG_DEFAULTS.maxConnections,
     maxTopicAlias: CONFIG_DEFAULTS.maxTopicAlias,
     security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined },
+    tls: {},
     source,
   };
 }

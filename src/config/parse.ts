@@ -15,6 +15,7 @@ import {
   type Draft,
   type ListenerDraft,
   type OptionContext,
+  type TlsDraft,
 } from './options.js';
 import { closest } from './suggest.js';
 import {
@@ -25,6 +26,7 @@ import {
   type ConfigSource,
   type ConfigWarning,
   type ListenerConfig,
+  type ListenerTlsConfig,
 } from './types.js';
 
 /** A config file's name and contents. */
@@ -416,6 +418,33 @@ class ParseState {
   }
 
   /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
+  /** A listener with any TLS option must have a certificate and key; client certificates need a CA. */
+  #checkTls(listener: ListenerDraft): void {
+    const tls = listener.tls;
+    const at = tls.source;
+    if (at === undefined) return;
+    if (tls.certfile === undefined || tls.keyfile === undefined) {
+      this.#issue(
+        CONFIG_ISSUE_KINDS.invalidValue,
+        at.file,
+        at.line,
+        undefined,
+        `listener ${listener.port} has TLS options but ${tls.certfile === undefined ? 'no certfile' : 'no keyfile'}`,
+        'add both "certfile PATH" and "keyfile PATH" under the listener',
+      );
+    }
+    if (tls.requireCertificate === true && tls.cafile === undefined && tls.capath === undefined) {
+      this.#issue(
+        CONFIG_ISSUE_KINDS.invalidValue,
+        at.file,
+        at.line,
+        'require_certificate',
+        `listener ${listener.port} requires client certificates but names no CA to check them against`,
+        'add "cafile PATH" (the CA that signed your client certificates) under the listener',
+      );
+    }
+  }
+
   finish(): BrokerConfig {
     const { draft } = this;
     const localOnly = draft.firstListener === undefined && draft.defaultListenerDeclared === undefined;
@@ -446,6 +475,7 @@ class ParseState {
         );
       }
     }
+    for (const listener of [...draft.listeners, draft.defaultListener]) this.#checkTls(listener);
     if (this.#issues.length > 0) {
       throw new ConfigError(this.#sorted(this.#issues));
     }
@@ -468,6 +498,7 @@ class ParseState {
         autoIdPrefix: security.autoIdPrefix ?? CONFIG_DEFAULTS.autoIdPrefix,
         maxConnections: l.maxConnections,
         maxTopicAlias: l.maxTopicAlias,
+        ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
         source: Object.freeze({ ...l.source }),
       });
     });
@@ -494,4 +525,18 @@ class ParseState {
       warnings: Object.freeze(this.#sorted(this.#warnings)),
     });
   }
+}
+
+function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
+  return Object.freeze({
+    ...(draft.cafile === undefined ? {} : { cafile: draft.cafile }),
+    ...(draft.capath === undefined ? {} : { capath: draft.capath }),
+    ...(draft.certfile === undefined ? {} : { certfile: draft.certfile }),
+    ...(draft.keyfile === undefined ? {} : { keyfile: draft.keyfile }),
+    ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
+    ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
+    requireCertificate: draft.requireCertificate ?? false,
+    useIdentityAsUsername: false,
+    useSubjectAsUsername: false,
+  });
 }

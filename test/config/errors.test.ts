@@ -146,10 +146,10 @@ test('every not-yet-supported option is an error naming its planned area, never 
   }
 });
 
-test('not-yet-supported: exact message for cafile and for plugin option prefixes and values', () => {
+test('not-yet-supported: exact message for use_identity_as_username and for plugin option prefixes and values', () => {
   assert.equal(
-    only('listener 8883\ncafile /etc/ca.pem\n'),
-    'moat.conf:2: cafile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
+    only('listener 8883\nuse_identity_as_username true\n'),
+    'moat.conf:2: use_identity_as_username is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
       'front of moat (nginx, HAProxy or stunnel) until then.',
   );
   assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);
@@ -164,7 +164,7 @@ test('all errors in a file are reported together, in line order', () => {
   let caught: unknown;
   try {
     parseConfig(
-      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'cafile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'crlfile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
       'moat.conf',
     );
   } catch (err) {
@@ -176,7 +176,7 @@ test('all errors in a file are reported together, in line order', () => {
     [
       [1, 'invalid-value', 'max_keepalive'],
       [2, 'unknown-option', 'max_conections'],
-      [4, 'not-yet-supported', 'cafile'],
+      [4, 'not-yet-supported', 'crlfile'],
       [5, 'invalid-value', 'retain_available'],
       [6, 'not-yet-supported', 'memory_limit'],
     ],

@@ -40,7 +40,7 @@ test('seed: "Production configuration for 5,000 devices" — limits parse (with 
   assert.match(c.warnings[0]?.message ?? '', /^mosquitto\.conf:2: max_connections comes before any "listener" line/);
 });
 
-test('seed: TLS + password listener — the TLS and password lines are "not yet supported", the rest is fine', () => {
+test('seed: TLS + password listener — TLS parses, the password line is "not yet supported"', () => {
   const text = [
     'listener 8883',
     'cafile /etc/letsencrypt/live/mqtt.example.com/chain.pem',
@@ -51,17 +51,28 @@ test('seed: TLS + password listener — the TLS and password lines are "not yet 
     '',
   ].join('\n');
   const found = issues(text);
-  assert.deepEqual(
-    found.map((i) => [i.line, i.option, i.kind]),
-    [
-      [2, 'cafile', 'not-yet-supported'],
-      [3, 'certfile', 'not-yet-supported'],
-      [4, 'keyfile', 'not-yet-supported'],
-      [6, 'password_file', 'not-yet-supported'],
-    ],
+  assert.deepEqual(found.map((i) => [i.line, i.option, i.kind]), [[6, 'password_file', 'not-yet-supported']]);
+  assert.match(found[0]?.message ?? '', /password_file is not yet supported by moat \(planned: authentication: password\/ACL\/PSK files\)/);
+  const tls = parseConfig(text.replace('password_file /etc/mosquitto/passwd\n', ''), 'mosquitto.conf').listeners[0]?.tls;
+  assert.deepEqual(tls, {
+    cafile: '/etc/letsencrypt/live/mqtt.example.com/chain.pem',
+    certfile: '/etc/letsencrypt/live/mqtt.example.com/cert.pem',
+    keyfile: '/etc/letsencrypt/live/mqtt.example.com/privkey.pem',
+    requireCertificate: false,
+    useIdentityAsUsername: false,
+    useSubjectAsUsername: false,
+  });
+});
+
+test('TLS: a listener with TLS options needs certfile and keyfile; require_certificate needs a CA', () => {
+  assert.match(issues('listener 8883\ncertfile /a.pem\n')[0]?.message ?? '', /^mosquitto\.conf:2: listener 8883 has TLS options but no keyfile\. Fix: add both "certfile PATH" and "keyfile PATH"/);
+  assert.match(
+    issues('listener 8883\ncertfile /a.pem\nkeyfile /a.key\nrequire_certificate true\n')[0]?.message ?? '',
+    /requires client certificates but names no CA/,
   );
-  for (const i of found.slice(0, 3)) assert.match(i.message, /is not yet supported by moat \(planned: TLS listeners\); remove the line or /);
-  assert.match(found[3]?.message ?? '', /password_file is not yet supported by moat \(planned: authentication: password\/ACL\/PSK files\)/);
+  const c = parseConfig('listener 8883\ncertfile /a.pem\nkeyfile /a.key\ntls_version tlsv1.3\nlistener 1883 127.0.0.1\n', 'mosquitto.conf');
+  assert.equal(c.listeners[0]?.tls?.tlsVersion, 'tlsv1.3');
+  assert.equal(c.listeners[1]?.tls, undefined);
 });
 
 test('seed: the same listener without TLS/password lines — anonymous refused, nobody can connect, and that is reported', () => {

@@ -1,4 +1,5 @@
 // The test kit's own tests: the launchers every other suite relies on.
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,11 +28,11 @@ test('repoRoot is the source tree root from both test/kit and build/test/kit', (
   assert.ok(existsSync(join(repoRoot, 'test', 'interop', 'paho_sensors.py')), 'non-TS fixtures are found in the source tree');
 });
 
-test('moatCommand runs the built CLI from build/ and the TypeScript CLI through tsx otherwise', () => {
+test('moatCommand runs the built CLI from build/ and the TypeScript CLI through tsx otherwise, with the broker node flags', () => {
   const { command, args } = moatCommand(['broker']);
   assert.equal(command, process.execPath);
-  if (runningFromBuild) assert.deepEqual(args, [join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker']);
-  else assert.deepEqual(args, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'index.ts'), 'broker']);
+  if (runningFromBuild) assert.deepEqual(args, [...NODE_FLAGS, join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker']);
+  else assert.deepEqual(args, [...NODE_FLAGS, '--import', 'tsx', join(repoRoot, 'src', 'cli', 'index.ts'), 'broker']);
 });
 
 test('a tracked process that exits before the awaited line rejects with its output', async () => {

@@ -59,7 +59,7 @@ export function moatCommand(cliArgs: readonly string[]): { command: string; args
 
 /**
  * Starts `moat broker -c <temp file>` and resolves once it logs a `"event":"listening"` line with
- * `"protocol":"mqtt"`. Rejects after timeoutMs (default 10 s), or if it exits first, with its logs.
+ * `"protocol"` (mqtt or mqtts). Rejects after timeoutMs (default 10 s), or if it exits first, with its logs.
  * Call `stop()` in `after`/`t.after`; the kit also kills it if the test process exits.
  */
 export async function startMoat(options: StartMoatOptions = {}): Promise<RunningMoat> {
@@ -89,7 +89,7 @@ export async function startMoat(options: StartMoatOptions = {}): Promise<Running
   let first: MoatListener;
   try {
     const line = await child.waitForLine(
-      (l) => parseListening(l)?.protocol === 'mqtt',
+      (l) => parseListening(l) !== undefined,
       options.timeoutMs ?? 10_000,
       'a {"event":"listening","protocol":"mqtt"} log line',
     );
