@@ -11,4 +11,6 @@ const program = new Command();
 program.name('moat').description('Secure-by-default MQTT broker, client and toolkit').version(MOAT_VERSION);
 registerBrokerCommand(program);
 (await import('./bench.js')).registerBenchCommand(program);
+(await import('./pub.js')).registerPubCommand(program);
+(await import('./sub.js')).registerSubCommand(program);
 await program.parseAsync(process.argv);

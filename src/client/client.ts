@@ -1,9 +1,11 @@
-// The MQTT client: one connection, promises for each flow, typed callbacks and an async iterator
-// for incoming messages. Protocol order on connect: options → URL → transport → CONNECT → CONNACK
-// (all under connectTimeoutMs) → keep alive. Outgoing QoS flows live in inflight.ts, pings in
-// keepalive.ts, the `messages()` iterator in message-stream.ts. Reconnect will replace the
-// transport/parser pair of a client and resend the Outbox; nothing here assumes a single connection
-// more than `#state` does.
+// The MQTT client: promises for each flow, typed callbacks and an async iterator for incoming
+// messages, over one connection at a time. Protocol order on connect: options → URL → transport →
+// CONNECT → CONNACK (all under connectTimeoutMs) → keep alive. After a connection that was up is
+// lost, the client reconnects by itself (reconnect.ts: back-off with full jitter, reason-aware):
+// each attempt opens a new transport/parser pair (a `Connection`); the session state lives on the
+// client and survives: the Outbox (in-flight QoS 1/2, resent with DUP), the subscriptions (re-sent
+// when the server kept no session), the offline queue (publish() while reconnecting) and the
+// `messages()` iterators. The first connect() never retries: it rejects, as paho does.
 import type { Duplex } from 'node:stream';
 import { encode } from '../codec/encode.js';
 import { MoatError, type ProtocolError } from '../codec/errors.js';
@@ -12,81 +14,109 @@ import { formatReason } from '../codec/reason-codes.js';
 import type { ConnackPacket, Packet, Properties, PublishPacket } from '../codec/types.js';
 import { callUser, connectError, connectTimeoutError, MqttError } from './errors.js';
 import { Inbound } from './inbound.js';
-import { Outbox, PacketIds, publishPacketIdOffset, Requests } from './inflight.js';
+import { Outbox, PacketIds, publishPacketIdOffset, Requests, type OutgoingPublish } from './inflight.js';
 import { Keepalive } from './keepalive.js';
 import { MessageStream, type ReceivedMessage } from './message-stream.js';
+import { OfflineQueue } from './offline-queue.js';
 import { parseClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { connectPacket, filterList, publishPacket, subscriptions, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions } from './packets.js';
+import { adviseRetry, parseServerReference, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
 import { openTransport, parseBrokerUrl, type BrokerAddress, type Transport } from './transport.js';
+import { emitConnectionWarnings } from './warnings.js';
 
 export type { PublishOptions, SubscribeOptions, UnsubscribeOptions } from './packets.js';
+export type { ReconnectingHandler } from './reconnect.js';
 
-/** Why the connection ended. `reasonCode` is the DISCONNECT reason code, when there was one. */
+/**
+ * Why the connection ended. `reasonCode` is the DISCONNECT (or refused CONNACK) reason code, when
+ * there was one; `reconnecting` is true when the client will reconnect by itself.
+ */
 export interface DisconnectReason {
   reasonCode?: number;
   message: string;
+  reconnecting?: boolean;
 }
 
 export type MessageHandler = (message: ReceivedMessage) => void;
 export type DisconnectHandler = (reason: DisconnectReason) => void;
+export type ConnectHandler = (connack: ConnackPacket) => void;
 
-/** Connects to `url` (mqtt://host:port) and resolves once the server accepted the CONNECT. */
+/** Connects to `url` (mqtt://, mqtts://, ws:// or wss:// host:port) and resolves once the server accepted the CONNECT. */
 export function connect(url: string, options?: ClientOptions): Promise<MqttClient> {
   return MqttClient.connect(url, options);
 }
 
+/** One transport with its parser and keep alive; a reconnect makes a new one. */
+interface Connection {
+  readonly transport: Transport;
+  readonly stream: Duplex;
+  parser: Parser | undefined;
+  keepalive: Keepalive | undefined;
+  corked: boolean;
+  /** Set until CONNACK (or failure). */
+  handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** The refused CONNACK, when that is why the handshake failed. */
+  refusal: ConnackPacket | undefined;
+}
+
+const STOP: RetryAdvice = { action: 'stop', why: 'the client ended' };
+const RETRY: RetryAdvice = { action: 'retry', hard: false };
+
 export class MqttClient {
   readonly #options: ResolvedClientOptions;
-  readonly #address: BrokerAddress;
-  readonly #transport: Transport;
-  readonly #stream: Duplex;
+  #address: BrokerAddress;
   readonly #version: 4 | 5;
-  readonly #parser: Parser;
   readonly #ids = new PacketIds();
   readonly #outbox: Outbox;
   readonly #requests: Requests;
   readonly #inbound: Inbound;
+  readonly #offline: OfflineQueue<OutgoingPublish>;
+  /** Active subscriptions: filter → the options it was subscribed with (one object per subscribe() call). */
+  readonly #subscriptions = new Map<string, SubscribeOptions>();
   readonly #messageHandlers = new Set<MessageHandler>();
   readonly #disconnectHandlers = new Set<DisconnectHandler>();
+  readonly #connectHandlers = new Set<ConnectHandler>();
+  readonly #reconnect: ReconnectTimer;
   readonly #streams = new Set<MessageStream>();
+  /** subscribe()/unsubscribe() calls made while reconnecting, waiting for the connection. */
+  readonly #connectWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   readonly #closed: Promise<void>;
-  #state: 'connecting' | 'connected' | 'closed' = 'connecting';
-  #handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  #keepalive: Keepalive | undefined;
-  #corked = false;
+  #resolveClosed!: () => void;
+  #state: 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'connecting';
+  #conn: Connection | undefined;
+  #ending = false;
   #clientId: string;
   #sessionPresent = false;
   #serverProperties: Readonly<Properties> = {};
   #disconnectReason: DisconnectReason | undefined;
+  /** The newest TLS session the server gave (mqtts://, wss://); passed to openTransport on reconnect to resume. */
+  #tlsSession: Buffer | undefined;
 
   /** Use `connect()`. */
-  private constructor(options: ResolvedClientOptions, address: BrokerAddress, transport: Transport) {
+  private constructor(options: ResolvedClientOptions, address: BrokerAddress) {
     this.#options = options;
     this.#address = address;
-    this.#transport = transport;
-    this.#stream = transport.stream;
     this.#version = options.protocolVersion;
     this.#clientId = options.clientId;
     this.#inbound = new Inbound(options.protocolVersion === 5 ? (options.properties?.topicAliasMaximum ?? 0) : 0);
     this.#requests = new Requests(this.#ids, this.#version);
     this.#outbox = new Outbox(this.#ids, this.#version, (buffer, written) => this.#write(buffer, written));
-    const maxPacketSize = options.protocolVersion === 5 ? (options.properties?.maximumPacketSize ?? MAX_PACKET_SIZE) : MAX_PACKET_SIZE;
-    this.#parser = new Parser(
-      { onPacket: (packet) => this.#onPacket(packet), onError: (error) => this.#onProtocolError(error) },
-      { side: 'client', protocolVersion: this.#version, maxPacketSize },
-    );
-    this.#closed = new Promise((resolve) => this.#stream.once('close', () => resolve()));
-    this.#stream.on('data', (chunk: Buffer) => this.#parser.push(chunk));
-    this.#stream.on('error', (error: Error) => this.#onStreamError(error));
-    this.#stream.on('end', () => this.#stream.end());
-    this.#stream.on('close', () => this.#onStreamClose());
+    this.#offline = new OfflineQueue(options.offlineQueue);
+    this.#reconnect = new ReconnectTimer(options.reconnect, (handler, attempt, delayMs, error) => callUser(() => handler(attempt, delayMs, error), undefined));
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    const { onConnect, onMessage, onDisconnect, onReconnecting } = options.callbacks;
+    if (onConnect !== undefined) this.#connectHandlers.add(onConnect);
+    if (onMessage !== undefined) this.#messageHandlers.add(onMessage);
+    if (onDisconnect !== undefined) this.#disconnectHandlers.add(onDisconnect);
+    if (onReconnecting !== undefined) this.#reconnect.handlers.add(onReconnecting);
   }
 
   static async connect(url: string, options: ClientOptions = {}): Promise<MqttClient> {
     const resolved = parseClientOptions(options);
     const address = parseBrokerUrl(url);
-    const client = new MqttClient(resolved, address, openTransport(address));
-    await client.#runHandshake();
+    emitConnectionWarnings(url, resolved);
+    const client = new MqttClient(resolved, address);
+    await client.#handshake(client.#open());
     return client;
   }
 
@@ -99,7 +129,7 @@ export class MqttClient {
     return this.#version;
   }
 
-  /** CONNACK Session Present: the server resumed a stored session. */
+  /** CONNACK Session Present of the latest connection: the server resumed a stored session. */
   get sessionPresent(): boolean {
     return this.#sessionPresent;
   }
@@ -113,10 +143,16 @@ export class MqttClient {
     return this.#state === 'connected';
   }
 
+  /** True between a lost connection and the next CONNACK (or the final stop). */
+  get reconnecting(): boolean {
+    return this.#state === 'reconnecting';
+  }
+
   /**
    * Publishes; resolves when the QoS flow completes (QoS 0: written to the socket, QoS 1: PUBACK,
    * QoS 2: PUBCOMP). Rejects with MqttError when the server answers PUBACK/PUBREC with a failure.
-   * Beyond the server's Receive Maximum, messages wait in order.
+   * Beyond the server's Receive Maximum, messages wait in order. While reconnecting, messages wait
+   * in the offline queue (bounded; see the offlineQueue option) and complete after the reconnect.
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     this.#checkOpen('publish');
@@ -124,29 +160,37 @@ export class MqttClient {
     const buffer = this.#encodeChecked(packet, 'publish()');
     const qos = packet.qos;
     return new Promise<void>((resolve, reject) => {
-      this.#outbox.enqueue({ qos, buffer, idOffset: qos > 0 ? publishPacketIdOffset(buffer) : 0, resolve, reject, packetId: 0, awaiting: 'window' });
+      const publish: OutgoingPublish = { qos, buffer, idOffset: qos > 0 ? publishPacketIdOffset(buffer) : 0, resolve, reject, packetId: 0, awaiting: 'window' };
+      if (this.#state === 'reconnecting') this.#offline.add(publish);
+      else this.#outbox.enqueue(publish);
     });
   }
 
   /**
    * Subscribes to one or more filters with the same options; resolves with one SUBACK code per
    * filter: the granted QoS (0-2) or a failure code (≥ 0x80). Rejects only if no SUBACK comes.
+   * Granted subscriptions are remembered and re-sent after a reconnect that found no session.
    */
   async subscribe(filters: string | readonly string[], options: SubscribeOptions = {}): Promise<number[]> {
     this.#checkOpen('subscribe');
     const list = filterList('subscribe', filters);
     const subs = subscriptions(list, options, this.#version);
-    return this.#request('suback', list.length, (packetId) =>
-      options.properties !== undefined && this.#version === 5
-        ? { type: 'subscribe', packetId, subscriptions: subs, properties: options.properties }
-        : { type: 'subscribe', packetId, subscriptions: subs },
-    );
+    if (this.#state === 'reconnecting') await this.#whenConnected();
+    const codes = await this.#sendSubscribe(list, subs, options);
+    const remembered = { ...options };
+    codes.forEach((code, i) => {
+      const filter = list[i];
+      if (filter !== undefined && code < 0x80) this.#subscriptions.set(filter, remembered);
+    });
+    return codes;
   }
 
   /** Unsubscribes; resolves with one UNSUBACK code per filter (3.1.1 has none: all 0x00 Success). */
   async unsubscribe(filters: string | readonly string[], options: UnsubscribeOptions = {}): Promise<number[]> {
     this.#checkOpen('unsubscribe');
     const list = filterList('unsubscribe', filters);
+    for (const filter of list) this.#subscriptions.delete(filter);
+    if (this.#state === 'reconnecting') await this.#whenConnected();
     return this.#request('unsuback', list.length, (packetId) =>
       options.properties !== undefined && this.#version === 5
         ? { type: 'unsubscribe', packetId, filters: list, properties: options.properties }
@@ -154,10 +198,22 @@ export class MqttClient {
     );
   }
 
-  /** Sends DISCONNECT and closes; resolves when the socket is closed. Pending flows are rejected. */
+  /**
+   * Sends DISCONNECT (when connected), stops reconnecting and closes; resolves when the socket is
+   * closed. Pending flows and queued messages are rejected.
+   */
   async end(): Promise<void> {
-    if (this.#state === 'connected') this.#shutdown({ reasonCode: 0, message: 'The client ended the connection (end()).' }, 0);
-    else if (this.#state === 'connecting') this.#stream.destroy();
+    this.#ending = true;
+    const reason = { reasonCode: 0, message: 'The client ended the connection (end()).' };
+    if (this.#state === 'connected') {
+      this.#lost(reason, STOP, 0);
+    } else if (this.#state === 'reconnecting') {
+      const conn = this.#conn;
+      this.#finish(reason, conn?.stream);
+      if (conn !== undefined) this.#failHandshake(conn, new MoatError('MOAT_ERR_CLIENT_CLOSED', 'end() was called while reconnecting.'));
+    } else if (this.#state === 'connecting' && this.#conn !== undefined) {
+      this.#failHandshake(this.#conn, new MoatError('MOAT_ERR_CLIENT_CLOSED', 'end() was called before the server answered CONNECT.'));
+    }
     await this.#closed;
   }
 
@@ -167,15 +223,37 @@ export class MqttClient {
     return () => this.#messageHandlers.delete(handler);
   }
 
-  /** Calls `handler` once when the connection ends, for any reason; returns a function that removes it. */
+  /**
+   * Calls `handler` each time the connection ends (`reason.reconnecting` tells whether a reconnect
+   * follows); registered after the client closed for good, it hears the final reason once.
+   * Returns a function that removes it.
+   */
   onDisconnect(handler: DisconnectHandler): () => void {
     const reason = this.#disconnectReason;
-    if (reason !== undefined) queueMicrotask(() => handler(reason));
+    if (this.#state === 'closed' && reason !== undefined) queueMicrotask(() => handler(reason));
     else this.#disconnectHandlers.add(handler);
     return () => this.#disconnectHandlers.delete(handler);
   }
 
-  /** Incoming messages (only those matching `filter`, if given) as an async iterator; ends when the client closes. */
+  /**
+   * Calls `handler` after every successful (re)connect, once lost subscriptions are restored.
+   * The first connect happens before connect() resolves: use the onConnect option to hear it.
+   */
+  onConnect(handler: ConnectHandler): () => void {
+    this.#connectHandlers.add(handler);
+    return () => this.#connectHandlers.delete(handler);
+  }
+
+  /** Calls `handler` before each reconnect wait with the attempt number and the delay chosen. */
+  onReconnecting(handler: ReconnectingHandler): () => void {
+    this.#reconnect.handlers.add(handler);
+    return () => this.#reconnect.handlers.delete(handler);
+  }
+
+  /**
+   * Incoming messages (only those matching `filter`, if given) as an async iterator; it lives
+   * through reconnects and ends when the client closes for good.
+   */
   messages(filter?: string): AsyncIterableIterator<ReceivedMessage> {
     const stream = new MessageStream(filter, (s) => this.#streams.delete(s));
     if (this.#state === 'closed') stream.end();
@@ -185,62 +263,200 @@ export class MqttClient {
 
   // ---- connect -----------------------------------------------------------------------------
 
-  #runHandshake(): Promise<void> {
+  /** Opens a transport to the current address and makes it the current connection. */
+  #open(): Connection {
+    const transport = openTransport(this.#address, this.#options, this.#tlsSession);
+    const conn: Connection = { transport, stream: transport.stream, parser: undefined, keepalive: undefined, corked: false, handshake: undefined, refusal: undefined };
+    transport.onSession((session) => {
+      this.#tlsSession = session;
+    });
+    const options = this.#options;
+    const maxPacketSize = options.protocolVersion === 5 ? (options.properties?.maximumPacketSize ?? MAX_PACKET_SIZE) : MAX_PACKET_SIZE;
+    const parser = new Parser(
+      {
+        onPacket: (packet) => {
+          if (this.#conn === conn) this.#onPacket(conn, packet);
+        },
+        onError: (error) => {
+          if (this.#conn === conn) this.#onProtocolError(conn, error);
+        },
+      },
+      { side: 'client', protocolVersion: this.#version, maxPacketSize },
+    );
+    conn.parser = parser;
+    const stream = conn.stream;
+    stream.on('data', (chunk: Buffer) => parser.push(chunk));
+    stream.on('error', (error: Error) => {
+      if (this.#conn === conn) this.#onStreamError(conn, error);
+    });
+    stream.on('end', () => stream.end());
+    stream.on('close', () => {
+      if (this.#conn === conn) this.#onStreamClose(conn);
+    });
+    this.#conn = conn;
+    this.#inbound.newConnection();
+    return conn;
+  }
+
+  /** CONNECT on `conn`; resolves after a successful CONNACK, rejects on refusal, error or timeout. */
+  #handshake(conn: Connection): Promise<void> {
     const options = this.#options;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.#failConnect(connectTimeoutError(this.#address.host, this.#address.port, options.connectTimeoutMs, this.#transport.connected())), options.connectTimeoutMs);
-      const settle = (error?: Error): void => {
-        clearTimeout(timer);
-        if (error === undefined) resolve();
-        else reject(error);
+      const timer = setTimeout(() => this.#failHandshake(conn, connectTimeoutError(this.#address.host, this.#address.port, options.connectTimeoutMs, conn.transport.stage())), options.connectTimeoutMs);
+      conn.handshake = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       };
-      this.#handshake = { resolve: () => settle(), reject: settle };
-      const packet = connectPacket(options);
       try {
-        this.#write(encode(packet, this.#version));
+        // A reconnect reuses the Assigned Client Identifier, so the server can find the session.
+        this.#write(encode(connectPacket({ ...options, clientId: this.#clientId }), this.#version));
       } catch (error) {
-        this.#failConnect(error instanceof Error ? error : new Error(String(error)));
+        this.#failHandshake(conn, error instanceof Error ? error : new Error(String(error)));
       }
     });
   }
 
-  #onConnack(packet: ConnackPacket): void {
+  #onConnack(conn: Connection, packet: ConnackPacket): void {
     if (packet.reasonCode !== 0) {
-      this.#failConnect(MqttError.fromReason('connack', packet.reasonCode, this.#version, packet.properties));
+      conn.refusal = packet;
+      this.#failHandshake(conn, MqttError.fromReason('connack', packet.reasonCode, this.#version, packet.properties));
       return;
     }
     const properties = packet.properties ?? {};
     this.#serverProperties = Object.freeze({ ...properties });
     this.#sessionPresent = packet.sessionPresent;
     if (properties.assignedClientIdentifier !== undefined) this.#clientId = properties.assignedClientIdentifier;
-    if (properties.receiveMaximum !== undefined) this.#outbox.receiveMaximum = properties.receiveMaximum;
+    this.#outbox.receiveMaximum = properties.receiveMaximum ?? 65535;
     const seconds = properties.serverKeepAlive ?? this.#options.keepalive;
     const keepalive = new Keepalive(seconds, () => this.#write(encode({ type: 'pingreq' }, this.#version)), () =>
-      this.#shutdown({ message: `No PINGRESP within ${keepalive.timeoutMs} ms of a PINGREQ (keepalive ${seconds} s): the connection is dead or the server is stuck; closing it.` }),
+      this.#lost({ message: `No PINGRESP within ${keepalive.timeoutMs} ms of a PINGREQ (keepalive ${seconds} s): the connection is dead or the server is stuck; closing it.` }, RETRY),
     );
-    this.#keepalive = keepalive;
+    conn.keepalive = keepalive;
+    const reconnect = this.#state === 'reconnecting';
     this.#state = 'connected';
+    this.#reconnect.reset();
     keepalive.start();
-    this.#handshake?.resolve();
-    this.#handshake = undefined;
+    // Restore the session, in this order: subscriptions (when the server kept none), the in-flight
+    // QoS 1/2 flows (DUP), what waited for the Receive Maximum, then the offline queue.
+    const restored = reconnect && !packet.sessionPresent ? this.#resubscribe() : Promise.resolve();
+    this.#outbox.resume();
+    for (const publish of this.#offline.take()) this.#outbox.enqueue(publish);
+    const handshake = conn.handshake;
+    conn.handshake = undefined;
+    handshake?.resolve();
+    void restored.then(() => {
+      if (this.#conn !== conn || this.#state !== 'connected') return;
+      for (const waiter of this.#connectWaiters) waiter.resolve();
+      this.#connectWaiters.clear();
+      for (const handler of this.#connectHandlers) callUser(handler, packet);
+    });
   }
 
-  /** Ends a connection that never got its CONNACK: the connect() promise rejects with `error`. */
-  #failConnect(error: Error): void {
-    if (this.#state !== 'connecting') return;
-    this.#state = 'closed';
-    this.#stream.destroy();
-    this.#handshake?.reject(error);
-    this.#handshake = undefined;
+  /** A connection that never got its CONNACK: its handshake rejects with `error`. */
+  #failHandshake(conn: Connection, error: Error): void {
+    const handshake = conn.handshake;
+    if (handshake === undefined) return;
+    conn.handshake = undefined;
+    conn.stream.destroy();
+    if (this.#conn === conn) this.#conn = undefined;
+    if (this.#state === 'connecting') {
+      this.#state = 'closed';
+      this.#resolveWhenClosed(conn.stream);
+    }
+    handshake.reject(error);
+  }
+
+  /** Re-sends SUBSCRIBE for every remembered subscription, one packet per original subscribe() call. */
+  #resubscribe(): Promise<void> {
+    const groups = new Map<SubscribeOptions, string[]>();
+    for (const [filter, options] of this.#subscriptions) {
+      const group = groups.get(options);
+      if (group === undefined) groups.set(options, [filter]);
+      else group.push(filter);
+    }
+    const done: Promise<void>[] = [];
+    for (const [options, filters] of groups) {
+      const sent = this.#sendSubscribe(filters, subscriptions(filters, options, this.#version), options).then(
+        (codes) => codes.forEach((code, i) => code >= 0x80 && this.#subscriptions.delete(filters[i] as string)),
+        () => undefined, // the connection dropped again: the next reconnect tries again
+      );
+      done.push(sent);
+    }
+    return Promise.all(done).then(() => undefined);
+  }
+
+  #sendSubscribe(list: readonly string[], subs: ReturnType<typeof subscriptions>, options: SubscribeOptions): Promise<number[]> {
+    return this.#request('suback', list.length, (packetId) =>
+      options.properties !== undefined && this.#version === 5
+        ? { type: 'subscribe', packetId, subscriptions: subs, properties: options.properties }
+        : { type: 'subscribe', packetId, subscriptions: subs },
+    );
+  }
+
+  #whenConnected(): Promise<void> {
+    return new Promise((resolve, reject) => this.#connectWaiters.add({ resolve, reject }));
+  }
+
+  // ---- reconnect ---------------------------------------------------------------------------
+
+  /** Waits the back-off for the next attempt; `hard` uses the maximum delay as the cap. */
+  #scheduleReconnect(hard: boolean, error?: Error): void {
+    if (this.#state !== 'reconnecting') return;
+    this.#reconnect.schedule(hard, error, () => this.#state === 'reconnecting', () => this.#attemptReconnect());
+  }
+
+  #attemptReconnect(): void {
+    if (this.#state !== 'reconnecting') return;
+    let conn: Connection;
+    try {
+      conn = this.#open();
+    } catch (error) {
+      this.#scheduleReconnect(false, error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#handshake(conn).catch((error: Error) => {
+      if (this.#state !== 'reconnecting') return;
+      const refusal = conn.refusal;
+      if (refusal === undefined) {
+        this.#scheduleReconnect(false, error);
+        return;
+      }
+      const advice = adviseRetry('connack', refusal.reasonCode, this.#version, this.#policy(), refusal.properties);
+      if (advice.action === 'stop') {
+        this.#finish({ reasonCode: refusal.reasonCode, message: `The server refused the reconnect: ${error.message}. Not reconnecting: ${advice.why}.` }, conn.stream);
+        return;
+      }
+      if (advice.serverReference !== undefined) this.#follow(advice.serverReference);
+      this.#scheduleReconnect(advice.hard, error);
+    });
+  }
+
+  #policy(): NonNullable<ResolvedClientOptions['reconnect']> {
+    return this.#options.reconnect ?? { initialDelayMs: 0, maxDelayMs: 0, multiplier: 1, retryOnAuthFailure: false };
+  }
+
+  /** Server Reference (0x9C Use another server, 0x9D Server moved): the next attempts go there, same scheme. */
+  #follow(reference: string): void {
+    const target = parseServerReference(reference, this.#address.port);
+    if (target === undefined) return;
+    const { scheme, path } = this.#address;
+    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+    this.#address = { ...this.#address, url: `${scheme}://${host}:${target.port}${path}`, host: target.host, port: target.port };
   }
 
   // ---- input -------------------------------------------------------------------------------
 
-  #onPacket(packet: Packet): void {
+  #onPacket(conn: Connection, packet: Packet): void {
     if (this.#state === 'closed') return;
-    if (this.#state === 'connecting') {
-      if (packet.type === 'connack') this.#onConnack(packet);
-      else this.#failConnect(new MoatError('MOAT_ERR_PROTOCOL', `The server sent ${packet.type.toUpperCase()} before CONNACK; is this an MQTT broker? [MQTT-3.2.0-1]`, { reasonCode: 0x82 }));
+    if (conn.handshake !== undefined) {
+      if (packet.type === 'connack') this.#onConnack(conn, packet);
+      else this.#failHandshake(conn, new MoatError('MOAT_ERR_PROTOCOL', `The server sent ${packet.type.toUpperCase()} before CONNACK; is this an MQTT broker? [MQTT-3.2.0-1]`, { reasonCode: 0x82 }));
       return;
     }
     switch (packet.type) {
@@ -261,13 +477,15 @@ export class MqttClient {
       case 'unsuback':
         return this.#requests.settle(packet.type, packet.packetId, packet.reasonCodes);
       case 'pingresp':
-        return this.#keepalive?.pingresp();
+        return conn.keepalive?.pingresp();
       case 'disconnect': {
         const code = packet.reasonCode ?? 0;
         let message = `The server disconnected: ${formatReason(code, { packet: 'disconnect' })}`;
         const said = packet.properties?.reasonString;
         if (said !== undefined && said !== '') message += ` (server says: ${said})`;
-        return this.#shutdown({ reasonCode: code, message });
+        const advice = adviseRetry('disconnect', code, this.#version, this.#policy(), packet.properties);
+        if (advice.action === 'retry' && advice.serverReference !== undefined) this.#follow(advice.serverReference);
+        return this.#lost({ reasonCode: code, message }, advice);
       }
       default:
         return this.#violation(0x82, `the server sent ${packet.type.toUpperCase()}, which this client never asked for`);
@@ -288,27 +506,27 @@ export class MqttClient {
     for (const stream of this.#streams) stream.push(message);
   }
 
-  #onProtocolError(error: ProtocolError): void {
-    if (this.#state === 'connecting') this.#failConnect(error);
+  #onProtocolError(conn: Connection, error: ProtocolError): void {
+    if (conn.handshake !== undefined) this.#failHandshake(conn, error);
     else this.#violation(error.reasonCode ?? 0x82, error.message);
   }
 
   /** The server broke the protocol: DISCONNECT with `reasonCode` (MQTT 5) and close. */
   #violation(reasonCode: number, detail: string): void {
-    this.#shutdown({ reasonCode, message: `Protocol error by the server: ${detail}. Closed with ${formatReason(reasonCode, { packet: 'disconnect' })}` }, reasonCode);
+    this.#lost({ reasonCode, message: `Protocol error by the server: ${detail}. Closed with ${formatReason(reasonCode, { packet: 'disconnect' })}` }, RETRY, reasonCode);
   }
 
-  #onStreamError(error: Error): void {
-    if (this.#state === 'connecting') this.#failConnect(connectError(this.#address.url, error));
-    else this.#shutdown({ message: `Connection error: ${error.message}` });
+  #onStreamError(conn: Connection, error: Error): void {
+    if (conn.handshake !== undefined) this.#failHandshake(conn, connectError(this.#address.url, error));
+    else this.#lost({ message: `Connection error: ${error.message}` }, RETRY);
   }
 
-  #onStreamClose(): void {
-    if (this.#state === 'connecting') {
-      this.#failConnect(new MoatError('MOAT_ERR_CONNECT', `The server at ${this.#address.url} closed the connection before sending CONNACK.`));
+  #onStreamClose(conn: Connection): void {
+    if (conn.handshake !== undefined) {
+      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${this.#address.url} closed the connection before sending CONNACK.`));
     } else if (this.#state === 'connected') {
       const hint = this.#version === 4 ? ' (MQTT 3.1.1 servers give no reason: a session takeover by the same client id, a refused packet or a protocol error are common causes)' : ' without a DISCONNECT';
-      this.#shutdown({ message: `The server closed the connection${hint}.` });
+      this.#lost({ message: `The server closed the connection${hint}.` }, RETRY);
     }
   }
 
@@ -316,22 +534,23 @@ export class MqttClient {
 
   /** Everything written in one event-loop turn leaves in one writev. */
   #write(buffer: Buffer, written?: (error?: Error | null) => void): void {
-    const stream = this.#stream;
-    if (!stream.writable) {
+    const conn = this.#conn;
+    if (conn === undefined || !conn.stream.writable) {
       written?.(new Error('the connection is closed'));
       return;
     }
-    if (!this.#corked) {
-      this.#corked = true;
+    const stream = conn.stream;
+    if (!conn.corked) {
+      conn.corked = true;
       stream.cork();
       process.nextTick(() => {
-        this.#corked = false;
+        conn.corked = false;
         stream.uncork();
       });
     }
     if (written === undefined) stream.write(buffer);
     else stream.write(buffer, written);
-    this.#keepalive?.wrote();
+    conn.keepalive?.wrote();
   }
 
   /** Encodes and checks the size against the server's Maximum Packet Size [MQTT-3.1.2-24]. */
@@ -359,7 +578,7 @@ export class MqttClient {
   }
 
   #checkOpen(what: string): void {
-    if (this.#state === 'connected') return;
+    if (this.#state === 'connected' || this.#state === 'reconnecting') return;
     const why = this.#disconnectReason === undefined ? '' : ` ${this.#disconnectReason.message}`;
     const reasonCode = this.#disconnectReason?.reasonCode;
     throw new MoatError('MOAT_ERR_CLIENT_CLOSED', `${what}(): the client is not connected.${why}`, reasonCode === undefined ? {} : { reasonCode });
@@ -368,27 +587,59 @@ export class MqttClient {
   // ---- closing -----------------------------------------------------------------------------
 
   /**
-   * Ends a connected client once: optional DISCONNECT (`sendReason`), close the socket, reject what
-   * is pending, end the iterators, then tell the onDisconnect handlers.
+   * A connection that was up ends: optional DISCONNECT (`sendReason`), close the socket, reject the
+   * pending SUBSCRIBE/UNSUBSCRIBE; then reconnect, unless reconnect is off, the client is ending or
+   * the server's reason says to stop (`advice`).
    */
-  #shutdown(reason: DisconnectReason, sendReason?: number): void {
-    if (this.#state !== 'connected') return;
-    this.#state = 'closed';
-    this.#disconnectReason = reason;
-    this.#keepalive?.stop();
-    if (sendReason !== undefined && this.#stream.writable) {
+  #lost(reason: DisconnectReason, advice: RetryAdvice, sendReason?: number): void {
+    const conn = this.#conn;
+    if (this.#state !== 'connected' || conn === undefined) return;
+    conn.keepalive?.stop();
+    if (sendReason !== undefined && conn.stream.writable) {
       this.#write(encode(sendReason === 0 || this.#version === 4 ? { type: 'disconnect' } : { type: 'disconnect', reasonCode: sendReason }, this.#version));
     }
-    this.#stream.end();
+    conn.stream.end();
     // A server that never closes its side must not keep us half-open.
-    setTimeout(() => this.#stream.destroy(), 1000).unref();
-    const error = new MoatError('MOAT_ERR_CONNECTION_CLOSED', `The connection closed before the server answered: ${reason.message}`, reason.reasonCode === undefined ? {} : { reasonCode: reason.reasonCode });
+    setTimeout(() => conn.stream.destroy(), 1000).unref();
+    this.#conn = undefined;
+    if (this.#options.reconnect === undefined || this.#ending || advice.action === 'stop') {
+      this.#finish(reason, conn.stream);
+      return;
+    }
+    this.#state = 'reconnecting';
+    this.#outbox.pause();
+    this.#requests.failAll(closedError(reason));
+    const event = { ...reason, reconnecting: true };
+    for (const handler of this.#disconnectHandlers) callUser(handler, event);
+    this.#scheduleReconnect(advice.action === 'retry' && advice.hard);
+  }
+
+  /** The client closes for good: reject everything pending, end the iterators, tell the handlers. */
+  #finish(reason: DisconnectReason, stream: Duplex | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#disconnectReason = reason;
+    this.#reconnect.cancel();
+    const error = closedError(reason);
     this.#outbox.failAll(error);
+    this.#offline.failAll(error);
     this.#requests.failAll(error);
+    for (const waiter of this.#connectWaiters) waiter.reject(error);
+    this.#connectWaiters.clear();
     for (const stream of this.#streams) stream.end();
     this.#streams.clear();
+    this.#resolveWhenClosed(stream);
     const handlers = [...this.#disconnectHandlers];
     this.#disconnectHandlers.clear();
     for (const handler of handlers) callUser(handler, reason);
   }
+
+  #resolveWhenClosed(stream: Duplex | undefined): void {
+    if (stream === undefined || stream.closed) this.#resolveClosed();
+    else stream.once('close', () => this.#resolveClosed());
+  }
+}
+
+function closedError(reason: DisconnectReason): MoatError {
+  return new MoatError('MOAT_ERR_CONNECTION_CLOSED', `The connection closed before the server answered: ${reason.message}`, reason.reasonCode === undefined ? {} : { reasonCode: reason.reasonCode });
 }

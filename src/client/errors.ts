@@ -4,6 +4,7 @@
 import { MoatError, type MoatErrorOptions } from '../codec/errors.js';
 import { formatReason } from '../codec/reason-codes.js';
 import type { PacketTypeName, Properties, ProtocolVersion } from '../codec/types.js';
+import type { TransportStage } from './transport.js';
 
 /**
  * The server answered with a failure reason code. `code` names the packet (MOAT_ERR_CONNACK,
@@ -25,17 +26,37 @@ export class MqttError extends MoatError {
   }
 }
 
-/** connect() gave up waiting: says whether TCP or the CONNACK was the step that hung. */
-export function connectTimeoutError(host: string, port: number, ms: number, tcpConnected: boolean): MoatError {
-  const message = tcpConnected
-    ? `Connect timed out: the TCP connection to ${host}:${port} opened, but no CONNACK came within ${ms} ms (connectTimeoutMs). Is an MQTT broker listening on that port?`
-    : `Connect timed out: could not open a TCP connection to ${host}:${port} within ${ms} ms (connectTimeoutMs). Check the host, the port and any firewall.`;
-  return new MoatError('MOAT_ERR_CONNECT_TIMEOUT', message);
+/**
+ * connect() gave up waiting: says which step hung. `stage` is the transport's stage ('tcp', 'tls',
+ * 'websocket', or 'open' = waiting for CONNACK); a boolean means TCP connected (true) or not (false).
+ */
+export function connectTimeoutError(host: string, port: number, ms: number, stage: boolean | TransportStage): MoatError {
+  const step = stage === true ? 'open' : stage === false ? 'tcp' : stage;
+  const within = `within ${ms} ms (connectTimeoutMs)`;
+  const messages: Record<TransportStage, string> = {
+    tcp: `Connect timed out: could not open a TCP connection to ${host}:${port} ${within}. Check the host, the port and any firewall.`,
+    tls: `Connect timed out: the TCP connection to ${host}:${port} opened, but the TLS handshake did not finish ${within}. Is that a TLS port? A slow device or link may need a larger connectTimeoutMs.`,
+    websocket: `Connect timed out: the WebSocket handshake (TCP, TLS for wss://, HTTP upgrade) with ${host}:${port} did not finish ${within}. Check the host, the port and the path.`,
+    open: `Connect timed out: the TCP connection to ${host}:${port} opened, but no CONNACK came ${within}. Is an MQTT broker listening on that port?`,
+  };
+  return new MoatError('MOAT_ERR_CONNECT_TIMEOUT', messages[step]);
 }
+
+/** Hints for TLS failures by OpenSSL/Node error code. */
+const TLS_HINTS: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: "The server's certificate is not signed by a CA this client trusts: pass the CA that signed it as tls.ca (PEM).",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "The server's certificate is self-signed: pass it (or its CA) as tls.ca (PEM).",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "The server's certificate is not signed by a CA this client trusts: pass the CA that signed it as tls.ca (PEM).",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "The server's certificate is not signed by a CA this client trusts: pass the CA that signed it as tls.ca (PEM).",
+  ERR_TLS_CERT_ALTNAME_INVALID: "The server's certificate is not valid for this host name: connect by a name it lists, or set tls.servername.",
+  CERT_HAS_EXPIRED: "The server's certificate has expired.",
+};
 
 /** The socket failed before CONNACK (ECONNREFUSED, EHOSTUNREACH, ...). */
 export function connectError(url: string, error: Error): MoatError {
-  const hint = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? ' Is the broker running, and on that port?' : '';
+  const code = (error as NodeJS.ErrnoException).code;
+  const tlsHint = code === undefined ? undefined : TLS_HINTS[code];
+  const hint = code === 'ECONNREFUSED' ? ' Is the broker running, and on that port?' : tlsHint === undefined ? '' : ` ${tlsHint}`;
   return new MoatError('MOAT_ERR_CONNECT', `Could not connect to ${url}: ${error.message}.${hint}`, { cause: error });
 }
 

@@ -49,6 +49,11 @@ export class Inbound {
     return { ok: true, message, deliver: true };
   }
 
+  /** A new connection (reconnect): topic aliases are per connection [MQTT-3.3.2-7]; QoS 2 ids belong to the session and stay. */
+  newConnection(): void {
+    this.#aliases.clear();
+  }
+
   /** PUBREL: forget the id; false when it was not known (PUBCOMP 0x92 under MQTT 5). */
   release(packetId: number): boolean {
     return this.#qos2.delete(packetId);

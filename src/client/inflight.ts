@@ -66,6 +66,8 @@ export class Outbox {
   #window = 65535;
   readonly #queue: OutgoingPublish[] = [];
   readonly #inflight = new Map<number, OutgoingPublish>();
+  /** True while the client is reconnecting: nothing leaves, everything stays. */
+  #paused = false;
 
   constructor(ids: PacketIds, version: ProtocolVersion, send: Send) {
     this.#ids = ids;
@@ -93,7 +95,30 @@ export class Outbox {
     this.#drain();
   }
 
+  /** The connection is gone and a reconnect will follow: keep the in-flight table and the queue. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /**
+   * On a new connection: resend every unacknowledged PUBLISH with DUP=1 and a PUBREL for those past
+   * PUBREC, in their original order and with their packet ids [MQTT-4.4.0-1], then send what waits.
+   */
+  resume(): void {
+    this.#paused = false;
+    for (const publish of this.#inflight.values()) {
+      if (publish.awaiting === 'pubcomp') {
+        this.#send(encodeAck({ type: 'pubrel', packetId: publish.packetId }, this.#version));
+      } else {
+        publish.buffer[0] = (publish.buffer[0] as number) | 0x08; // DUP [MQTT-3.3.1-1]
+        this.#send(publish.buffer);
+      }
+    }
+    this.#drain();
+  }
+
   #drain(): void {
+    if (this.#paused) return;
     while (this.#queue.length > 0) {
       const head = this.#queue[0] as OutgoingPublish;
       if (head.qos === 0) {

@@ -1,10 +1,15 @@
 // What a caller passes to `connect()`, and `parseClientOptions()`, which fills defaults and rejects
-// a bad value with one MoatError naming the option. Reconnect, TLS and WebSocket options will join
-// ClientOptions here (with their defaults) when those transports arrive.
+// a bad value with one MoatError naming the option. TLS (`tls`), WebSocket (`ws`), `reconnect` and
+// `offlineQueue` are option groups; the user callbacks (onConnect, ...) are options too.
 import { randomBytes } from 'node:crypto';
 import { MoatError } from '../codec/errors.js';
 import type { Properties, QoS } from '../codec/types.js';
 import { validateTopicName } from '../topic/validate.js';
+import type { ConnackPacket } from '../codec/types.js';
+import type { DisconnectReason } from './client.js';
+import type { ReceivedMessage } from './message-stream.js';
+import type { OfflineQueueLimits, OverflowPolicy } from './offline-queue.js';
+import type { ReconnectPolicy } from './reconnect.js';
 
 /** The message the broker publishes for this client if it disconnects without a DISCONNECT. */
 export interface WillOptions {
@@ -36,8 +41,66 @@ export interface ClientOptions {
    * aliases; the client resolves them. Ignored with protocolVersion 4.
    */
   properties?: Properties;
-  /** Time allowed for TCP connect + CONNECT/CONNACK, milliseconds. Default 30000. */
+  /** Time allowed for TCP connect + TLS/WebSocket handshake + CONNECT/CONNACK, milliseconds. Default 30000 (a 6 s TLS handshake on a slow device passes). */
   connectTimeoutMs?: number;
+  /**
+   * Automatic reconnect after a connection that was up is lost: exponential back-off with full
+   * jitter, delay for attempt n drawn from [0, min(maxDelayMs, initialDelayMs × multiplier^(n-1))].
+   * Default enabled: { initialDelayMs: 1000, maxDelayMs: 60000, multiplier: 2, retryOnAuthFailure: false }.
+   * `false` turns it off. The first connect() never retries: it rejects.
+   */
+  reconnect?: false | ReconnectOptions;
+  /** Where publish() calls wait while reconnecting. Default { maxMessages: 1000, maxBytes: 1 MiB, overflow: 'drop-oldest' }. */
+  offlineQueue?: OfflineQueueOptions;
+  /** Called after each successful connect (the first and every reconnect), once subscriptions are restored. */
+  onConnect?: (connack: ConnackPacket) => void;
+  /** Called for every incoming message. */
+  onMessage?: (message: ReceivedMessage) => void;
+  /** Called each time the connection ends; `reason.reconnecting` says whether a reconnect follows. */
+  onDisconnect?: (reason: DisconnectReason) => void;
+  /** Called before each reconnect wait, with the attempt number (1-based), the delay chosen and why the last attempt failed. */
+  onReconnecting?: (attempt: number, delayMs: number, error?: Error) => void;
+  /** TLS for mqtts:// and wss://. */
+  tls?: TlsOptions;
+  /** WebSocket for ws:// and wss://. */
+  ws?: WsOptions;
+}
+
+/** TLS options; strings are PEM contents, not file paths (read the files yourself). */
+export interface TlsOptions {
+  /** CA certificate(s) that signed the server's certificate; default Node's built-in CA list. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Client certificate (PEM), for servers with require_certificate; needs `key`. */
+  cert?: string | Buffer;
+  /** Private key (PEM) of `cert`. */
+  key?: string | Buffer;
+  /** Name for SNI and the certificate check; default the URL's host. */
+  servername?: string;
+  /** Verify the server's certificate. Default true; set false (only explicitly) to accept any certificate. */
+  rejectUnauthorized?: boolean;
+  /** Lowest TLS version accepted. Default 'TLSv1.2'. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface WsOptions {
+  /** HTTP path when the URL has none. Default '/mqtt'. */
+  path?: string;
+  /** Extra HTTP headers for the upgrade request (e.g. Authorization). */
+  headers?: Record<string, string>;
+}
+
+export interface ResolvedTlsOptions {
+  readonly ca: readonly (string | Buffer)[] | undefined;
+  readonly cert: string | Buffer | undefined;
+  readonly key: string | Buffer | undefined;
+  readonly servername: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface ResolvedWsOptions {
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface ResolvedWill {
@@ -58,6 +121,12 @@ export interface ResolvedClientOptions {
   readonly will: ResolvedWill | undefined;
   readonly properties: Readonly<Properties> | undefined;
   readonly connectTimeoutMs: number;
+  /** undefined: reconnect is off. */
+  readonly reconnect: ReconnectPolicy | undefined;
+  readonly offlineQueue: OfflineQueueLimits;
+  readonly callbacks: ClientCallbacks;
+  readonly tls: ResolvedTlsOptions;
+  readonly ws: ResolvedWsOptions;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -70,6 +139,14 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'will',
   'properties',
   'connectTimeoutMs',
+  'reconnect',
+  'offlineQueue',
+  'onConnect',
+  'onMessage',
+  'onDisconnect',
+  'onReconnecting',
+  'tls',
+  'ws',
 ]);
 
 function invalid(message: string): never {
@@ -117,6 +194,124 @@ function parseWill(will: unknown): ResolvedWill {
   };
 }
 
+function isPem(value: unknown): value is string | Buffer {
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+function checkPem(name: string, value: unknown): string | Buffer | undefined {
+  if (value === undefined || isPem(value)) return value;
+  return invalid(`Client option ${name} must be PEM text (a string or a Buffer; the contents, not a file path), got ${describe(value)}.`);
+}
+
+function checkObject(name: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(`Client option ${name} must be an object, got ${describe(value)}.`);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) invalid(`Unknown client option ${name}.${key}; known ${name} options: ${known.join(', ')}.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function parseTls(tls: unknown = {}): ResolvedTlsOptions {
+  const t = checkObject('tls', tls, ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized', 'minVersion']);
+  const ca = t['ca'] === undefined ? undefined : Array.isArray(t['ca']) ? t['ca'] : [t['ca']];
+  ca?.forEach((entry, i) => checkPem(Array.isArray(t['ca']) ? `tls.ca[${i}]` : 'tls.ca', entry));
+  const cert = checkPem('tls.cert', t['cert']);
+  const key = checkPem('tls.key', t['key']);
+  if ((cert === undefined) !== (key === undefined)) invalid('Client options tls.cert and tls.key go together: give both the client certificate and its private key.');
+  const servername = t['servername'];
+  if (servername !== undefined && (typeof servername !== 'string' || servername === '')) invalid(`Client option tls.servername must be a host name, got ${describe(servername)}.`);
+  const minVersion = t['minVersion'] ?? 'TLSv1.2';
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') invalid(`Client option tls.minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${describe(minVersion)}.`);
+  return Object.freeze({
+    ca: ca === undefined ? undefined : Object.freeze([...(ca as Array<string | Buffer>)]),
+    cert,
+    key,
+    servername,
+    // Only an explicit boolean false turns verification off; anything else is an error, not "falsy".
+    rejectUnauthorized: t['rejectUnauthorized'] === undefined ? true : checkBoolean('tls.rejectUnauthorized', t['rejectUnauthorized']),
+    minVersion,
+  });
+}
+
+function parseWs(ws: unknown = {}): ResolvedWsOptions {
+  const w = checkObject('ws', ws, ['path', 'headers']);
+  const path = w['path'] ?? '/mqtt';
+  if (typeof path !== 'string' || !path.startsWith('/')) invalid(`Client option ws.path must be a path starting with "/", such as "/mqtt", got ${describe(path)}.`);
+  const headers = w['headers'] ?? {};
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) invalid(`Client option ws.headers must be an object of header names to strings, got ${describe(headers)}.`);
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') invalid(`Client option ws.headers[${JSON.stringify(name)}] must be a string, got ${describe(value)}.`);
+  }
+  return Object.freeze({ path, headers: Object.freeze({ ...(headers as Record<string, string>) }) });
+}
+
+export interface ReconnectOptions {
+  /** Cap of the first attempt's delay, ms. Default 1000. */
+  initialDelayMs?: number;
+  /** Largest delay, ms; also the cap when the broker says it is busy (0x88, 0x89, 0x97, 0x9F; 3.1.1: 3). Default 60000. */
+  maxDelayMs?: number;
+  /** Growth of the cap per attempt. Default 2. */
+  multiplier?: number;
+  /** Retry after 0x86 / 0x87 / 0x8A (3.1.1: 4 / 5) instead of stopping. Default false. */
+  retryOnAuthFailure?: boolean;
+}
+
+export interface OfflineQueueOptions {
+  /** Default 1000. */
+  maxMessages?: number;
+  /** Total encoded size, bytes. Default 1 MiB. */
+  maxBytes?: number;
+  /** What a publish() that does not fit does. Default 'drop-oldest'. */
+  overflow?: OverflowPolicy;
+}
+
+/** The user callbacks given as options. */
+export interface ClientCallbacks {
+  readonly onConnect: ClientOptions['onConnect'];
+  readonly onMessage: ClientOptions['onMessage'];
+  readonly onDisconnect: ClientOptions['onDisconnect'];
+  readonly onReconnecting: ClientOptions['onReconnecting'];
+}
+
+function parseReconnect(value: unknown): ReconnectPolicy | undefined {
+  if (value === false) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(`Client option reconnect must be false or an object { initialDelayMs?, maxDelayMs?, multiplier?, retryOnAuthFailure? }, got ${describe(value)}.`);
+  const r = value as ReconnectOptions;
+  for (const key of Object.keys(r)) {
+    if (!['initialDelayMs', 'maxDelayMs', 'multiplier', 'retryOnAuthFailure'].includes(key)) invalid(`Unknown client option reconnect.${key}; known: initialDelayMs, maxDelayMs, multiplier, retryOnAuthFailure.`);
+  }
+  const initialDelayMs = checkInteger('reconnect.initialDelayMs', r.initialDelayMs ?? 1000, 0, 86_400_000);
+  const maxDelayMs = checkInteger('reconnect.maxDelayMs', r.maxDelayMs ?? Math.max(60_000, initialDelayMs), 0, 86_400_000);
+  if (maxDelayMs < initialDelayMs) invalid(`Client option reconnect.maxDelayMs (${maxDelayMs}) must not be below reconnect.initialDelayMs (${initialDelayMs}).`);
+  const multiplier = r.multiplier ?? 2;
+  if (typeof multiplier !== 'number' || !Number.isFinite(multiplier) || multiplier < 1 || multiplier > 100) {
+    invalid(`Client option reconnect.multiplier must be a number from 1 to 100, got ${describe(multiplier)}.`);
+  }
+  return Object.freeze({ initialDelayMs, maxDelayMs, multiplier, retryOnAuthFailure: checkBoolean('reconnect.retryOnAuthFailure', r.retryOnAuthFailure ?? false) });
+}
+
+function parseOfflineQueue(value: unknown): OfflineQueueLimits {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(`Client option offlineQueue must be an object { maxMessages?, maxBytes?, overflow? }, got ${describe(value)}.`);
+  const q = value as OfflineQueueOptions;
+  for (const key of Object.keys(q)) {
+    if (!['maxMessages', 'maxBytes', 'overflow'].includes(key)) invalid(`Unknown client option offlineQueue.${key}; known: maxMessages, maxBytes, overflow.`);
+  }
+  const overflow = q.overflow ?? 'drop-oldest';
+  if (overflow !== 'drop-oldest' && overflow !== 'drop-newest' && overflow !== 'error') {
+    invalid(`Client option offlineQueue.overflow must be 'drop-oldest', 'drop-newest' or 'error', got ${describe(overflow)}.`);
+  }
+  return Object.freeze({
+    maxMessages: checkInteger('offlineQueue.maxMessages', q.maxMessages ?? 1000, 0, 10_000_000),
+    maxBytes: checkInteger('offlineQueue.maxBytes', q.maxBytes ?? 1024 * 1024, 0, 2 ** 40),
+    overflow,
+  });
+}
+
+function checkCallback<T>(name: string, value: T): T {
+  if (value !== undefined && typeof value !== 'function') invalid(`Client option ${name} must be a function, got ${describe(value)}.`);
+  return value;
+}
+
 /** Fills defaults and checks every option; throws MoatError MOAT_ERR_INVALID_OPTION naming the first bad one. */
 export function parseClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
   if (options === null || typeof options !== 'object') invalid(`Client options must be an object, got ${describe(options)}.`);
@@ -157,5 +352,15 @@ export function parseClientOptions(options: ClientOptions = {}): ResolvedClientO
     will: options.will === undefined ? undefined : Object.freeze(parseWill(options.will)),
     properties: properties === undefined ? undefined : Object.freeze({ ...properties }),
     connectTimeoutMs: checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 30_000, 1, 3_600_000),
+    reconnect: parseReconnect(options.reconnect ?? {}),
+    offlineQueue: parseOfflineQueue(options.offlineQueue ?? {}),
+    callbacks: Object.freeze({
+      onConnect: checkCallback('onConnect', options.onConnect),
+      onMessage: checkCallback('onMessage', options.onMessage),
+      onDisconnect: checkCallback('onDisconnect', options.onDisconnect),
+      onReconnecting: checkCallback('onReconnecting', options.onReconnecting),
+    }),
+    tls: parseTls(options.tls),
+    ws: parseWs(options.ws),
   });
 }

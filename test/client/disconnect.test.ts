@@ -24,7 +24,8 @@ test('v5 session takeover: the first client gets DISCONNECT 0x8E "Session taken 
 
 test('3.1.1 session takeover: the server just closes; onDisconnect says so, without a reason code', async () => {
   const server = await startBroker();
-  const first = await connect(server.url, { clientId: 'same4', protocolVersion: 4 });
+  // reconnect: false — with reconnect on, a 3.1.1 takeover (no reason code) would take the session back.
+  const first = await connect(server.url, { clientId: 'same4', protocolVersion: 4, reconnect: false });
   const reason = disconnected(first);
   const second = await connect(server.url, { clientId: 'same4', protocolVersion: 4 });
   const got = await within(2000, reason, 'onDisconnect');
@@ -36,7 +37,8 @@ test('3.1.1 session takeover: the server just closes; onDisconnect says so, with
 
 test('a server DISCONNECT is reported with its reason in words; pending flows and iterators end', async () => {
   const fake = await startFakeServer((packet, connection) => acceptConnect(packet, connection));
-  const client = await connect(fake.url);
+  // reconnect: false: the terminal behaviour (reconnect.test.ts covers what survives a reconnect).
+  const client = await connect(fake.url, { reconnect: false });
   const reason = disconnected(client);
   const iterator = client.messages();
   const pending = client.publish('t', 'never acked', { qos: 1 });
@@ -54,7 +56,7 @@ test('a server DISCONNECT is reported with its reason in words; pending flows an
 
 test('broker.close() reaches onDisconnect as 0x8B Server shutting down', async () => {
   const server = await startBroker();
-  const client = await connect(server.url);
+  const client = await connect(server.url, { reconnect: false });
   const reason = disconnected(client);
   await server.close();
   const got = await within(2000, reason, 'onDisconnect');
@@ -91,7 +93,7 @@ test('keep alive: PINGREQ when idle; no PINGRESP closes the connection with a cl
       answerPings = false; // answer the first ping only
     }
   });
-  const client = await connect(fake.url, { keepalive: 1 });
+  const client = await connect(fake.url, { keepalive: 1, reconnect: false });
   const reason = disconnected(client);
   const started = Date.now();
   const got = await within(4000, reason, 'the keep alive timeout');
@@ -124,7 +126,7 @@ test('a server protocol violation is answered with DISCONNECT and reported (bad 
       connection.send({ type: 'publish', topic: 'x', payload: Buffer.from('1'), qos: 0, retain: false, dup: false, properties: { topicAlias: 9 } });
     }
   });
-  const client = await connect(fake.url, { properties: { topicAliasMaximum: 2 } });
+  const client = await connect(fake.url, { properties: { topicAliasMaximum: 2 }, reconnect: false });
   const reason = disconnected(client);
   await client.subscribe('#');
   const got = await within(2000, reason, 'onDisconnect');

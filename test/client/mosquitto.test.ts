@@ -50,7 +50,8 @@ describe('client against Mosquitto', { skip: existsSync(MOSQUITTO_BINARY) ? fals
 
   // Mosquitto 2.0.11 (Debian 12) closes the old connection without a DISCONNECT; later releases send 0x8E.
   test('v5 session takeover is reported: 0x8E Session taken over, or a close without DISCONNECT', async () => {
-    const first = await connect(url(), { clientId: 'moat-takeover' });
+    // reconnect: false: after a close without DISCONNECT the client would reconnect and take the session back.
+    const first = await connect(url(), { clientId: 'moat-takeover', reconnect: false });
     const reason = new Promise<DisconnectReason>((resolve) => first.onDisconnect(resolve));
     const second = await connect(url(), { clientId: 'moat-takeover' });
     const got = await within(2000, reason, 'onDisconnect');

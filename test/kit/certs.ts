@@ -2,7 +2,7 @@
 // certificate, P-256). Uses Debian's openssl CLI; `moat certs` (the security issue) will replace it.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface TlsFiles {
   ca: string;
@@ -22,4 +22,19 @@ export function makeTestCertificates(dir: string): TlsFiles {
   chmodSync(dir, 0o755);
   for (const f of ['ca.pem', 'server.pem', 'server.key']) chmodSync(join(dir, f), 0o644);
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+}
+
+/**
+ * A client certificate for `cn`, signed by the CA of `files` (from makeTestCertificates in the same
+ * `dir`), with extendedKeyUsage clientAuth; for listeners with require_certificate true.
+ */
+export function makeClientCertificate(dir: string, files: TlsFiles, cn: string): { cert: string; key: string } {
+  const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const base = `client-${cn.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  const caKey = join(dirname(files.ca), 'ca.key');
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${cn}`]);
+  writeFileSync(join(dir, `${base}.cnf`), 'extendedKeyUsage=clientAuth\n');
+  run(['x509', '-req', '-in', `${base}.csr`, '-CA', files.ca, '-CAkey', caKey, '-CAcreateserial', '-out', `${base}.pem`, '-days', '2', '-extfile', `${base}.cnf`]);
+  for (const f of [`${base}.pem`, `${base}.key`]) chmodSync(join(dir, f), 0o644);
+  return { cert: join(dir, `${base}.pem`), key: join(dir, `${base}.key`) };
 }

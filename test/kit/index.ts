@@ -14,5 +14,5 @@ export { brokerTargets } from './targets.js';
 export type { BrokerTarget } from './targets.js';
 export { connectMqttJs } from './mqttjs.js';
 export type { ConnectedClient, ReceivedMessage } from './mqttjs.js';
-export { makeTestCertificates } from './certs.js';
+export { makeClientCertificate, makeTestCertificates } from './certs.js';
 export type { TlsFiles } from './certs.js';
