@@ -21,6 +21,7 @@ import { OfflineQueue } from './offline-queue.js';
 import { parseClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { connectPacket, filterList, publishPacket, subscriptions, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions } from './packets.js';
 import { adviseRetry, parseServerReference, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
+import { TopicAliases } from './topic-alias.js';
 import { openTransport, parseBrokerUrl, type BrokerAddress, type Transport } from './transport.js';
 import { emitConnectionWarnings } from './warnings.js';
 
@@ -39,7 +40,8 @@ export interface DisconnectReason {
 
 export type MessageHandler = (message: ReceivedMessage) => void;
 export type DisconnectHandler = (reason: DisconnectReason) => void;
-export type ConnectHandler = (connack: ConnackPacket) => void;
+/** Gets the client too, so it can subscribe from the handler (paho's on_connect pattern). */
+export type ConnectHandler = (connack: ConnackPacket, client: MqttClient) => void;
 
 /** Connects to `url` (mqtt://, mqtts://, ws:// or wss:// host:port) and resolves once the server accepted the CONNECT. */
 export function connect(url: string, options?: ClientOptions): Promise<MqttClient> {
@@ -71,6 +73,8 @@ export class MqttClient {
   readonly #requests: Requests;
   readonly #inbound: Inbound;
   readonly #offline: OfflineQueue<OutgoingPublish>;
+  /** Outgoing topic aliases of the current connection (MQTT 5), applied as PUBLISHes are written. */
+  readonly #aliases = new TopicAliases();
   /** Active subscriptions: filter → the options it was subscribed with (one object per subscribe() call). */
   readonly #subscriptions = new Map<string, SubscribeOptions>();
   readonly #messageHandlers = new Set<MessageHandler>();
@@ -100,7 +104,7 @@ export class MqttClient {
     this.#clientId = options.clientId;
     this.#inbound = new Inbound(options.protocolVersion === 5 ? (options.properties?.topicAliasMaximum ?? 0) : 0);
     this.#requests = new Requests(this.#ids, this.#version);
-    this.#outbox = new Outbox(this.#ids, this.#version, (buffer, written) => this.#write(buffer, written));
+    this.#outbox = new Outbox(this.#ids, this.#version, (buffer, written) => this.#write(buffer, written), (publish) => this.#aliases.apply(publish.buffer, publish.callerAlias));
     this.#offline = new OfflineQueue(options.offlineQueue);
     this.#reconnect = new ReconnectTimer(options.reconnect, (handler, attempt, delayMs, error) => callUser(() => handler(attempt, delayMs, error), undefined));
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -160,7 +164,12 @@ export class MqttClient {
     const buffer = this.#encodeChecked(packet, 'publish()');
     const qos = packet.qos;
     return new Promise<void>((resolve, reject) => {
-      const publish: OutgoingPublish = { qos, buffer, idOffset: qos > 0 ? publishPacketIdOffset(buffer) : 0, resolve, reject, packetId: 0, awaiting: 'window' };
+      const idOffset = qos > 0 ? publishPacketIdOffset(buffer) : 0;
+      const callerAlias = packet.properties?.topicAlias;
+      const publish: OutgoingPublish =
+        callerAlias === undefined
+          ? { qos, buffer, idOffset, resolve, reject, packetId: 0, awaiting: 'window' }
+          : { qos, buffer, idOffset, resolve, reject, callerAlias, packetId: 0, awaiting: 'window' };
       if (this.#state === 'reconnecting') this.#offline.add(publish);
       else this.#outbox.enqueue(publish);
     });
@@ -333,6 +342,9 @@ export class MqttClient {
     this.#sessionPresent = packet.sessionPresent;
     if (properties.assignedClientIdentifier !== undefined) this.#clientId = properties.assignedClientIdentifier;
     this.#outbox.receiveMaximum = properties.receiveMaximum ?? 65535;
+    // Aliases are per connection [MQTT-3.3.2-7]: a new table before anything is (re)sent below.
+    const aliasMaximum = this.#version === 5 && this.#options.topicAliases ? (properties.topicAliasMaximum ?? 0) : 0;
+    this.#aliases.reset(aliasMaximum, properties.maximumPacketSize ?? MAX_PACKET_SIZE);
     const seconds = properties.serverKeepAlive ?? this.#options.keepalive;
     const keepalive = new Keepalive(seconds, () => this.#write(encode({ type: 'pingreq' }, this.#version)), () =>
       this.#lost({ message: `No PINGRESP within ${keepalive.timeoutMs} ms of a PINGREQ (keepalive ${seconds} s): the connection is dead or the server is stuck; closing it.` }, RETRY),
@@ -354,7 +366,7 @@ export class MqttClient {
       if (this.#conn !== conn || this.#state !== 'connected') return;
       for (const waiter of this.#connectWaiters) waiter.resolve();
       this.#connectWaiters.clear();
-      for (const handler of this.#connectHandlers) callUser(handler, packet);
+      for (const handler of this.#connectHandlers) callUser((connack: ConnackPacket) => handler(connack, this), packet);
     });
   }
 

@@ -10,4 +10,4 @@ export type { ReceivedMessage } from './message-stream.js';
 export { parseClientOptions } from './options.js';
 export type { ClientOptions, OfflineQueueOptions, ReconnectOptions, ResolvedClientOptions, ResolvedWill, WillOptions } from './options.js';
 export { ReasonCode } from '../codec/reason-codes.js';
-export type { Properties, QoS } from '../codec/types.js';
+export type { ConnackPacket, Properties, QoS } from '../codec/types.js';

@@ -43,6 +43,8 @@ export interface OutgoingPublish {
   readonly idOffset: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  /** properties.topicAlias set by the caller (MQTT 5); automatic aliases are added only when this is undefined. */
+  readonly callerAlias?: number;
   packetId: number;
   /** What the flow waits for next. */
   awaiting: 'window' | 'puback' | 'pubrec' | 'pubcomp';
@@ -58,9 +60,13 @@ export function publishPacketIdOffset(buffer: Buffer): number {
 
 export type Send = (buffer: Buffer, written?: (error?: Error | null) => void) => void;
 
+/** The bytes of `publish` for the current connection (topic aliases are per connection); default its buffer. */
+export type Wire = (publish: OutgoingPublish) => Buffer;
+
 export class Outbox {
   readonly #ids: PacketIds;
   readonly #send: Send;
+  readonly #wire: Wire;
   readonly #version: ProtocolVersion;
   /** The server's Receive Maximum: QoS 1/2 PUBLISHes unacknowledged at once [MQTT-4.9.0-2]. */
   #window = 65535;
@@ -69,10 +75,11 @@ export class Outbox {
   /** True while the client is reconnecting: nothing leaves, everything stays. */
   #paused = false;
 
-  constructor(ids: PacketIds, version: ProtocolVersion, send: Send) {
+  constructor(ids: PacketIds, version: ProtocolVersion, send: Send, wire: Wire = (publish) => publish.buffer) {
     this.#ids = ids;
     this.#version = version;
     this.#send = send;
+    this.#wire = wire;
   }
 
   set receiveMaximum(value: number) {
@@ -111,7 +118,7 @@ export class Outbox {
         this.#send(encodeAck({ type: 'pubrel', packetId: publish.packetId }, this.#version));
       } else {
         publish.buffer[0] = (publish.buffer[0] as number) | 0x08; // DUP [MQTT-3.3.1-1]
-        this.#send(publish.buffer);
+        this.#send(this.#wire(publish));
       }
     }
     this.#drain();
@@ -123,7 +130,7 @@ export class Outbox {
       const head = this.#queue[0] as OutgoingPublish;
       if (head.qos === 0) {
         this.#queue.shift();
-        this.#send(head.buffer, (error) => (error ? head.reject(closedError(error)) : head.resolve()));
+        this.#send(this.#wire(head), (error) => (error ? head.reject(closedError(error)) : head.resolve()));
         continue;
       }
       if (this.#inflight.size >= this.#window) return;
@@ -138,7 +145,7 @@ export class Outbox {
       head.buffer.writeUInt16BE(id, head.idOffset);
       head.awaiting = head.qos === 1 ? 'puback' : 'pubrec';
       this.#inflight.set(id, head);
-      this.#send(head.buffer);
+      this.#send(this.#wire(head));
     }
   }
 

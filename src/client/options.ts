@@ -1,6 +1,7 @@
 // What a caller passes to `connect()`, and `parseClientOptions()`, which fills defaults and rejects
 // a bad value with one MoatError naming the option. TLS (`tls`), WebSocket (`ws`), `reconnect` and
 // `offlineQueue` are option groups; the user callbacks (onConnect, ...) are options too.
+import type { MqttClient } from './client.js';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from '../codec/errors.js';
 import type { Properties, QoS } from '../codec/types.js';
@@ -41,6 +42,14 @@ export interface ClientOptions {
    * aliases; the client resolves them. Ignored with protocolVersion 4.
    */
   properties?: Properties;
+  /**
+   * MQTT 5: replace topics by topic aliases when the server allows them (CONNACK Topic Alias
+   * Maximum > 0): the first PUBLISH of a topic carries topic + alias, later ones only the alias,
+   * until the server's maximum is used up (then plain topics). Aliases are per connection and reset
+   * on every reconnect. A PUBLISH with properties.topicAlias set by the caller is sent as it is.
+   * Default true.
+   */
+  topicAliases?: boolean;
   /** Time allowed for TCP connect + TLS/WebSocket handshake + CONNECT/CONNACK, milliseconds. Default 30000 (a 6 s TLS handshake on a slow device passes). */
   connectTimeoutMs?: number;
   /**
@@ -53,7 +62,7 @@ export interface ClientOptions {
   /** Where publish() calls wait while reconnecting. Default { maxMessages: 1000, maxBytes: 1 MiB, overflow: 'drop-oldest' }. */
   offlineQueue?: OfflineQueueOptions;
   /** Called after each successful connect (the first and every reconnect), once subscriptions are restored. */
-  onConnect?: (connack: ConnackPacket) => void;
+  onConnect?: (connack: ConnackPacket, client: MqttClient) => void;
   /** Called for every incoming message. */
   onMessage?: (message: ReceivedMessage) => void;
   /** Called each time the connection ends; `reason.reconnecting` says whether a reconnect follows. */
@@ -120,6 +129,7 @@ export interface ResolvedClientOptions {
   readonly password: Buffer | undefined;
   readonly will: ResolvedWill | undefined;
   readonly properties: Readonly<Properties> | undefined;
+  readonly topicAliases: boolean;
   readonly connectTimeoutMs: number;
   /** undefined: reconnect is off. */
   readonly reconnect: ReconnectPolicy | undefined;
@@ -138,6 +148,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'password',
   'will',
   'properties',
+  'topicAliases',
   'connectTimeoutMs',
   'reconnect',
   'offlineQueue',
@@ -351,6 +362,7 @@ export function parseClientOptions(options: ClientOptions = {}): ResolvedClientO
     password,
     will: options.will === undefined ? undefined : Object.freeze(parseWill(options.will)),
     properties: properties === undefined ? undefined : Object.freeze({ ...properties }),
+    topicAliases: checkBoolean('topicAliases', options.topicAliases ?? true),
     connectTimeoutMs: checkInteger('connectTimeoutMs', options.connectTimeoutMs ?? 30_000, 1, 3_600_000),
     reconnect: parseReconnect(options.reconnect ?? {}),
     offlineQueue: parseOfflineQueue(options.offlineQueue ?? {}),
