@@ -47,16 +47,9 @@ export interface MqttFlags {
   quiet?: boolean;
 }
 
-/** The TLS shape the client's transport work will accept (PEM contents, not paths). */
-export interface CliTlsOptions {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  servername?: string;
-  rejectUnauthorized?: boolean;
-}
-
-export type CliClientOptions = ClientOptions & { tls?: CliTlsOptions };
+/** The client's TLS options (PEM contents, read from the --cafile/--cert/--key paths). */
+type CliTlsOptions = NonNullable<ClientOptions['tls']>;
+export type CliClientOptions = ClientOptions;
 
 /** -D properties by the packet they go in. */
 export interface PropertySet {
@@ -308,11 +301,6 @@ export async function connectClient(connection: Connection): Promise<MqttClient>
   } catch (error) {
     if (error instanceof MqttError && error.reasonCode !== undefined) {
       throw new CliError(`Connection error: ${reasonInWords(error.reasonCode, 'connack', connection.version)}`, error.reasonCode);
-    }
-    if (error instanceof MoatError && connection.options.tls !== undefined && /tls|mqtts/i.test(error.message)) {
-      throw new CliError(
-        `Error: TLS (--cafile/--cert/--key/--insecure, mqtts://) is not available in this moat client yet (${error.message}). Use a plain mqtt:// listener for now.`,
-      );
     }
     if (error instanceof MoatError) throw new CliError(`Error: ${error.message}`);
     throw error;
