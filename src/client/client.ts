@@ -161,11 +161,25 @@ export class MqttClient {
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     this.#checkOpen('publish');
     const packet = publishPacket(topic, payload, options, this.#version, this.#serverProperties);
+    // A caller-chosen alias is applied when the packet is written (topic-alias.ts), so the in-flight
+    // copy always holds the full topic and a resend on a new connection stays valid.
+    const callerAlias = packet.properties?.topicAlias;
+    if (callerAlias !== undefined) {
+      if (packet.topic === '') {
+        const known = this.#aliases.topicFor(callerAlias);
+        if (known === undefined) {
+          throw new MoatError('MOAT_ERR_INVALID_TOPIC', `publish(): topic alias ${callerAlias} has no topic on this connection yet; publish once with the topic and the alias.`);
+        }
+        packet.topic = known;
+      }
+      const { topicAlias: _alias, ...rest } = packet.properties ?? {};
+      if (Object.keys(rest).length > 0) packet.properties = rest;
+      else delete packet.properties;
+    }
     const buffer = this.#encodeChecked(packet, 'publish()');
     const qos = packet.qos;
     return new Promise<void>((resolve, reject) => {
       const idOffset = qos > 0 ? publishPacketIdOffset(buffer) : 0;
-      const callerAlias = packet.properties?.topicAlias;
       const publish: OutgoingPublish =
         callerAlias === undefined
           ? { qos, buffer, idOffset, resolve, reject, packetId: 0, awaiting: 'window' }

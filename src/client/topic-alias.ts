@@ -95,16 +95,23 @@ export class TopicAliases {
     return this.#byAlias.size;
   }
 
+  /** The topic `alias` stands for on this connection, if any. */
+  topicFor(alias: number): string | undefined {
+    return this.#byAlias.get(alias);
+  }
+
   /**
-   * The bytes to write for the encoded PUBLISH `buffer` (its topic always in full). `callerAlias`:
-   * the caller set properties.topicAlias, so the packet goes as it is and the table learns the mapping.
+   * The bytes to write for the encoded PUBLISH `buffer` (its topic always in full, no alias
+   * property). `callerAlias`: the caller chose that alias number, so it is used for this topic
+   * (topic + alias the first time on this connection, alias alone after) instead of a free one.
    */
   apply(buffer: Buffer, callerAlias: number | undefined): Buffer {
     if (this.#maximum === 0) return buffer;
     const topic = publishTopic(buffer);
     if (callerAlias !== undefined) {
-      if (topic !== '') this.#remember(topic, callerAlias);
-      return buffer;
+      if (this.#byAlias.get(callerAlias) === topic) return withTopicAlias(buffer, callerAlias, false);
+      this.#remember(topic, callerAlias);
+      return withTopicAlias(buffer, callerAlias, true);
     }
     const known = this.#byTopic.get(topic);
     if (known !== undefined) return withTopicAlias(buffer, known, false);

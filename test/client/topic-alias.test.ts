@@ -164,6 +164,36 @@ test('after a reconnect the alias table is new: the first PUBLISH, and a DUP res
   await sub.client.end();
 });
 
+test('a caller-set alias with an empty topic, in flight at a reconnect, is resent with the full topic', async () => {
+  const base = `alias/caller-reconnect/${Date.now()}`;
+  const sub = await subscriber(`${base}/#`);
+  const client = await connect(relay.url, { clientId: `alias-caller-${Date.now()}`, clean: false, properties: { sessionExpiryInterval: 60 }, reconnect: { initialDelayMs: 0, maxDelayMs: 20 } });
+  const first = relay.connections.at(-1);
+  assert.ok(first);
+  await client.publish(`${base}/t`, 'one', { qos: 1, properties: { topicAlias: 7 } });
+  relay.hold = true;
+  const pending = client.publish('', 'two', { qos: 1, properties: { topicAlias: 7 } });
+  await within(2000, waitFor(() => publishes(first.sent).length === 2), 'the held PUBLISH');
+  const reconnected = new Promise<void>((resolve) => client.onConnect(() => resolve()));
+  relay.hold = false;
+  relay.cut();
+  await within(5000, reconnected, 'the reconnect');
+  await within(2000, pending, 'the PUBACK of the resent PUBLISH');
+  const second = relay.connections.at(-1);
+  assert.ok(second && second !== first);
+  assert.deepEqual(publishes(first.sent), [
+    [`${base}/t`, 7, false],
+    ['', 7, false],
+  ]);
+  assert.deepEqual(publishes(second.sent), [[`${base}/t`, 7, true]]);
+  const got: string[] = [];
+  for (let i = 0; i < 2; i++) got.push((await sub.next()).payload.toString());
+  assert.deepEqual(got, ['one', 'two']);
+  await assert.rejects(client.publish('', 'x', { properties: { topicAlias: 9 } }), /topic alias 9 has no topic on this connection/);
+  await client.end();
+  await sub.client.end();
+});
+
 function parseOne(buffer: Buffer): PublishPacket {
   const packets: Packet[] = [];
   const parser = new Parser({ onPacket: (p) => packets.push(p), onError: (e) => assert.fail(e) }, { side: 'server', protocolVersion: 5 });
