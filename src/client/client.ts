@@ -23,42 +23,16 @@ import { connectPacket, filterList, publishPacket, subscriptions, type PublishOp
 import { adviseRetry, parseServerReference, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
 import { TopicAliases } from './topic-alias.js';
 import { openTransport, parseBrokerUrl, type BrokerAddress, type Transport } from './transport.js';
+import type { Connection, ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
 import { emitConnectionWarnings } from './warnings.js';
 
 export type { PublishOptions, SubscribeOptions, UnsubscribeOptions } from './packets.js';
 export type { ReconnectingHandler } from './reconnect.js';
-
-/**
- * Why the connection ended. `reasonCode` is the DISCONNECT (or refused CONNACK) reason code, when
- * there was one; `reconnecting` is true when the client will reconnect by itself.
- */
-export interface DisconnectReason {
-  reasonCode?: number;
-  message: string;
-  reconnecting?: boolean;
-}
-
-export type MessageHandler = (message: ReceivedMessage) => void;
-export type DisconnectHandler = (reason: DisconnectReason) => void;
-/** Gets the client too, so it can subscribe from the handler (paho's on_connect pattern). */
-export type ConnectHandler = (connack: ConnackPacket, client: MqttClient) => void;
+export type { ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
 
 /** Connects to `url` (mqtt://, mqtts://, ws:// or wss:// host:port) and resolves once the server accepted the CONNECT. */
 export function connect(url: string, options?: ClientOptions): Promise<MqttClient> {
   return MqttClient.connect(url, options);
-}
-
-/** One transport with its parser and keep alive; a reconnect makes a new one. */
-interface Connection {
-  readonly transport: Transport;
-  readonly stream: Duplex;
-  parser: Parser | undefined;
-  keepalive: Keepalive | undefined;
-  corked: boolean;
-  /** Set until CONNACK (or failure). */
-  handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  /** The refused CONNACK, when that is why the handshake failed. */
-  refusal: ConnackPacket | undefined;
 }
 
 const STOP: RetryAdvice = { action: 'stop', why: 'the client ended' };
