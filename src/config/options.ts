@@ -2,6 +2,7 @@
 // error messages and a function that validates the line and records the value in the draft.
 // Structure (listener scoping, include_dir, defaults) lives in parse.ts.
 
+import { TLS_OPTIONS } from './tls-options.js';
 import { isIP } from 'node:net';
 import { CONFIG_ISSUE_KINDS, type ConfigIssueKind } from './errors.js';
 import { notYetSupportedMessage, plannedAreaOfValue } from './not-supported.js';
@@ -299,26 +300,7 @@ function setSecurity<K extends SecurityKey>(ctx: OptionContext, key: K, value: S
 // ---------------------------------------------------------------------------------------------
 // Listener-scoped options.
 
-function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
-  setListener(ctx, (l) => {
-    apply(l.tls);
-    l.tls.source ??= { file: ctx.line.file, line: ctx.line.line };
-  });
-}
-
-/** A listener TLS option whose value is a path or free text. */
-function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'ciphers', example: string): OptionSpec {
-  return {
-    scope: 'listener',
-    example,
-    apply: (ctx) => {
-      const value = freeText(ctx, example);
-      if (value !== undefined) setTls(ctx, (t) => (t[option] = value));
-    },
-  };
-}
-
-function setListener(ctx: OptionContext, apply: (l: ListenerDraft) => void): void {
+export function setListener(ctx: OptionContext, apply: (l: ListenerDraft) => void): void {
   apply(ctx.listener);
   if (!ctx.inListenerBlock) {
     ctx.draft.defaultListenerOptions.push({ option: ctx.line.option, source: { file: ctx.line.file, line: ctx.line.line } });
@@ -416,27 +398,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
       if (value !== undefined) setListener(ctx, (l) => (l.maxConnections = value));
     },
   },
-  cafile: tlsPath('cafile', '/etc/moat/ca.crt'),
-  capath: tlsPath('capath', '/etc/ssl/certs'),
-  certfile: tlsPath('certfile', '/etc/moat/server.crt'),
-  keyfile: tlsPath('keyfile', '/etc/moat/server.key'),
-  ciphers: tlsPath('ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'),
-  tls_version: {
-    scope: 'listener',
-    example: 'tlsv1.2',
-    apply: (ctx) => {
-      const value = oneOf(ctx, ['tlsv1.2', 'tlsv1.3'] as const, 'tlsv1.2');
-      if (value !== undefined) setTls(ctx, (t) => (t.tlsVersion = value));
-    },
-  },
-  require_certificate: {
-    scope: 'listener',
-    example: 'true',
-    apply: (ctx) => {
-      const value = bool(ctx, 'true');
-      if (value !== undefined) setTls(ctx, (t) => (t.requireCertificate = value));
-    },
-  },
+  ...TLS_OPTIONS,
   max_topic_alias: {
     scope: 'listener',
     example: '10',
