@@ -1,5 +1,6 @@
 // `moat broker [-c FILE]`: load the config (or the local-only defaults), start the listeners,
-// log one structured "listening" line per listener, stop cleanly on SIGINT/SIGTERM.
+// log one structured "listening" line per listener, re-read TLS certificates on SIGHUP (connected
+// clients stay), stop cleanly on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { MoatError } from '../codec/errors.js';
@@ -11,7 +12,8 @@ import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
 import type { ListenerOptions, Listening } from '../transport/listen.js';
 import { listenTcp } from '../transport/tcp.js';
-import { listenTls } from '../transport/tls.js';
+import { listenTls, TlsFileError } from '../transport/tls.js';
+import { listenWebSocket } from '../transport/ws.js';
 
 interface BrokerCommandOptions {
   config?: string;
@@ -80,10 +82,17 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   sys.start();
   const security = resolveSecurity(config);
   const listeners: Listening[] = [];
+  const tlsListeners: { listening: Listening; protocol: string; listener: (typeof security)[number]['listener'] }[] = [];
   for (const { listener, anonymousAllowed, warning } of security) {
     if (warning !== undefined) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
     try {
-      const listen = listener.tls === undefined ? listenTcp : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls: listener.tls as ListenerTlsConfig });
+      const tls: ListenerTlsConfig | undefined = listener.tls;
+      const listen =
+        listener.protocol === 'websockets'
+          ? (b: Broker, o: ListenerOptions) => listenWebSocket(b, { ...o, tls })
+          : tls === undefined
+            ? listenTcp
+            : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls });
       const listening = await listen(broker, {
         host: listener.host,
         port: listener.port,
@@ -97,7 +106,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
         },
       });
       listeners.push(listening);
-      const protocol = listener.tls === undefined ? listener.protocol : 'mqtts';
+      const protocol = listener.protocol === 'websockets' ? (tls === undefined ? 'websockets' : 'wss') : tls === undefined ? 'mqtt' : 'mqtts';
+      if (listening.reloadTls !== undefined) tlsListeners.push({ listening, protocol, listener });
       logger.info({ event: 'listening', protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port} (${protocol})`);
     } catch (error) {
       logger.error(
@@ -109,6 +119,33 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     }
   }
 
+  // SIGHUP: re-read every TLS listener's certfile/keyfile/cafile (e.g. after a Let's Encrypt renewal).
+  // New handshakes use the new files; connected clients are not touched. A listener whose files are
+  // unusable keeps its old certificate and logs which file failed.
+  const reload = (): void => {
+    if (tlsListeners.length === 0) {
+      logger.info({ event: 'tls_reload_skipped', signal: 'SIGHUP' }, 'SIGHUP: no TLS listener to reload');
+      return;
+    }
+    for (const { listening, protocol, listener } of tlsListeners) {
+      const where = { protocol, host: listening.host, port: listening.port };
+      try {
+        listening.reloadTls?.();
+        logger.info(
+          { event: 'tls_reloaded', ...where, certfile: listener.tls?.certfile, keyfile: listener.tls?.keyfile, cafile: listener.tls?.cafile },
+          `reloaded the TLS certificate of ${listening.host}:${listening.port} (${protocol})`,
+        );
+      } catch (error) {
+        const file = error instanceof TlsFileError ? error.file : undefined;
+        logger.error(
+          { event: 'tls_reload_failed', ...where, file, err: (error as Error).message },
+          `cannot reload the TLS certificate of ${listening.host}:${listening.port} (${protocol}); keeping the old one`,
+        );
+      }
+    }
+  };
+  process.on('SIGHUP', reload);
+
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ event: 'stopping', signal }, 'stopping');
@@ -117,6 +154,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.off('SIGHUP', reload);
   sys.stop();
   broker.close();
   await Promise.all(listeners.map((l) => l.close()));

@@ -146,7 +146,6 @@ export const NOT_YET_SUPPORTED_VALUES: Readonly<Record<string, PlannedArea>> = {
   'log_dest syslog': 'logging',
   'log_dest dlt': 'logging',
   'log_dest topic': 'logging',
-  'protocol websockets': 'transport',
 };
 
 /** The planned area for `option value`, if that value of an implemented option is not supported yet. */

@@ -19,6 +19,11 @@ export interface Listening {
   readonly host: string;
   readonly port: number;
   close(): Promise<void>;
+  /**
+   * TLS listeners (mqtts, wss): re-read certfile/keyfile/cafile and use them for new handshakes;
+   * connected clients stay. Throws (naming the file) and keeps the old certificate when one is unusable.
+   */
+  reloadTls?: () => void;
 }
 
 /** Binds `server` and resolves once it listens; later errors are logged, never thrown. */

@@ -132,7 +132,7 @@ const ROWS: readonly Row[] = [
   { name: '-V mqttv311 -c -q 1', sub: ['-V', 'mqttv311', '-c', '-i', 'CID', '-t', 'TOPIC', '-q', '1', '-C', '1', '-F', '%q'], pub: [['-V', '311', '-t', 'TOPIC', '-q', '1', '-m', 'p']], expect: '1\n' },
 ];
 
-describe('moat pub/sub against mosquitto_pub/mosquitto_sub', { timeout: 85_000 }, () => {
+describe('moat pub/sub against mosquitto_pub/mosquitto_sub', { timeout: 240_000 } /* ~35 s alone; generous so a loaded machine does not cancel it */, () => {
   const brokers: Record<Tool, RunningBroker | undefined> = { mosquitto: undefined, moat: undefined };
   let dir = '';
 

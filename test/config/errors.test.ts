@@ -156,8 +156,16 @@ test('not-yet-supported: exact message for use_identity_as_username and for plug
   assert.match(only('plugin_opt_x y\n'), /^moat\.conf:1: plugin_opt_x is not yet supported/);
   assert.match(only('log_dest syslog\n'), /^moat\.conf:1: log_dest syslog is not yet supported by moat \(planned: logging\)/);
   assert.match(only('log_dest topic\n'), /^moat\.conf:1: log_dest topic is not yet supported by moat \(planned: logging\)/);
-  assert.match(only('listener 9001\nprotocol websockets\n'), /^moat\.conf:2: protocol websockets is not yet supported by moat \(planned: transport listeners\)/);
   assert.match(only('listener 0 /run/moat.sock\n'), /^moat\.conf:1: listener 0 \/run\/moat\.sock \(a Unix socket\) is not yet supported/);
+});
+
+test('protocol websockets is accepted, plain (ws://) and with TLS options (wss://)', () => {
+  const plain = parseConfig('listener 9001\nprotocol websockets\n', 'moat.conf');
+  assert.equal(plain.listeners[0]?.protocol, 'websockets');
+  assert.equal(plain.listeners[0]?.tls, undefined);
+  const secure = parseConfig('listener 9002\nprotocol websockets\ncertfile /etc/moat/cert.pem\nkeyfile /etc/moat/key.pem\n', 'moat.conf');
+  assert.equal(secure.listeners[0]?.protocol, 'websockets');
+  assert.equal(secure.listeners[0]?.tls?.certfile, '/etc/moat/cert.pem');
 });
 
 test('all errors in a file are reported together, in line order', () => {
