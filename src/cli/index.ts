@@ -13,4 +13,5 @@ registerBrokerCommand(program);
 (await import('./bench.js')).registerBenchCommand(program);
 (await import('./pub.js')).registerPubCommand(program);
 (await import('./sub.js')).registerSubCommand(program);
+(await import('./certs.js')).registerCertsCommand(program);
 await program.parseAsync(process.argv);
