@@ -6,7 +6,7 @@ import { generateKeyPair, createPrivateKey, randomBytes, X509Certificate } from 
 import { access, chmod, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { MoatError } from '../codec/errors.js';
@@ -149,9 +149,26 @@ function checkClientNames(names: readonly string[]): string[] {
   return unique;
 }
 
+/**
+ * mkdir -p, one level at a time: Node 20's recursive mkdir spins forever where a level cannot be
+ * created but reports ENOENT (under /proc, for one), instead of failing.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  const parts = resolve(dir).split(sep).filter((part) => part !== '');
+  let path: string = sep;
+  for (const part of parts) {
+    path = join(path, part);
+    try {
+      await mkdir(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
 async function prepareDirectory(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
     await access(dir, constants.W_OK);
   } catch (error) {

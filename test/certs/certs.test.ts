@@ -112,6 +112,8 @@ test('existing server or client files, a bad client name, bad --days or an unusa
   const file = join(root, 'a-file');
   writeFileSync(file, '');
   await assert.rejects(generateCerts({ dir: join(file, 'certs') }), (e: unknown) => e instanceof CertsError && /^cannot write certificates to /.test(e.message));
+  // Node 20's recursive mkdir spins forever here; moat's own mkdir -p must fail at once.
+  await assert.rejects(generateCerts({ dir: '/proc/moat-no-such-dir/certs' }), (e: unknown) => e instanceof CertsError && /ENOENT/.test(e.message));
   const halfCa = join(root, 'half-ca');
   mkdirSync(halfCa);
   copyFileSync(result.ca.cert, join(halfCa, 'ca.crt'));
