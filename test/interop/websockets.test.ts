@@ -98,6 +98,9 @@ test('a WebSocket asking for another subprotocol is refused with 400', async () 
     ws.once('error', () => undefined);
   });
   assert.equal(status, 400);
+  // The log line travels through a pipe: it may land after the HTTP answer.
+  const deadline = Date.now() + 3000;
+  while (!broker.logs.some((l) => l.includes('"websocket_refused"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.ok(broker.logs.some((l) => l.includes('"websocket_refused"')));
 });
 
