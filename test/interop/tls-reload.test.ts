@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import mqtt from 'mqtt';
 import { makeTestCertificates, type TlsFiles } from '../kit/certs.js';
 import { startMoat, type RunningMoat } from '../kit/moat.js';
+import { until } from '../kit/wait.js';
 
 let root: string;
 let a: TlsFiles;
@@ -18,14 +19,6 @@ let live: { cert: string; key: string };
 let broker: RunningMoat;
 let mqttsPort: number;
 let wssPort: number;
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const count = (event: string): number => broker.logs.filter((l) => l.includes(`"event":"${event}"`)).length;
 

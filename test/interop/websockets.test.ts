@@ -10,20 +10,13 @@ import { WebSocket } from 'ws';
 import { connect } from '../../src/client/index.js';
 import { makeTestCertificates, type TlsFiles } from '../kit/certs.js';
 import { startMoat, type RunningMoat } from '../kit/moat.js';
+import { until } from '../kit/wait.js';
 
 let dir: string;
 let files: TlsFiles;
 let broker: RunningMoat;
 let wsPort: number;
 let wssPort: number;
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'moat-ws-'));

@@ -16,3 +16,4 @@ export { connectMqttJs } from './mqttjs.js';
 export type { ConnectedClient, ReceivedMessage } from './mqttjs.js';
 export { makeClientCertificate, makeTestCertificates } from './certs.js';
 export type { TlsFiles } from './certs.js';
+export { until } from './wait.js';

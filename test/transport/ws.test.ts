@@ -7,6 +7,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { encode } from '../../src/codec/encode.js';
 import { listenWebSocket, pickSubprotocol } from '../../src/transport/ws.js';
 import type { Listening } from '../../src/transport/listen.js';
+import { until } from '../kit/wait.js';
 
 let broker: Broker;
 let listening: Listening;
@@ -36,14 +37,6 @@ function nextFrame(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
 
 function closed(ws: WebSocket): Promise<number> {
   return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-}
-
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 test('pickSubprotocol prefers mqtt, accepts mqttv3.1, refuses the rest', () => {
