@@ -50,8 +50,6 @@ export type PlannedArea = keyof typeof PLANNED_AREAS;
 /** Option name → area that will implement it. */
 export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   // authentication and access control
-  password_file: 'auth',
-  acl_file: 'auth',
   psk_file: 'auth',
   psk_hint: 'auth',
   use_username_as_clientid: 'auth',

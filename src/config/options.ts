@@ -32,6 +32,8 @@ export interface SecurityDraft {
   allowAnonymous: boolean | undefined;
   allowZeroLengthClientId: boolean | undefined;
   autoIdPrefix: string | undefined;
+  passwordFile: string | undefined;
+  aclFile: string | undefined;
 }
 
 /** A listener while the file is being read. */
@@ -90,6 +92,8 @@ export interface Draft {
     maxQueuedBytes: number;
     sysInterval: number;
     connectTimeout: number;
+    authFailureLimit: number;
+    authBanTime: number;
     upgradeOutgoingQos: boolean;
     setTcpNodelay: boolean;
   };
@@ -297,6 +301,18 @@ function setSecurity<K extends SecurityKey>(ctx: OptionContext, key: K, value: S
   draft.security[key] = value;
 }
 
+/** A security option whose value is a file path (password_file, acl_file). */
+function securityPath(key: 'passwordFile' | 'aclFile', example: string): OptionSpec {
+  return {
+    scope: 'security',
+    example,
+    apply: (ctx) => {
+      const value = freeText(ctx, example);
+      if (value !== undefined) setSecurity(ctx, key, value);
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Listener-scoped options.
 
@@ -456,6 +472,8 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
       if (value !== undefined) setSecurity(ctx, 'allowZeroLengthClientId', value);
     },
   },
+  password_file: securityPath('passwordFile', '/etc/moat/passwd'),
+  acl_file: securityPath('aclFile', '/etc/moat/acl'),
   auto_id_prefix: {
     scope: 'security',
     example: 'auto-',
@@ -533,6 +551,16 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: '10',
     apply: global('connectTimeout', (ctx) => wholeNumber(ctx, 1, 65535, '10')),
   },
+  auth_failure_limit: {
+    scope: 'global',
+    example: '5',
+    apply: global('authFailureLimit', (ctx) => wholeNumber(ctx, 0, 1_000_000, '5')),
+  },
+  auth_ban_time: {
+    scope: 'global',
+    example: '60',
+    apply: global('authBanTime', (ctx) => wholeNumber(ctx, 1, 86_400, '60')),
+  },
   upgrade_outgoing_qos: {
     scope: 'global',
     example: 'false',
@@ -581,7 +609,7 @@ export function newListener(port: number, host: string | undefined, source: Conf
     protocol: 'mqtt',
     maxConnections: CONFIG_DEFAULTS.maxConnections,
     maxTopicAlias: CONFIG_DEFAULTS.maxTopicAlias,
-    security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined },
+    security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
     tls: {},
     source,
   };

@@ -48,6 +48,10 @@ export const CONFIG_DEFAULTS = {
   sysInterval: 10,
   /** moat extension. */
   connectTimeout: 10,
+  /** moat extension: failed logins from one address or for one username before a ban; 0 = never ban. */
+  authFailureLimit: 5,
+  /** moat extension: seconds a ban lasts, and the window in which failures are counted. */
+  authBanTime: 60,
   logDestinations: ['stderr'],
   logTypes: ['error', 'warning', 'notice', 'information'],
   logTimestamp: true,
@@ -94,6 +98,10 @@ export interface ListenerConfig {
   readonly maxConnections: number;
   /** `max_topic_alias`: most topic aliases an MQTT 5 client may create (per listener in mosquitto); 0 = none. */
   readonly maxTopicAlias: number;
+  /** `password_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
+  readonly passwordFile: string | undefined;
+  /** `acl_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
+  readonly aclFile: string | undefined;
   /** TLS settings; absent = plain TCP/WebSocket. Not produced yet (see ListenerTlsConfig). */
   readonly tls?: ListenerTlsConfig;
   /** The `listener`/`port`/`bind_address` line that created it (line 0 = moat's local-only default). */
@@ -143,6 +151,14 @@ export interface BrokerConfig {
   readonly allowZeroLengthClientId: boolean;
   /** Global `auto_id_prefix`. */
   readonly autoIdPrefix: string;
+  /** Global `password_file`: mosquitto_passwd format ($6$ / $7$ hashes). */
+  readonly passwordFile: string | undefined;
+  /** Global `acl_file`: mosquitto's ACL format. */
+  readonly aclFile: string | undefined;
+  /** `auth_failure_limit` (moat): failed logins per address or username within auth_ban_time before a ban; 0 = off. */
+  readonly authFailureLimit: number;
+  /** `auth_ban_time` (moat): seconds a ban lasts and the window failures are counted in. */
+  readonly authBanTime: number;
   /** `max_keepalive`: MQTT 5 server keep alive sent when a client asks for more (seconds). */
   readonly maxKeepalive: number;
   /** `max_packet_size`: largest packet accepted from clients, in bytes; 0 = no limit. */

@@ -40,7 +40,7 @@ test('seed: "Production configuration for 5,000 devices" — limits parse (with 
   assert.match(c.warnings[0]?.message ?? '', /^mosquitto\.conf:2: max_connections comes before any "listener" line/);
 });
 
-test('seed: TLS + password listener — TLS parses, the password line is "not yet supported"', () => {
+test('seed: TLS + password listener parses whole, the password file applies to the listener', () => {
   const text = [
     'listener 8883',
     'cafile /etc/letsencrypt/live/mqtt.example.com/chain.pem',
@@ -50,11 +50,13 @@ test('seed: TLS + password listener — TLS parses, the password line is "not ye
     'password_file /etc/mosquitto/passwd',
     '',
   ].join('\n');
-  const found = issues(text);
-  assert.deepEqual(found.map((i) => [i.line, i.option, i.kind]), [[6, 'password_file', 'not-yet-supported']]);
-  assert.match(found[0]?.message ?? '', /password_file is not yet supported by moat \(planned: authentication: password\/ACL\/PSK files\)/);
-  const tls = parseConfig(text.replace('password_file /etc/mosquitto/passwd\n', ''), 'mosquitto.conf').listeners[0]?.tls;
-  assert.deepEqual(tls, {
+  const config = parseConfig(text, 'mosquitto.conf');
+  const listener = config.listeners[0];
+  assert.equal(config.passwordFile, '/etc/mosquitto/passwd');
+  assert.equal(listener?.passwordFile, '/etc/mosquitto/passwd');
+  assert.equal(listener?.aclFile, undefined);
+  assert.equal(listener?.allowAnonymous, false);
+  assert.deepEqual(listener?.tls, {
     cafile: '/etc/letsencrypt/live/mqtt.example.com/chain.pem',
     certfile: '/etc/letsencrypt/live/mqtt.example.com/cert.pem',
     keyfile: '/etc/letsencrypt/live/mqtt.example.com/privkey.pem',
@@ -62,6 +64,21 @@ test('seed: TLS + password listener — TLS parses, the password line is "not ye
     useIdentityAsUsername: false,
     useSubjectAsUsername: false,
   });
+});
+
+test('per_listener_settings: each listener has its own password_file and acl_file', () => {
+  const config = parseConfig(
+    ['per_listener_settings true', 'listener 1883 127.0.0.1', 'allow_anonymous true', 'listener 8883', 'password_file /etc/moat/passwd', 'acl_file /etc/moat/acl', ''].join('\n'),
+    'mosquitto.conf',
+  );
+  assert.deepEqual(
+    config.listeners.map((l) => [l.port, l.passwordFile, l.aclFile]),
+    [
+      [1883, undefined, undefined],
+      [8883, '/etc/moat/passwd', '/etc/moat/acl'],
+    ],
+  );
+  assert.equal(config.passwordFile, undefined);
 });
 
 test('TLS: a listener with TLS options needs certfile and keyfile; require_certificate needs a CA', () => {
