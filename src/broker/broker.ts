@@ -1,6 +1,7 @@
 // The broker engine. It owns no sockets: `handle(stream)` takes any Duplex (TCP, TLS, WebSocket,
 // an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle.
 import type { Duplex } from 'node:stream';
+import { Authenticator } from '../auth/authenticator.js';
 import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,7 @@ export class Broker {
   readonly options: ResolvedBrokerOptions;
   readonly logger: Logger;
   readonly router: Router;
+  readonly authenticator: Authenticator;
   readonly stats: BrokerStats = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
@@ -35,6 +37,7 @@ export class Broker {
     this.options = parseBrokerOptions(options);
     this.logger = this.options.logger;
     this.router = new Router(this.options.upgradeOutgoingQos);
+    this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, logger: this.logger });
   }
 
   /** Serves one client over `stream` until either side closes it. */

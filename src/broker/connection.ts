@@ -25,7 +25,8 @@ export interface ConnectionInfo {
 const CONNECTION = Symbol('moat.connection');
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
-export type ConnectionState = 'new' | 'connected' | 'closing' | 'closed';
+/** 'authenticating': CONNECT arrived and its password is being checked off the event loop. */
+export type ConnectionState = 'new' | 'authenticating' | 'connected' | 'closing' | 'closed';
 
 export class Connection implements ParserHandler {
   readonly broker: Broker;
@@ -35,6 +36,8 @@ export class Connection implements ParserHandler {
   state: ConnectionState = 'new';
   session: Session | undefined;
   clientId = '';
+  /** The user name the client logged in with (or its certificate gave); undefined = anonymous. */
+  username: string | undefined;
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;
@@ -56,6 +59,10 @@ export class Connection implements ParserHandler {
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   connectSessionExpiry = 0;
   readonly #outbox: Outbox;
+  /** Packets that arrived while CONNECT was being authenticated, handled in order once it is decided. */
+  #pending: Packet[] | undefined;
+  /** True while those packets are handled: their wire bytes are gone by then. */
+  #replaying = false;
   #destroyTimer: NodeJS.Timeout | undefined;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
@@ -115,6 +122,42 @@ export class Connection implements ParserHandler {
 
   onPacket(packet: Packet): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'authenticating') {
+      (this.#pending ??= []).push(packet);
+      return;
+    }
+    this.#dispatch(packet);
+  }
+
+  /** The bytes the packet being handled arrived in, when it can be forwarded as they are. */
+  get receivedBytes(): Buffer | undefined {
+    return this.#replaying ? undefined : this.parser.currentPacketBytes;
+  }
+
+  /** While CONNECT is checked: no more reads, so at most one chunk's packets wait in memory. */
+  pauseInput(): void {
+    this.stream.pause();
+  }
+
+  /** CONNECT is decided: handle the packets that waited, in order, then read on. */
+  resumeInput(): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending !== undefined) {
+      this.#replaying = true;
+      try {
+        for (const packet of pending) {
+          if (this.state !== 'connected') break;
+          this.#dispatch(packet);
+        }
+      } finally {
+        this.#replaying = false;
+      }
+    }
+    if (this.state === 'connected') this.stream.resume();
+  }
+
+  #dispatch(packet: Packet): void {
     try {
       dispatch(this, packet);
     } catch (error) {
@@ -140,7 +183,7 @@ export class Connection implements ParserHandler {
       'closing connection after a protocol violation',
     );
     const reasonCode = error.reasonCode ?? 0x82;
-    if (this.state === 'new') {
+    if (this.state === 'new' || this.state === 'authenticating') {
       // Before CONNECT is accepted there is no DISCONNECT; an unsupported level gets CONNACK 0x84 / return code 1.
       if (reasonCode === 0x84) {
         this.write(encode({ type: 'connack', sessionPresent: false, reasonCode: this.protocolVersion === 5 ? 0x84 : 1 }, this.protocolVersion === 5 ? 5 : 4));
@@ -255,7 +298,7 @@ export class Connection implements ParserHandler {
 
   /** Closes the connection when CONNECT is overdue or keep alive has lapsed [MQTT-3.1.2-24]. */
   checkDeadlines(now: number): void {
-    if (this.state === 'new') {
+    if (this.state === 'new' || this.state === 'authenticating') {
       // Measured from the socket's arrival, not its last byte: a slow drip must not hold a slot forever.
       if (now - this.openedAt < this.broker.options.connectTimeoutMs) return;
       this.broker.logger.info({ event: 'connect_timeout', address: this.remoteAddress }, 'no CONNECT received in time; closing');

@@ -1,6 +1,8 @@
 // What a Broker is configured with. `parseBrokerOptions` fills defaults (Mosquitto 2's, unless the
 // MQTT specification says otherwise) and rejects bad values naming the option.
 import { MoatError } from '../codec/errors.js';
+import type { AccessControl } from '../auth/access-control.js';
+import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface BrokerOptions {
@@ -21,8 +23,14 @@ export interface BrokerOptions {
   maxTopicAlias?: number;
   /** A socket that sends no CONNECT within this time is closed, milliseconds. */
   connectTimeoutMs?: number;
-  /** Whether clients without credentials may connect (per listener in later issues). */
+  /** Whether clients without credentials may connect; a listener's policy overrides it. */
   allowAnonymous?: boolean;
+  /** Password file and ACL for connections whose listener policy has none. */
+  accessControl?: AccessControl | undefined;
+  /** Failed logins per address or user name before a ban (v5 CONNACK 0x8A, 3.1.1 code 5); 0 = never. */
+  authFailureLimit?: number;
+  /** How long a ban lasts, and the window failures are counted in, ms. */
+  authBanMs?: number;
   /** Empty client ids from 3.1.1/5.0 clients get an assigned id with this prefix. */
   autoIdPrefix?: string;
   allowZeroLengthClientId?: boolean;
@@ -45,6 +53,10 @@ export interface ListenerPolicy {
   readonly allowZeroLengthClientId?: boolean | undefined;
   readonly autoIdPrefix?: string | undefined;
   readonly maxTopicAlias?: number | undefined;
+  /** The listener's password file and ACL (shared by listeners when per_listener_settings is false). */
+  readonly accessControl?: AccessControl | undefined;
+  /** use_identity_as_username / use_subject_as_username: the client certificate names the user. */
+  readonly certificateIdentity?: CertificateIdentity | undefined;
 }
 
 export interface ResolvedBrokerOptions {
@@ -58,6 +70,9 @@ export interface ResolvedBrokerOptions {
   readonly maxTopicAlias: number;
   readonly connectTimeoutMs: number;
   readonly allowAnonymous: boolean;
+  readonly accessControl: AccessControl | undefined;
+  readonly authFailureLimit: number;
+  readonly authBanMs: number;
   readonly autoIdPrefix: string;
   readonly allowZeroLengthClientId: boolean;
   readonly maxSocketBufferBytes: number;
@@ -83,6 +98,9 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     maxTopicAlias: options.maxTopicAlias ?? 10,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     allowAnonymous: options.allowAnonymous ?? true,
+    accessControl: options.accessControl,
+    authFailureLimit: options.authFailureLimit ?? 5,
+    authBanMs: options.authBanMs ?? 60_000,
     autoIdPrefix: options.autoIdPrefix ?? 'auto-',
     allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
     maxSocketBufferBytes: options.maxSocketBufferBytes ?? 8 * 1024 * 1024,
@@ -101,6 +119,8 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   checkRange('maxTopicAlias', resolved.maxTopicAlias, 0, 65535);
   checkRange('maxQueuedBytes', resolved.maxQueuedBytes, 0, Number.MAX_SAFE_INTEGER);
   checkRange('maxInflightBytes', resolved.maxInflightBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkRange('authFailureLimit', resolved.authFailureLimit, 0, 1_000_000);
+  checkRange('authBanMs', resolved.authBanMs, 1, 86_400_000);
   checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
   return resolved;
 }

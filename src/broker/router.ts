@@ -108,10 +108,13 @@ export class Router {
     for (let i = 0; i < count; i++) {
       const session = targets[i] as Session;
       targets[i] = undefined; // no stale reference keeps an ended session alive
-      session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire);
+      // The ACL is asked at delivery too: a subscription made before a reload tightened it reads no more.
+      if (session.mayRead(message.topic)) {
+        session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire);
+        delivered++;
+      }
       session.routeSubIds = undefined;
     }
-    delivered = count;
 
     // Each shared group gives the message to one member, preferring connected ones [MQTT-4.8.2].
     for (let i = 0; i < groups.length; i++) {
@@ -120,6 +123,7 @@ export class Router {
       const member = group.next(isConnected) ?? group.next();
       if (member === undefined) continue;
       const entry = member.value;
+      if (!entry.session.mayRead(message.topic)) continue;
       const qos = this.deliveryQos(entry.qos, message.qos);
       const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       entry.session.deliver(message, qos, entry.retainAsPublished && message.retain, subIds, wire);

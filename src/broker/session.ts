@@ -1,6 +1,8 @@
 // Session state that outlives a network connection [MQTT-4.1]: subscriptions, QoS 1/2 messages in
 // flight both ways, messages queued while offline or while the in-flight window is full, the will.
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
+import type { AccessControl } from '../auth/access-control.js';
+import type { AclSubject } from '../auth/acl-file.js';
 import type { Connection } from './connection.js';
 import { remainingExpiry, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
@@ -46,6 +48,8 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   will: Will | undefined;
   willTimer: NodeJS.Timeout | undefined;
+  /** Who the session belongs to and the rules it reads under; undefined = no ACL can apply. */
+  access: { readonly control: AccessControl; readonly subject: AclSubject } | undefined;
   // Collections are created on first use: most of 10,000s of idle sessions never need all of them,
   // and an empty Map or Set still costs a backing store.
   #subscriptions: Map<string, SubscriptionEntry> | undefined;
@@ -66,6 +70,12 @@ export class Session {
   routeQos: QoS = 0;
   routeRetain = false;
   routeSubIds: number[] | undefined = undefined;
+
+  /** Whether the ACL lets this session receive a message on `topic` (checked at every delivery). */
+  mayRead(topic: string): boolean {
+    const access = this.access;
+    return access === undefined || access.control.allows(access.subject, 'read', topic);
+  }
 
   constructor(
     clientId: string,

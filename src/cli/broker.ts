@@ -6,7 +6,8 @@ import { Broker } from '../broker/broker.js';
 import { MoatError } from '../codec/errors.js';
 import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
-import type { BrokerConfig, ListenerTlsConfig } from '../config/types.js';
+import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
+import { AccessControl } from '../auth/access-control.js';
 import { createLogger } from './log.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
@@ -59,6 +60,23 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   const logger = createLogger(config.log, options.verbose === true);
   for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
 
+  const security = resolveSecurity(config);
+  const refusals = security.map((s) => s.refusal).filter((r): r is string => r !== undefined);
+  if (refusals.length > 0) {
+    for (const refusal of refusals) process.stderr.write(`moat broker: refusing to start: ${refusal}\n`);
+    return 2;
+  }
+  let accessControls: Map<ListenerConfig, AccessControl>;
+  try {
+    accessControls = await AccessControl.forListeners(config.listeners);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
   const broker = new Broker({
     maxKeepalive: config.maxKeepalive,
     maxPacketSize: config.maxPacketSize,
@@ -76,23 +94,32 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     autoIdPrefix: config.autoIdPrefix,
     connectTimeoutMs: config.connectTimeout * 1000,
     allowAnonymous: false,
+    authFailureLimit: config.authFailureLimit,
+    authBanMs: config.authBanTime * 1000,
     logger,
   });
-  const sys = new SysPublisher(broker, { intervalSeconds: config.sysInterval, version: MOAT_VERSION, connectionLimit: config.listeners[0]?.maxConnections ?? -1 });
+  const securityWarnings = security.flatMap((s) => s.warnings);
+  const sys = new SysPublisher(broker, {
+    intervalSeconds: config.sysInterval,
+    version: MOAT_VERSION,
+    connectionLimit: config.listeners[0]?.maxConnections ?? -1,
+    securityWarnings,
+  });
   sys.start();
-  const security = resolveSecurity(config);
   const listeners: Listening[] = [];
-  const tlsListeners: { listening: Listening; protocol: string; listener: (typeof security)[number]['listener'] }[] = [];
-  for (const { listener, anonymousAllowed, warning } of security) {
-    if (warning !== undefined) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
+  const tlsListeners: { listening: Listening; protocol: string; listener: ListenerConfig }[] = [];
+  for (const { listener, anonymousAllowed, warnings } of security) {
+    for (const warning of warnings) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
     try {
       const tls: ListenerTlsConfig | undefined = listener.tls;
+      // mqtts and wss: tls_handshake_timeout bounds the handshake; connect_timeout starts after it.
+      const handshake = tls === undefined ? {} : { handshakeTimeoutMs: tls.handshakeTimeout * 1000 };
       const listen =
         listener.protocol === 'websockets'
-          ? (b: Broker, o: ListenerOptions) => listenWebSocket(b, { ...o, tls })
+          ? (b: Broker, o: ListenerOptions) => listenWebSocket(b, { ...o, tls, ...handshake })
           : tls === undefined
             ? listenTcp
-            : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls });
+            : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls, ...handshake });
       const listening = await listen(broker, {
         host: listener.host,
         port: listener.port,
@@ -103,6 +130,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
           allowZeroLengthClientId: listener.allowZeroLengthClientId,
           autoIdPrefix: listener.autoIdPrefix,
           maxTopicAlias: listener.maxTopicAlias,
+          accessControl: accessControls.get(listener),
+          certificateIdentity: tls?.useIdentityAsUsername === true ? 'common-name' : tls?.useSubjectAsUsername === true ? 'subject' : undefined,
         },
       });
       listeners.push(listening);

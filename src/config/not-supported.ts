@@ -63,8 +63,6 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   'ciphers_tls1.3': 'tls',
   crlfile: 'tls',
   dhparamfile: 'tls',
-  use_identity_as_username: 'tls',
-  use_subject_as_username: 'tls',
   tls_engine: 'tls',
   tls_engine_kpass_sha1: 'tls',
   tls_keyform: 'tls',

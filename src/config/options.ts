@@ -57,6 +57,12 @@ export interface TlsDraft {
   tlsVersion?: 'tlsv1.2' | 'tlsv1.3';
   ciphers?: string;
   requireCertificate?: boolean;
+  /** `tls_handshake_timeout`, seconds (moat extension). */
+  handshakeTimeout?: number;
+  useIdentityAsUsername?: boolean;
+  useSubjectAsUsername?: boolean;
+  /** The line of each use_*_as_username, for errors about the combination. */
+  usernameLines?: { identity?: ConfigSource; subject?: ConfigSource };
   /** First TLS line, for errors about the combination. */
   source?: ConfigSource;
 }

@@ -445,6 +445,36 @@ class ParseState {
         'add "cafile PATH" (the CA that signed your client certificates) under the listener',
       );
     }
+    // As in mosquitto: the username comes from the client's certificate, so one must be required,
+    // and it comes from one place only.
+    const lines = tls.usernameLines ?? {};
+    for (const [which, on] of [
+      ['identity', tls.useIdentityAsUsername],
+      ['subject', tls.useSubjectAsUsername],
+    ] as const) {
+      const line = lines[which];
+      if (on !== true || line === undefined || tls.requireCertificate === true) continue;
+      const option = `use_${which}_as_username`;
+      this.#issue(
+        CONFIG_ISSUE_KINDS.invalidValue,
+        line.file,
+        line.line,
+        option,
+        `${option} true on listener ${listener.port} takes the username from the client's certificate, but the listener does not require one`,
+        'add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
+      );
+    }
+    if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true) {
+      const line = lines.subject ?? lines.identity ?? at;
+      this.#issue(
+        CONFIG_ISSUE_KINDS.invalidValue,
+        line.file,
+        line.line,
+        undefined,
+        `listener ${listener.port} sets both use_identity_as_username and use_subject_as_username`,
+        'keep one: use_identity_as_username takes the certificate\'s CN, use_subject_as_username its whole subject',
+      );
+    }
   }
 
   finish(): BrokerConfig {
@@ -542,7 +572,8 @@ function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
     ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
     ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
     requireCertificate: draft.requireCertificate ?? false,
-    useIdentityAsUsername: false,
-    useSubjectAsUsername: false,
+    handshakeTimeout: draft.handshakeTimeout ?? CONFIG_DEFAULTS.tlsHandshakeTimeout,
+    useIdentityAsUsername: draft.useIdentityAsUsername ?? false,
+    useSubjectAsUsername: draft.useSubjectAsUsername ?? false,
   });
 }

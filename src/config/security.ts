@@ -1,5 +1,6 @@
-// The one place that decides, per listener, whether anonymous clients may connect (mosquitto 2 rules,
-// plus moat's loud warnings). The broker and `moat audit` read this instead of re-deriving it.
+// The one place that decides, per listener, whether anonymous clients may connect (mosquitto 2 rules),
+// and whether the setup is too insecure to start (moat's rule) or worth a loud warning. The broker and
+// `moat audit` read this instead of re-deriving it.
 
 import type { BrokerConfig, ListenerConfig } from './types.js';
 
@@ -12,13 +13,14 @@ export interface ListenerSecurity {
   readonly reason: string;
   /** The listener accepts connections from this machine only (bound to a loopback address). */
   readonly loopbackOnly: boolean;
-  /**
-   * No client can connect: anonymous clients are refused and moat has no other way to authenticate yet
-   * (password_file is not supported yet). This is mosquitto 2's behaviour too; report it, don't hide it.
-   */
+  /** Clients can prove who they are: a password file, or client certificates mapped to user names. */
+  readonly authenticates: boolean;
+  /** No client can connect: anonymous clients are refused and nothing else can log in (Mosquitto 2 starts anyway). */
   readonly noClientCanConnect: boolean;
-  /** A warning to print at startup, or undefined when the posture is unremarkable. */
-  readonly warning: string | undefined;
+  /** Why the broker must not start with this listener, with the fix; undefined when it may. */
+  readonly refusal: string | undefined;
+  /** Warnings to print at startup (and publish in $SYS). */
+  readonly warnings: readonly string[];
 }
 
 /** True for addresses that only this machine can reach. */
@@ -35,8 +37,13 @@ export function describeListener(listener: ListenerConfig): string {
   return listener.host.includes(':') ? `[${listener.host}]:${port}` : `${listener.host}:${port}`;
 }
 
-/** Resolves allow_anonymous for every listener of `config`, in the same order as config.listeners. */
+/**
+ * Resolves allow_anonymous for every listener of `config`, in the same order as config.listeners, and
+ * judges it: a listener others can reach with no way to log in is refused unless allow_anonymous true
+ * is explicit (then warned about loudly); a plain-text listener others can reach beside a TLS one is warned about.
+ */
 export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity[] {
+  const tlsListener = config.listeners.find((l) => l.tls !== undefined);
   return config.listeners.map((listener) => {
     const loopbackOnly = isLoopbackHost(listener.host);
     const name = describeListener(listener);
@@ -53,17 +60,34 @@ export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity
       anonymousAllowed = false;
       reason = 'allow_anonymous is not set, and with a listener configured it defaults to false (mosquitto 2)';
     }
-    const noClientCanConnect = !anonymousAllowed;
-    let warning: string | undefined;
-    if (anonymousAllowed && !loopbackOnly) {
-      warning =
-        `listener ${name} lets anyone who can reach it connect without a username or password ` +
-        '(allow_anonymous true); keep it on a private network.';
+    const tls = listener.tls;
+    const authenticates = listener.passwordFile !== undefined || tls?.useIdentityAsUsername === true || tls?.useSubjectAsUsername === true;
+    const noClientCanConnect = !anonymousAllowed && !authenticates;
+    const at = `${listener.source.file}:${listener.source.line}`;
+    let refusal: string | undefined;
+    const warnings: string[] = [];
+    if (!loopbackOnly && !authenticates && listener.allowAnonymous !== true) {
+      refusal =
+        `listener ${name} (${at}) can be reached from other machines but has no way to log clients in. ` +
+        'Fix: add "password_file /etc/moat/passwd" (create it with "moat passwd -c /etc/moat/passwd USER"), ' +
+        'or bind the listener to 127.0.0.1, or — on a private network only — set "allow_anonymous true".';
+    } else if (anonymousAllowed && !loopbackOnly) {
+      warnings.push(
+        `INSECURE: listener ${name} lets anyone who can reach it connect without a username or password ` +
+          '(allow_anonymous true); keep it on a private network, or set a password_file and "allow_anonymous false".',
+      );
     } else if (noClientCanConnect) {
-      warning =
-        `listener ${name} refuses anonymous clients and moat does not read password_file yet, so no client can ` +
-        'connect. Fix: set "allow_anonymous true" (on a private network only) until password support lands.';
+      warnings.push(
+        `listener ${name} refuses anonymous clients and has no password_file, so no client can connect. ` +
+          'Fix: add "password_file FILE" (moat passwd -c FILE USER), or "allow_anonymous true" for local testing.',
+      );
     }
-    return Object.freeze({ listener, anonymousAllowed, reason, loopbackOnly, noClientCanConnect, warning });
+    if (tlsListener !== undefined && tls === undefined && !loopbackOnly) {
+      warnings.push(
+        `listener ${name} is plain text beside the TLS listener ${describeListener(tlsListener)}: passwords and messages ` +
+          'sent to it cross the network unencrypted. Fix: remove it, or bind it to 127.0.0.1.',
+      );
+    }
+    return Object.freeze({ listener, anonymousAllowed, reason, loopbackOnly, authenticates, noClientCanConnect, refusal, warnings: Object.freeze(warnings) });
   });
 }

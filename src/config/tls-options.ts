@@ -1,7 +1,9 @@
 // The listener TLS options of mosquitto.conf (cafile, capath, certfile, keyfile, ciphers,
-// tls_version, require_certificate): each sets a field of the listener's TlsDraft; parse.ts checks
-// the combination (certificate and key together, a CA for client certificates).
-import { bool, freeText, oneOf, setListener, type OptionContext, type OptionSpec, type TlsDraft } from './options.js';
+// tls_version, require_certificate, use_identity_as_username, use_subject_as_username) and moat's
+// tls_handshake_timeout: each sets a field of the listener's TlsDraft; parse.ts checks the
+// combination (certificate and key together, a CA for client certificates, a required client
+// certificate for the username options).
+import { bool, freeText, oneOf, setListener, wholeNumber, type OptionContext, type OptionSpec, type TlsDraft } from './options.js';
 
 function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
   setListener(ctx, (l) => {
@@ -44,4 +46,33 @@ export const TLS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
       if (value !== undefined) setTls(ctx, (t) => (t.requireCertificate = value));
     },
   },
+  // moat extension. Node's default (120 s) lets a socket that never finishes a handshake sit too long;
+  // 30 s still fits a slow device's handshake. connect_timeout only starts once it is done.
+  tls_handshake_timeout: {
+    scope: 'listener',
+    example: '30',
+    apply: (ctx) => {
+      const value = wholeNumber(ctx, 1, 3600, '30', 'a whole number of seconds 1-3600');
+      if (value !== undefined) setTls(ctx, (t) => (t.handshakeTimeout = value));
+    },
+  },
+  use_identity_as_username: usernameFrom('identity'),
+  use_subject_as_username: usernameFrom('subject'),
 };
+
+/** use_identity_as_username (the certificate's CN) / use_subject_as_username (its whole subject). */
+function usernameFrom(which: 'identity' | 'subject'): OptionSpec {
+  return {
+    scope: 'listener',
+    example: 'true',
+    apply: (ctx) => {
+      const value = bool(ctx, 'true');
+      if (value === undefined) return;
+      setTls(ctx, (t) => {
+        if (which === 'identity') t.useIdentityAsUsername = value;
+        else t.useSubjectAsUsername = value;
+        (t.usernameLines ??= {})[which] = { file: ctx.line.file, line: ctx.line.line };
+      });
+    },
+  };
+}

@@ -48,6 +48,11 @@ export const CONFIG_DEFAULTS = {
   sysInterval: 10,
   /** moat extension. */
   connectTimeout: 10,
+  /**
+   * moat extension (`tls_handshake_timeout`, seconds): generous for ESP8266-class devices (2-6 s
+   * handshakes), yet a socket that never finishes its handshake is still reaped.
+   */
+  tlsHandshakeTimeout: 30,
   /** moat extension: failed logins from one address or for one username before a ban; 0 = never ban. */
   authFailureLimit: 5,
   /** moat extension: seconds a ban lasts, and the window in which failures are counted. */
@@ -62,8 +67,8 @@ export const CONFIG_DEFAULTS = {
 } as const;
 
 /**
- * TLS settings of a listener. Filled in by the TLS issue; parseConfig() never sets it yet
- * (the TLS options are rejected as "not yet supported").
+ * TLS settings of a listener (cafile/capath/certfile/keyfile/tls_version/ciphers/require_certificate,
+ * tls_handshake_timeout, use_identity_as_username/use_subject_as_username).
  */
 export interface ListenerTlsConfig {
   readonly cafile?: string;
@@ -73,6 +78,8 @@ export interface ListenerTlsConfig {
   readonly tlsVersion?: string;
   readonly ciphers?: string;
   readonly requireCertificate: boolean;
+  /** `tls_handshake_timeout` in seconds (moat extension); the connect_timeout starts after it. */
+  readonly handshakeTimeout: number;
   readonly useIdentityAsUsername: boolean;
   readonly useSubjectAsUsername: boolean;
 }
@@ -102,7 +109,7 @@ export interface ListenerConfig {
   readonly passwordFile: string | undefined;
   /** `acl_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
   readonly aclFile: string | undefined;
-  /** TLS settings; absent = plain TCP/WebSocket. Not produced yet (see ListenerTlsConfig). */
+  /** TLS settings; absent = plain TCP/WebSocket. */
   readonly tls?: ListenerTlsConfig;
   /** The `listener`/`port`/`bind_address` line that created it (line 0 = moat's local-only default). */
   readonly source: ConfigSource;

@@ -9,6 +9,8 @@ export interface SysPublisherOptions {
   version: string;
   /** Configured max_connections (-1 = unlimited). */
   connectionLimit: number;
+  /** Insecure settings the broker started with anyway; published retained at $SYS/broker/security/warnings. */
+  securityWarnings?: readonly string[];
 }
 
 export class SysPublisher {
@@ -24,6 +26,8 @@ export class SysPublisher {
   start(): void {
     if (this.#options.intervalSeconds <= 0) return;
     this.#broker.publishSimple('$SYS/broker/version', `moat ${this.#options.version}`, 0, true);
+    const warnings = this.#options.securityWarnings ?? [];
+    if (warnings.length > 0) this.#broker.publishSimple('$SYS/broker/security/warnings', warnings.join('\n'), 0, true);
     this.publishNow();
     this.#timer = setInterval(() => this.publishNow(), this.#options.intervalSeconds * 1000);
     this.#timer.unref();

@@ -12,7 +12,7 @@ export { secureContextOptions, serverTlsOptions, TlsFileError } from './tls-cont
 
 export interface TlsListenerOptions extends ListenerOptions {
   tls: ListenerTlsConfig;
-  /** A handshake not finished in this time is dropped; generous, so 6 s ESP8266 handshakes pass. Default 60 s. */
+  /** A handshake not finished in this time is dropped (`tls_handshake_timeout`). Default 30 s, see DEFAULT_HANDSHAKE_TIMEOUT_MS. */
   handshakeTimeoutMs?: number;
 }
 
@@ -20,6 +20,7 @@ export async function listenTls(broker: Broker, options: TlsListenerOptions): Pr
   const info: ConnectionInfo = { listener: `mqtts:${options.port}`, policy: options.policy };
   const server = createServer(serverTlsOptions(options.tls, options.handshakeTimeoutMs), (socket: TLSSocket) => {
     if (options.noDelay ?? true) socket.setNoDelay(true);
+    // Only now, with the handshake done, does the engine's CONNECT timeout (connect_timeout) start.
     broker.handle(socket, info);
   });
   const reloadTls = setUpTlsServer(server, broker, options.tls);

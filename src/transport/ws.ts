@@ -18,7 +18,7 @@ import { serverTlsOptions, setUpTlsServer } from './tls-context.js';
 export interface WebSocketListenerOptions extends ListenerOptions {
   /** Present: wss:// (HTTPS upgrade); absent: ws://. */
   tls?: ListenerTlsConfig | undefined;
-  /** wss only: a TLS handshake not finished in this time is dropped. Default 60 s. */
+  /** wss only: a TLS handshake not finished in this time is dropped (`tls_handshake_timeout`). Default 30 s. */
   handshakeTimeoutMs?: number;
 }
 

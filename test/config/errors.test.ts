@@ -146,10 +146,10 @@ test('every not-yet-supported option is an error naming its planned area, never 
   }
 });
 
-test('not-yet-supported: exact message for use_identity_as_username and for plugin option prefixes and values', () => {
+test('not-yet-supported: exact message for crlfile and for plugin option prefixes and values', () => {
   assert.equal(
-    only('listener 8883\nuse_identity_as_username true\n'),
-    'moat.conf:2: use_identity_as_username is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
+    only('listener 8883\ncrlfile /etc/moat/crl.pem\n'),
+    'moat.conf:2: crlfile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
       'front of moat (nginx, HAProxy or stunnel) until then.',
   );
   assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);

@@ -162,16 +162,33 @@ test('resolveSecurity: local-only allows anonymous from this machine', () => {
   assert.equal(s.anonymousAllowed, true);
   assert.equal(s.loopbackOnly, true);
   assert.equal(s.noClientCanConnect, false);
-  assert.equal(s.warning, undefined);
+  assert.equal(s.refusal, undefined);
+  assert.deepEqual(s.warnings, []);
 });
 
-test('resolveSecurity: a listener without allow_anonymous refuses anonymous clients (mosquitto 2) and says so', () => {
+test('resolveSecurity: a reachable listener with no way to log in is refused, naming the line and the fix', () => {
   const [s] = resolveSecurity(parse('listener 1883\n'));
   assert.ok(s);
   assert.equal(s.anonymousAllowed, false);
   assert.equal(s.noClientCanConnect, true);
   assert.match(s.reason, /not set/);
-  assert.match(s.warning ?? '', /no client can connect/);
+  assert.match(s.refusal ?? '', /^listener port 1883 on all interfaces \(moat\.conf:1\) can be reached from other machines but has no way to log clients in\. Fix: add "password_file/);
+  const [off] = resolveSecurity(parse('listener 1883 0.0.0.0\nallow_anonymous false\n'));
+  assert.match(off?.refusal ?? '', /no way to log clients in/);
+});
+
+test('resolveSecurity: a loopback listener nobody can log in to starts (as Mosquitto 2) with a warning', () => {
+  const [s] = resolveSecurity(parse('listener 1883 127.0.0.1\n'));
+  assert.equal(s?.refusal, undefined);
+  assert.equal(s?.noClientCanConnect, true);
+  assert.match(s?.warnings[0] ?? '', /no client can connect/);
+});
+
+test('resolveSecurity: a password file or certificate identity is a way to log in', () => {
+  const [withPasswords] = resolveSecurity(parse('listener 1883\npassword_file /etc/moat/passwd\n'));
+  assert.equal(withPasswords?.authenticates, true);
+  assert.equal(withPasswords?.refusal, undefined);
+  assert.deepEqual(withPasswords?.warnings, []);
 });
 
 test('resolveSecurity: explicit allow_anonymous true on all interfaces warns loudly; on loopback it does not', () => {
@@ -179,9 +196,20 @@ test('resolveSecurity: explicit allow_anonymous true on all interfaces warns lou
     parse('per_listener_settings true\nlistener 1883\nallow_anonymous true\nlistener 1884 localhost\nallow_anonymous true\n'),
   );
   assert.equal(open?.anonymousAllowed, true);
-  assert.match(open?.warning ?? '', /^listener port 1883 on all interfaces lets anyone who can reach it connect/);
+  assert.equal(open?.refusal, undefined);
+  assert.match(open?.warnings[0] ?? '', /^INSECURE: listener port 1883 on all interfaces lets anyone who can reach it connect/);
   assert.equal(local?.loopbackOnly, true);
-  assert.equal(local?.warning, undefined);
+  assert.deepEqual(local?.warnings, []);
+});
+
+test('resolveSecurity: a reachable plain-text listener beside a TLS one is warned about; a loopback one is not', () => {
+  const listeners = resolveSecurity(
+    parse(
+      'password_file /etc/moat/passwd\nlistener 8883\ncertfile /s.crt\nkeyfile /s.key\nlistener 1883\nlistener 1884 127.0.0.1\n',
+    ),
+  );
+  assert.deepEqual(listeners.map((l) => l.warnings.length), [0, 1, 0]);
+  assert.match(listeners[1]?.warnings[0] ?? '', /^listener port 1883 on all interfaces is plain text beside the TLS listener port 8883/);
 });
 
 test('resolveSecurity: explicit allow_anonymous false in local-only mode is respected', () => {

@@ -1,9 +1,13 @@
 // CONNECT: the checks run in protocol order, each ending the connection with the code the
-// client's protocol version has for it, then the session is attached and CONNACK sent.
+// client's protocol version has for it; then the login (maybe asynchronous: a password check), then
+// the session is attached and CONNACK sent.
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
 import { connackCodeFor } from '../../codec/reason-codes.js';
 import type { ConnectPacket, Properties } from '../../codec/types.js';
+import type { AccessControl } from '../../auth/access-control.js';
+import type { LoginResult } from '../../auth/authenticator.js';
+import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
 import { NEVER_EXPIRES } from '../session.js';
 
@@ -15,7 +19,6 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const broker = connection.broker;
   const options = broker.options;
   const version = packet.protocolVersion;
-  const v5 = version === 5;
   connection.protocolVersion = version;
   const properties = packet.properties ?? {};
   const policy = connection.info.policy;
@@ -37,10 +40,59 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     refuse(connection, 0x8c, `authentication method "${properties.authenticationMethod}" is not supported`);
     return;
   }
-  if (!(policy?.allowAnonymous ?? options.allowAnonymous)) {
-    refuse(connection, 0x87, 'anonymous clients are not allowed and no password file is configured');
+  // Log in: the password check may run off the event loop; packets arriving meanwhile wait, in order.
+  const control = policy?.accessControl ?? options.accessControl;
+  const identity = policy?.certificateIdentity;
+  let username = packet.username;
+  if (identity !== undefined) {
+    username = usernameFromCertificate(connection.stream, identity);
+    if (username === undefined) {
+      refuse(connection, 0x87, 'this listener takes the user name from the client certificate, and the client presented none');
+      return;
+    }
+  }
+  const login = broker.authenticator.login(
+    { allowAnonymous: policy?.allowAnonymous ?? options.allowAnonymous, control },
+    { clientId, username, password: packet.password, address: connection.remoteAddress, certified: identity !== undefined },
+  );
+  if (!(login instanceof Promise)) {
+    admit(connection, packet, login, control, assigned);
     return;
   }
+  connection.state = 'authenticating';
+  connection.pauseInput();
+  login
+    .then((result) => {
+      // The client may have gone (or timed out) while its password was checked.
+      if (connection.state !== 'authenticating') return;
+      admit(connection, packet, result, control, assigned);
+      connection.resumeInput();
+    })
+    .catch((error: unknown) => {
+      broker.logger.error({ event: 'auth_error', clientId, address: connection.remoteAddress, err: error }, 'internal error while checking a login');
+      connection.close(undefined, 'internal error');
+    });
+}
+
+/** The login is decided: refuse, or check the will against the ACL and open the session. */
+function admit(connection: Connection, packet: ConnectPacket, login: LoginResult, control: AccessControl | undefined, assigned: boolean): void {
+  if (!login.accepted) {
+    refuse(connection, login.reasonCode, login.reason);
+    return;
+  }
+  const clientId = connection.clientId;
+  connection.username = login.username;
+  const subject = { username: login.username, clientId };
+  // A will is a publish made later on the client's behalf: it needs write access now, as in Mosquitto 2.
+  if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', packet.will.topic)) {
+    refuse(connection, 0x87, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
+    return;
+  }
+  const broker = connection.broker;
+  const options = broker.options;
+  const version = packet.protocolVersion;
+  const v5 = version === 5;
+  const properties = packet.properties ?? {};
 
   // Keep alive: v5 clients are told the server's value; 3.1.1 clients asking more are refused, as Mosquitto does.
   let keepalive = packet.keepalive;
@@ -70,6 +122,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 
   const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, expiry);
   session.will = packet.will;
+  session.access = control === undefined ? undefined : { control, subject };
 
   const connack: Properties = {};
   if (v5) {
@@ -89,7 +142,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   connection.state = 'connected';
   connection.startKeepalive(keepalive);
   if (options.connectionMessages) broker.logger.info(
-    { event: 'client_connected', clientId, address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
+    { event: 'client_connected', clientId, username: login.username, address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
     'client connected',
   );
   session.resend();

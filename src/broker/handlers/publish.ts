@@ -7,6 +7,7 @@ import { forwardedProperties, type Message } from '../message.js';
 const NO_MATCHING_SUBSCRIBERS = 0x10;
 const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 const PACKET_IDENTIFIER_NOT_FOUND = 0x92;
+const NOT_AUTHORIZED = 0x87;
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void {
   const broker = connection.broker;
@@ -45,6 +46,15 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     return;
   }
 
+  // Not allowed by the ACL: v5 hears 0x87 in the acknowledgement; 3.1.1 has no way to say it, so the
+  // flow completes and the message is dropped, as Mosquitto does.
+  const access = session.access;
+  if (access !== undefined && !access.control.allows(access.subject, 'write', topic)) {
+    broker.logger.debug({ event: 'publish_denied', clientId: connection.clientId, username: connection.username, topic }, 'PUBLISH denied by the ACL');
+    acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
+    return;
+  }
+
   const expiryInterval = packet.properties?.messageExpiryInterval;
   const message: Message = {
     topic,
@@ -55,7 +65,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     expiresAt: expiryInterval === undefined ? 0 : Date.now() + expiryInterval * 1000,
     origin: connection.clientId,
     // Forwardable byte for byte when nothing in it changes on the way out.
-    wire: packet.dup || packet.properties !== undefined ? undefined : connection.parser.currentPacketBytes,
+    wire: packet.dup || packet.properties !== undefined ? undefined : connection.receivedBytes,
     wireVersion: connection.protocolVersion,
   };
   const deliveries = broker.router.publish(message);

@@ -6,6 +6,10 @@ import { parseSharedFilter, validateTopicFilter } from '../../topic/validate.js'
 import type { Connection } from '../connection.js';
 import type { SubscriptionEntry } from '../session.js';
 
+const NOT_AUTHORIZED = 0x87;
+/** 3.1.1's only refusal in SUBACK. */
+const FAILURE = 0x80;
+
 export function handleSubscribe(connection: Connection, packet: SubscribePacket): void {
   const session = connection.session;
   if (session === undefined) return;
@@ -23,7 +27,15 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 
   const reasonCodes: number[] = [];
   const retainedToSend: SubscriptionEntry[] = [];
+  const access = session.access;
   for (const subscription of packet.subscriptions) {
+    // The ACL judges the filter itself; for a shared subscription that is the part after $share/group/.
+    const filter = parseSharedFilter(subscription.filter)?.filter ?? subscription.filter;
+    if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter)) {
+      connection.broker.logger.debug({ event: 'subscribe_denied', clientId: connection.clientId, username: connection.username, filter: subscription.filter }, 'SUBSCRIBE denied by the ACL');
+      reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
+      continue;
+    }
     const isNew = !session.subscriptions.has(subscription.filter);
     const entry: SubscriptionEntry = {
       session,
@@ -44,6 +56,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 
   for (const entry of retainedToSend) {
     for (const message of router.retainedFor(entry.filter)) {
+      if (!session.mayRead(message.topic)) continue;
       const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       session.deliverRetained(message, qos, subscriptionIdentifiers);

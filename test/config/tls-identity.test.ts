@@ -1,0 +1,116 @@
+// Listener TLS options beyond the files: tls_handshake_timeout (moat's, default 30 s) and mosquitto's
+// use_identity_as_username / use_subject_as_username, which need require_certificate true and
+// exclude each other. Errors name file:line and say what to write.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig, type ConfigIssue } from '../../src/config/index.js';
+import { CONFIG_DEFAULTS } from '../../src/config/types.js';
+
+const TLS = 'listener 8883\ncafile /etc/moat/ca.crt\ncertfile /etc/moat/server.crt\nkeyfile /etc/moat/server.key\n';
+
+function issues(text: string): readonly ConfigIssue[] {
+  try {
+    parseConfig(text, 'moat.conf');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.issues;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const only = (text: string): string => {
+  const found = issues(text);
+  assert.equal(found.length, 1, found.map((i) => i.message).join('\n'));
+  return found[0]?.message ?? '';
+};
+
+const tlsOf = (text: string) => {
+  const tls = parseConfig(text, 'moat.conf').listeners[0]?.tls;
+  assert.ok(tls, 'the listener has TLS settings');
+  return tls;
+};
+
+test('tls_handshake_timeout defaults to 30 s on every TLS listener, mqtts and wss', () => {
+  assert.equal(CONFIG_DEFAULTS.tlsHandshakeTimeout, 30);
+  assert.equal(tlsOf(TLS).handshakeTimeout, 30);
+  assert.equal(tlsOf(`${TLS}protocol websockets\n`).handshakeTimeout, 30);
+});
+
+test('tls_handshake_timeout sets the listener it is under, and only that one', () => {
+  const config = parseConfig(`${TLS}tls_handshake_timeout 5\nlistener 8884\ncertfile /c\nkeyfile /k\n`, 'moat.conf');
+  assert.equal(config.listeners[0]?.tls?.handshakeTimeout, 5);
+  assert.equal(config.listeners[1]?.tls?.handshakeTimeout, 30);
+  assert.equal(tlsOf(`${TLS}tls_handshake_timeout 1\n`).handshakeTimeout, 1);
+  assert.equal(tlsOf(`${TLS}tls_handshake_timeout 3600\n`).handshakeTimeout, 3600);
+});
+
+test('tls_handshake_timeout must be a whole number of seconds 1-3600', () => {
+  for (const bad of ['0', '3601', '2.5', '-1', 'ten', '10s']) {
+    assert.equal(
+      only(`${TLS}tls_handshake_timeout ${bad}\n`),
+      `moat.conf:5: tls_handshake_timeout expects a whole number of seconds 1-3600, got "${bad}". Fix: write e.g. "tls_handshake_timeout 30".`,
+    );
+  }
+  assert.match(only(`${TLS}tls_handshake_timeout\n`), /^moat\.conf:5: tls_handshake_timeout needs a value/);
+});
+
+test('tls_handshake_timeout on a listener without certfile/keyfile is reported like any TLS option', () => {
+  assert.match(only('listener 1883\ntls_handshake_timeout 10\n'), /^moat\.conf:2: listener 1883 has TLS options but no certfile/);
+});
+
+test('use_identity_as_username / use_subject_as_username default to false and are read with require_certificate true', () => {
+  const plain = tlsOf(TLS);
+  assert.equal(plain.useIdentityAsUsername, false);
+  assert.equal(plain.useSubjectAsUsername, false);
+  const identity = tlsOf(`${TLS}require_certificate true\nuse_identity_as_username true\n`);
+  assert.equal(identity.requireCertificate, true);
+  assert.equal(identity.useIdentityAsUsername, true);
+  assert.equal(identity.useSubjectAsUsername, false);
+  const subject = tlsOf(`${TLS}use_subject_as_username true\nrequire_certificate true\n`);
+  assert.equal(subject.useSubjectAsUsername, true, 'the order of the lines does not matter');
+  assert.equal(subject.useIdentityAsUsername, false);
+  assert.equal(tlsOf(`${TLS}use_identity_as_username false\n`).useIdentityAsUsername, false, 'false needs no client certificate');
+});
+
+test('use_identity_as_username without require_certificate true is an error at its line, with the fix', () => {
+  assert.equal(
+    only(`${TLS}use_identity_as_username true\n`),
+    'moat.conf:5: use_identity_as_username true on listener 8883 takes the username from the client\'s certificate, but the ' +
+      'listener does not require one. Fix: add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
+  );
+  assert.match(
+    only(`${TLS}require_certificate false\nuse_subject_as_username true\n`),
+    /^moat\.conf:6: use_subject_as_username true on listener 8883 takes the username from the client's certificate, but the listener does not require one\. Fix: add "require_certificate true"/,
+  );
+  const [issue] = issues(`${TLS}use_subject_as_username 1\n`);
+  assert.equal(issue?.option, 'use_subject_as_username');
+  assert.equal(issue?.line, 5);
+});
+
+test('use_identity_as_username and use_subject_as_username cannot both be true', () => {
+  assert.equal(
+    only(`${TLS}require_certificate true\nuse_identity_as_username true\nuse_subject_as_username true\n`),
+    'moat.conf:7: listener 8883 sets both use_identity_as_username and use_subject_as_username. Fix: keep one: ' +
+      "use_identity_as_username takes the certificate's CN, use_subject_as_username its whole subject",
+  );
+  // One true, one false is fine.
+  const tls = tlsOf(`${TLS}require_certificate true\nuse_identity_as_username true\nuse_subject_as_username false\n`);
+  assert.equal(tls.useIdentityAsUsername, true);
+});
+
+test('the username options apply per listener and take booleans', () => {
+  const config = parseConfig(
+    `${TLS}require_certificate true\nuse_identity_as_username true\nlistener 8884\ncafile /ca\ncertfile /c\nkeyfile /k\n`,
+    'moat.conf',
+  );
+  assert.equal(config.listeners[0]?.tls?.useIdentityAsUsername, true);
+  assert.equal(config.listeners[1]?.tls?.useIdentityAsUsername, false);
+  assert.match(only(`${TLS}require_certificate true\nuse_identity_as_username yes\n`), /^moat\.conf:6: use_identity_as_username expects true or false, got "yes"/);
+});
+
+test('they are no longer "not yet supported"', () => {
+  for (const option of ['use_identity_as_username', 'use_subject_as_username', 'tls_handshake_timeout']) {
+    const found = issues(`listener 1883\n${option} x\n`);
+    assert.ok(found.every((i) => i.kind !== 'not-yet-supported'), `${option}: ${found.map((i) => i.message).join('\n')}`);
+  }
+});
