@@ -14,5 +14,6 @@ registerBrokerCommand(program);
 (await import('./pub.js')).registerPubCommand(program);
 (await import('./sub.js')).registerSubCommand(program);
 (await import('./certs.js')).registerCertsCommand(program);
+(await import('./audit.js')).registerAuditCommand(program);
 (await import('./passwd.js')).registerPasswdCommand(program);
 await program.parseAsync(process.argv);
