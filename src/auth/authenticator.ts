@@ -25,7 +25,8 @@ export interface LoginRules {
 }
 
 export type LoginResult =
-  | { readonly accepted: true; readonly username: string | undefined }
+  /** `hash`: what the password verified against, so a reload can tell whether it still holds. */
+  | { readonly accepted: true; readonly username: string | undefined; readonly hash?: PasswordHash }
   | { readonly accepted: false; readonly reasonCode: number; readonly reason: string };
 
 export interface AuthenticatorOptions {
@@ -68,13 +69,13 @@ export class Authenticator {
     }
     const hash = passwords.lookup(username);
     const password = attempt.password ?? Buffer.alloc(0);
-    if (hash !== undefined && this.#remembered(username, hash, password)) return this.#accept(attempt);
+    if (hash !== undefined && this.#remembered(username, hash, password)) return this.#accept(attempt, hash);
     // An unknown user costs the same work as a known one, so timing does not reveal which names exist.
     const against = hash ?? decoyFor(passwords.lookup(passwords.usernames()[0] ?? ''));
     return verifyPassword(against, password).then((ok) => {
       if (ok && hash !== undefined && attempt.password !== undefined) {
         this.#remember(username, hash, password);
-        return this.#accept(attempt);
+        return this.#accept(attempt, hash);
       }
       const reason = hash === undefined ? 'unknown user name' : attempt.password === undefined ? 'no password given' : 'wrong password';
       return this.#refuse(attempt, ReasonCode.BadUserNameOrPassword, reason, true);
@@ -90,10 +91,10 @@ export class Authenticator {
     return this.#refuse(attempt, ReasonCode.Banned, `too many failed logins ${who}; try again in ${seconds} s`, false);
   }
 
-  #accept(attempt: LoginAttempt): LoginResult {
+  #accept(attempt: LoginAttempt, hash: PasswordHash): LoginResult {
     if (attempt.address !== undefined) this.#limiter.recordSuccess(addressKey(attempt.address));
     if (attempt.username !== undefined) this.#limiter.recordSuccess(userKey(attempt.username));
-    return { accepted: true, username: attempt.username };
+    return { accepted: true, username: attempt.username, hash };
   }
 
   #refuse(attempt: LoginAttempt, reasonCode: number, reason: string, countsAsFailure: boolean): LoginResult {

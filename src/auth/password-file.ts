@@ -215,3 +215,9 @@ export async function verifyPassword(hash: PasswordHash, password: Buffer): Prom
   const computed = await digest(hash, password, hash.salt);
   return computed.length === hash.hash.length && timingSafeEqual(computed, hash.hash);
 }
+
+/** The same hash, salt and parameters: a reloaded file that gives this left the user's password as it was. */
+export function samePasswordHash(a: PasswordHash, b: PasswordHash): boolean {
+  if (a.kind !== b.kind || !a.salt.equals(b.salt) || !a.hash.equals(b.hash)) return false;
+  return a.kind === 'sha512' || (b.kind === 'sha512-pbkdf2' && a.iterations === b.iterations);
+}

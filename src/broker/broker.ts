@@ -1,7 +1,10 @@
 // The broker engine. It owns no sockets: `handle(stream)` takes any Duplex (TCP, TLS, WebSocket,
 // an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle.
 import type { Duplex } from 'node:stream';
+import type { AccessControl } from '../auth/access-control.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { samePasswordHash } from '../auth/password-file.js';
+import { ReasonCode } from '../codec/reason-codes.js';
 import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import type { Logger } from './logger.js';
@@ -109,6 +112,26 @@ export class Broker {
     this.#connectedCount++;
     if (this.#connectedCount > this.stats.peakConnections) this.stats.peakConnections = this.#connectedCount;
     return { session, sessionPresent };
+  }
+
+  /**
+   * After `control`'s password file was reloaded: disconnects the clients it had logged in whose entry
+   * is gone or changed (Mosquitto 2 does the same on SIGHUP). Comparing entries, not re-checking
+   * passwords, keeps no password in memory and costs no PBKDF2 per connected client.
+   */
+  revokeStaleLogins(control: AccessControl): number {
+    let revoked = 0;
+    for (const connection of this.#connections) {
+      const hash = connection.loginHash;
+      if (hash === undefined || connection.state !== 'connected' || connection.session?.access?.control !== control) continue;
+      const current = connection.username === undefined ? undefined : control.passwords?.lookup(connection.username);
+      if (current !== undefined && samePasswordHash(current, hash)) continue;
+      const reason = current === undefined ? 'the user was removed from the password file' : "the user's password was changed";
+      this.logger.warn({ event: 'login_revoked', clientId: connection.clientId, username: connection.username, address: connection.remoteAddress, reason }, 'disconnecting a client whose login no longer holds');
+      connection.close(ReasonCode.NotAuthorized, reason);
+      revoked++;
+    }
+    return revoked;
   }
 
   /** Called by Connection once its stream has closed, whatever the cause. */

@@ -2,6 +2,7 @@
 // It owns the connection-scoped state (protocol version, keep alive, topic aliases, client limits);
 // what outlives the connection lives in Session.
 import type { Duplex } from 'node:stream';
+import type { PasswordHash } from '../auth/password-file.js';
 import { encode } from '../codec/encode.js';
 import { ProtocolError } from '../codec/errors.js';
 import { Parser, type ParserHandler } from '../codec/parser.js';
@@ -38,6 +39,8 @@ export class Connection implements ParserHandler {
   clientId = '';
   /** The user name the client logged in with (or its certificate gave); undefined = anonymous. */
   username: string | undefined;
+  /** The password-file entry the login verified against; undefined when no password was checked. */
+  loginHash: PasswordHash | undefined;
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;

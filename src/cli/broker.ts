@@ -1,6 +1,6 @@
 // `moat broker [-c FILE]`: load the config (or the local-only defaults), start the listeners,
-// log one structured "listening" line per listener, re-read TLS certificates on SIGHUP (connected
-// clients stay), stop cleanly on SIGINT/SIGTERM.
+// log one structured "listening" line per listener, re-read TLS certificates and the password and
+// ACL files on SIGHUP (reload.ts), stop cleanly on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { MoatError } from '../codec/errors.js';
@@ -9,11 +9,12 @@ import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../conf
 import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
 import { AccessControl } from '../auth/access-control.js';
 import { createLogger } from './log.js';
+import { logPasswordWarnings, reloadOnSighup, type TlsListening } from './reload.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
 import type { ListenerOptions, Listening } from '../transport/listen.js';
 import { listenTcp } from '../transport/tcp.js';
-import { listenTls, TlsFileError } from '../transport/tls.js';
+import { listenTls } from '../transport/tls.js';
 import { listenWebSocket } from '../transport/ws.js';
 
 interface BrokerCommandOptions {
@@ -107,7 +108,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   });
   sys.start();
   const listeners: Listening[] = [];
-  const tlsListeners: { listening: Listening; protocol: string; listener: ListenerConfig }[] = [];
+  const tlsListeners: TlsListening[] = [];
   for (const { listener, anonymousAllowed, warnings } of security) {
     for (const warning of warnings) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
     try {
@@ -148,31 +149,9 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     }
   }
 
-  // SIGHUP: re-read every TLS listener's certfile/keyfile/cafile (e.g. after a Let's Encrypt renewal).
-  // New handshakes use the new files; connected clients are not touched. A listener whose files are
-  // unusable keeps its old certificate and logs which file failed.
-  const reload = (): void => {
-    if (tlsListeners.length === 0) {
-      logger.info({ event: 'tls_reload_skipped', signal: 'SIGHUP' }, 'SIGHUP: no TLS listener to reload');
-      return;
-    }
-    for (const { listening, protocol, listener } of tlsListeners) {
-      const where = { protocol, host: listening.host, port: listening.port };
-      try {
-        listening.reloadTls?.();
-        logger.info(
-          { event: 'tls_reloaded', ...where, certfile: listener.tls?.certfile, keyfile: listener.tls?.keyfile, cafile: listener.tls?.cafile },
-          `reloaded the TLS certificate of ${listening.host}:${listening.port} (${protocol})`,
-        );
-      } catch (error) {
-        const file = error instanceof TlsFileError ? error.file : undefined;
-        logger.error(
-          { event: 'tls_reload_failed', ...where, file, err: (error as Error).message },
-          `cannot reload the TLS certificate of ${listening.host}:${listening.port} (${protocol}); keeping the old one`,
-        );
-      }
-    }
-  };
+  const controls = [...new Set(accessControls.values())];
+  for (const control of controls) logPasswordWarnings(control, logger);
+  const reload = (): void => void reloadOnSighup({ broker, logger, tlsListeners, accessControls: controls });
   process.on('SIGHUP', reload);
 
   await new Promise<void>((resolve) => {

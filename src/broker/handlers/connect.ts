@@ -82,6 +82,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   }
   const clientId = connection.clientId;
   connection.username = login.username;
+  connection.loginHash = login.hash;
   const subject = { username: login.username, clientId };
   // A will is a publish made later on the client's behalf: it needs write access now, as in Mosquitto 2.
   if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', packet.will.topic)) {
