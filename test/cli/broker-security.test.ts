@@ -78,10 +78,11 @@ describe('SIGHUP reloads the password and ACL files', () => {
     return client;
   }
 
-  /** The CONNACK reason code a login gets (0 = accepted). */
-  async function loginCode(username: string, password: string): Promise<number> {
+  /** The CONNACK reason code a login gets (0 = accepted); username undefined = anonymous. */
+  async function loginCode(username: string | undefined, password: string | undefined, protocolVersion: 4 | 5 = 5): Promise<number> {
     try {
-      await (await login(username, password)).endAsync();
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${moat.port}`, { protocolVersion, reconnectPeriod: 0, ...(username === undefined ? {} : { username, password: password ?? '' }) });
+      await client.endAsync();
       return 0;
     } catch (error) {
       return (error as { code?: number }).code ?? -1;
@@ -113,6 +114,15 @@ describe('SIGHUP reloads the password and ACL files', () => {
   after(async () => {
     for (const client of clients) client.end(true);
     await moat?.stop();
+  });
+
+  test('wrong passwords get 0x86 (v5) / 4 (3.1.1); anonymous clients are refused by default: 0x87 / 5', async () => {
+    assert.equal(await loginCode('alice', 'wrong', 5), 0x86);
+    assert.equal(await loginCode('alice', 'wrong', 4), 4);
+    assert.equal(await loginCode(undefined, undefined, 5), 0x87);
+    assert.equal(await loginCode(undefined, undefined, 4), 5);
+    assert.equal(await loginCode('alice', 'alice-pw', 4), 0);
+    assert.ok(moat.logs.some((l) => l.includes('"event":"auth_failed"') && l.includes('"address":"127.0.0.1"') && l.includes('wrong password')));
   });
 
   test('before: alice reads news/# but not news/secret, and not ops/#', async () => {
