@@ -6,26 +6,10 @@ import {
   NOT_YET_SUPPORTED,
   PLANNED_AREAS,
   parseConfig,
-  type ConfigIssue,
 } from '../../src/config/index.js';
 import { MoatError } from '../../src/codec/errors.js';
 import { closest, editDistance } from '../../src/config/suggest.js';
-
-function issues(text: string, file = 'moat.conf'): readonly ConfigIssue[] {
-  try {
-    parseConfig(text, file);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues;
-  }
-  assert.fail('expected a ConfigError');
-}
-
-const only = (text: string): string => {
-  const found = issues(text);
-  assert.equal(found.length, 1, found.map((i) => i.message).join('\n'));
-  return found[0]?.message ?? '';
-};
+import { issues, only } from './issues.js';
 
 test('ConfigError is a MoatError with code MOAT_ERR_CONFIG', () => {
   try {

@@ -1,17 +1,8 @@
 // Configs people actually have: the seed chapter's production examples and Debian's packaged mosquitto.conf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig, resolveSecurity, type ConfigIssue } from '../../src/config/index.js';
-
-function issues(text: string): readonly ConfigIssue[] {
-  try {
-    parseConfig(text, 'mosquitto.conf');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.issues;
-  }
-  assert.fail('expected a ConfigError');
-}
+import { parseConfig, resolveSecurity } from '../../src/config/index.js';
+import { issues } from './issues.js';
 
 test('seed: "Production configuration for 5,000 devices" — limits parse (with trailing comments), memory_limit is not yet supported', () => {
   const text = [
@@ -22,7 +13,7 @@ test('seed: "Production configuration for 5,000 devices" — limits parse (with 
     'memory_limit 1073741824     # 1GB memory cap',
     '',
   ].join('\n');
-  const found = issues(text);
+  const found = issues(text, 'mosquitto.conf');
   assert.deepEqual(found.map((i) => [i.line, i.option, i.kind]), [[5, 'memory_limit', 'not-yet-supported']]);
   assert.equal(
     found[0]?.message,
@@ -77,9 +68,9 @@ test('per_listener_settings: each listener has its own password_file and acl_fil
 });
 
 test('TLS: a listener with TLS options needs certfile and keyfile; require_certificate needs a CA', () => {
-  assert.match(issues('listener 8883\ncertfile /a.pem\n')[0]?.message ?? '', /^mosquitto\.conf:2: listener 8883 has TLS options but no keyfile\. Fix: add both "certfile PATH" and "keyfile PATH"/);
+  assert.match(issues('listener 8883\ncertfile /a.pem\n', 'mosquitto.conf')[0]?.message ?? '', /^mosquitto\.conf:2: listener 8883 has TLS options but no keyfile\. Fix: add both "certfile PATH" and "keyfile PATH"/);
   assert.match(
-    issues('listener 8883\ncertfile /a.pem\nkeyfile /a.key\nrequire_certificate true\n')[0]?.message ?? '',
+    issues('listener 8883\ncertfile /a.pem\nkeyfile /a.key\nrequire_certificate true\n', 'mosquitto.conf')[0]?.message ?? '',
     /requires client certificates but names no CA/,
   );
   const c = parseConfig('listener 8883\ncertfile /a.pem\nkeyfile /a.key\ntls_version tlsv1.3\nlistener 1883 127.0.0.1\n', 'mosquitto.conf');
@@ -113,7 +104,7 @@ test("Debian's packaged /etc/mosquitto/mosquitto.conf: each unsupported line is 
     'include_dir /etc/mosquitto/conf.d',
     '',
   ].join('\n');
-  const found = issues(text);
+  const found = issues(text, 'mosquitto.conf');
   assert.deepEqual(
     found.map((i) => [i.line, i.option, i.kind]),
     [

@@ -3,26 +3,11 @@
 // exclude each other. Errors name file:line and say what to write.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, parseConfig, type ConfigIssue } from '../../src/config/index.js';
+import { parseConfig } from '../../src/config/index.js';
 import { CONFIG_DEFAULTS } from '../../src/config/types.js';
+import { issues, only } from './issues.js';
 
 const TLS = 'listener 8883\ncafile /etc/moat/ca.crt\ncertfile /etc/moat/server.crt\nkeyfile /etc/moat/server.key\n';
-
-function issues(text: string): readonly ConfigIssue[] {
-  try {
-    parseConfig(text, 'moat.conf');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return err.issues;
-  }
-  assert.fail('expected a ConfigError');
-}
-
-const only = (text: string): string => {
-  const found = issues(text);
-  assert.equal(found.length, 1, found.map((i) => i.message).join('\n'));
-  return found[0]?.message ?? '';
-};
 
 const tlsOf = (text: string) => {
   const tls = parseConfig(text, 'moat.conf').listeners[0]?.tls;
