@@ -11,7 +11,6 @@ import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
 import { NEVER_EXPIRES } from '../session.js';
 
-
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
     throw new ProtocolError(0x82, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
@@ -45,11 +44,13 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const identity = policy?.certificateIdentity;
   let username = packet.username;
   if (identity !== undefined) {
-    username = usernameFromCertificate(connection.stream, identity);
-    if (username === undefined) {
-      refuse(connection, 0x87, 'this listener takes the user name from the client certificate, and the client presented none');
+    const fromCertificate = usernameFromCertificate(connection.stream, identity);
+    if ('problem' in fromCertificate) {
+      // Mosquitto answers "bad user name or password" here too: the certificate is the credential.
+      refuse(connection, 0x86, fromCertificate.problem);
       return;
     }
+    username = fromCertificate.username;
   }
   const login = broker.authenticator.login(
     { allowAnonymous: policy?.allowAnonymous ?? options.allowAnonymous, control },
