@@ -134,7 +134,7 @@ export function setUpTlsServer(server: TlsServer, broker: Broker, tls: ListenerT
     // would stay forever): close it. One line per socket; only timeouts are worth info, the rest
     // (scanners, resets, wrong CA) is routine and logged at debug.
     const timedOut = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
-    const record = { event: 'tls_handshake_failed', address: socket.remoteAddress, reason: timedOut ? 'timeout' : error.message };
+    const record = { event: 'tls_handshake_failed', address: socket.remoteAddress, remotePort: socket.remotePort, listenerPort: socket.localPort, reason: timedOut ? 'timeout' : error.message };
     if (timedOut) broker.logger.info(record, 'TLS handshake timed out; connection closed');
     else broker.logger.debug(record, 'TLS handshake failed');
     socket.destroy();

@@ -1,7 +1,7 @@
 // A slow TLS handshake (an ESP8266 takes ~6 s) must fit in the client's default connect timeout,
 // and a short connectTimeoutMs must fail naming the TLS handshake as the step that hung. A TCP
 // relay in front of moat's TLS listener holds the server's handshake bytes back for 6 s, then
-// relays freely. (moat's own TLS handshake timeout is 60 s, and its connect_timeout of 10 s starts
+// relays freely. (moat's own TLS handshake timeout is 30 s by default, and its connect_timeout of 10 s starts
 // after the handshake, so neither interferes.)
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
