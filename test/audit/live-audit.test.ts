@@ -107,10 +107,13 @@ test('moat audit on a weak moat, a hardened moat and a weak Mosquitto', { timeou
     for (const id of ['public-broker', 'tls-version', 'tls-certificate', 'tls-expiry', 'tls-hostname', 'anonymous-access', 'credentials', 'plaintext-port', 'sys-topics']) {
       assert.equal(v[id], 'ok', `${id}: ${JSON.stringify(report.findings.find((f) => f.id === id))}`);
     }
-    // The ACL either refuses # outright (ok) or grants it without delivering others' messages (ok);
-    // a broker that grants # but refuses the probe publish leaves it at "could subscribe" (warning).
-    assert.ok(v['read-all'] === 'ok' || v['read-all'] === 'warning', `read-all: ${v['read-all']}`);
-    assert.ok(report.exitCode === 0 || report.exitCode === 1);
+    // moat grants # (the ACL lets auditor read clients/auditor/#, which # overlaps) but refuses the
+    // probe PUBLISH outside that tree with 0x87, so whether # reads others' traffic stays unproven:
+    // a warning that says why, not a false "ok". That warning is the only one.
+    assert.equal(v['read-all'], 'warning', JSON.stringify(report.findings.find((f) => f.id === 'read-all')));
+    assert.match(report.findings.find((f) => f.id === 'read-all')?.detail ?? '', /could not be published \(.*Not authorized/i);
+    assert.equal(report.summary['warning'], 1, JSON.stringify(report.findings, null, 2));
+    assert.equal(report.exitCode, 1);
     const anonymous = report.findings.find((f) => f.id === 'anonymous-access');
     assert.match(anonymous?.detail ?? '', /^CONNACK 0x8[67] (Not authorized|Bad User Name or Password)/i);
     await hardened.stop();
