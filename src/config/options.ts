@@ -2,6 +2,7 @@
 // error messages and a function that validates the line and records the value in the draft.
 // Structure (listener scoping, include_dir, defaults) lives in parse.ts.
 
+import { LOG_OPTIONS } from './log-options.js';
 import { TLS_OPTIONS } from './tls-options.js';
 import { isIP } from 'node:net';
 import { CONFIG_ISSUE_KINDS, type ConfigIssueKind } from './errors.js';
@@ -9,7 +10,6 @@ import { notYetSupportedMessage, plannedAreaOfValue } from './not-supported.js';
 import {
   CONFIG_DEFAULTS,
   LISTENER_PROTOCOLS,
-  LOG_TYPES,
   type ConfigSource,
   type ListenerProtocol,
   type LogDestination,
@@ -155,7 +155,7 @@ const MAX_PACKET = MAX_PAYLOAD + 5;
 // ---------------------------------------------------------------------------------------------
 // Value readers. Each reports its own error and returns undefined when the value is unusable.
 
-function fixFor(ctx: OptionContext, example: string): string {
+export function fixFor(ctx: OptionContext, example: string): string {
   return `write e.g. "${ctx.line.option} ${example}".`;
 }
 
@@ -330,57 +330,6 @@ export function setListener(ctx: OptionContext, apply: (l: ListenerDraft) => voi
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function logDest(ctx: OptionContext): void {
-  const { draft, line } = ctx;
-  const example = 'stdout';
-  const [kind] = line.args;
-  if (kind === undefined) {
-    ctx.error(CONFIG_ISSUE_KINDS.invalidValue, 'log_dest needs a value', fixFor(ctx, example));
-    return;
-  }
-  const planned = plannedAreaOfValue('log_dest', kind);
-  if (planned !== undefined) {
-    ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(`log_dest ${kind}`, planned));
-    return;
-  }
-  if (kind === 'file') {
-    const path = line.rest.slice('file'.length).trim();
-    if (path === '') {
-      ctx.error(CONFIG_ISSUE_KINDS.invalidValue, 'log_dest file needs a path', 'write e.g. "log_dest file /var/log/moat.log".');
-      return;
-    }
-    if (draft.log.file !== undefined) {
-      const prev = draft.log.file.source;
-      ctx.error(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        `log_dest file is already set at ${prev.file}:${prev.line}; only one log file is allowed`,
-        'remove one of the two lines.',
-      );
-      return;
-    }
-    draft.log.file = { path, source: { file: line.file, line: line.line } };
-    (draft.log.destinations ??= new Set()).add('file');
-    return;
-  }
-  const value = oneOf(ctx, ['none', 'stdout', 'stderr', 'file', 'topic'] as const, example);
-  if (value === undefined || value === 'file') return; // 'file' was handled above
-  if (value === 'none') {
-    draft.log.destinations = new Set();
-    draft.log.file = undefined;
-    return;
-  }
-  (draft.log.destinations ??= new Set()).add(value);
-}
-
-function logType(ctx: OptionContext): void {
-  const value = oneOf(ctx, ['none', 'all', ...LOG_TYPES] as const, 'error');
-  if (value === undefined) return;
-  const { log } = ctx.draft;
-  if (value === 'none') log.types = new Set();
-  else if (value === 'all') log.types = new Set(LOG_TYPES);
-  else (log.types ??= new Set()).add(value);
-}
 
 function global<K extends keyof Draft['values']>(key: K, read: (ctx: OptionContext) => Draft['values'][K] | undefined) {
   return (ctx: OptionContext): void => {
@@ -574,32 +523,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   },
   set_tcp_nodelay: { scope: 'global', example: 'true', apply: global('setTcpNodelay', (ctx) => bool(ctx, 'true')) },
 
-  log_dest: { scope: 'global', example: 'stdout', apply: logDest },
-  log_type: { scope: 'global', example: 'error', apply: logType },
-  log_timestamp: {
-    scope: 'global',
-    example: 'true',
-    apply: (ctx) => {
-      const value = bool(ctx, 'true');
-      if (value !== undefined) ctx.draft.log.timestamp = value;
-    },
-  },
-  log_timestamp_format: {
-    scope: 'global',
-    example: '%Y-%m-%dT%H:%M:%S',
-    apply: (ctx) => {
-      const value = freeText(ctx, '%Y-%m-%dT%H:%M:%S');
-      if (value !== undefined) ctx.draft.log.timestampFormat = value;
-    },
-  },
-  connection_messages: {
-    scope: 'global',
-    example: 'true',
-    apply: (ctx) => {
-      const value = bool(ctx, 'true');
-      if (value !== undefined) ctx.draft.log.connectionMessages = value;
-    },
-  },
+  ...LOG_OPTIONS,
 };
 
 /** The implemented option spec for `name`, if any (own keys only). */
