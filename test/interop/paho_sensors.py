@@ -11,7 +11,7 @@ import argparse
 import sys
 import threading
 
-import paho.mqtt.client as mqtt
+from paho_compat import new_client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("host")
@@ -21,7 +21,6 @@ parser.add_argument("--protocol", choices=["311", "5"], default="311")
 parser.add_argument("--timeout", type=float, default=20.0)
 args = parser.parse_args()
 
-protocol = mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311
 received = 0
 exit_code = 0
 
@@ -48,20 +47,7 @@ def on_message(client, userdata, msg):
         client.disconnect()
 
 
-if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt 2.x
-
-    def on_connect(client, userdata, flags, reason_code, properties):
-        on_connected(client, 0 if not reason_code.is_failure else reason_code.value)
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=protocol)
-else:  # paho-mqtt 1.6: (client, userdata, flags, rc) for 3.1.1, plus properties for MQTT 5
-
-    def on_connect(client, userdata, flags, rc, properties=None):
-        on_connected(client, rc if isinstance(rc, int) else rc.value)
-
-    client = mqtt.Client(client_id="", protocol=protocol)
-
-client.on_connect = on_connect
+client = new_client(args.protocol, on_connected)
 client.on_subscribe = on_subscribe
 client.on_message = on_message
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 import threading
 
-import paho.mqtt.client as mqtt
+from paho_compat import code_of, new_client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("host")
@@ -31,13 +31,8 @@ parser.add_argument("--timeout", type=float, default=15.0)
 args = parser.parse_args()
 
 PAYLOAD = "hello over tls from paho"
-protocol = mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311
 exit_code = 0
 
-
-def code_of(rc):
-    """An int from whatever paho hands over: int (1.6, 3.1.1), ReasonCodes (1.6, v5) or ReasonCode (2.x)."""
-    return rc if isinstance(rc, int) else rc.value
 
 
 def stop(code):
@@ -71,21 +66,8 @@ def on_message(client, userdata, msg):
     stop(0)
 
 
-if hasattr(mqtt, "CallbackAPIVersion"):  # paho-mqtt 2.x
-
-    def on_connect(client, userdata, flags, reason_code, properties):
-        on_connected(client, 0 if not reason_code.is_failure else reason_code.value)
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=protocol)
-else:  # paho-mqtt 1.6: (client, userdata, flags, rc) for 3.1.1, plus properties for MQTT 5
-
-    def on_connect(client, userdata, flags, rc, properties=None):
-        on_connected(client, code_of(rc))
-
-    client = mqtt.Client(client_id="", protocol=protocol)
-
+client = new_client(args.protocol, on_connected)
 client.tls_set(ca_certs=args.ca, certfile=args.cert, keyfile=args.key)
-client.on_connect = on_connect
 client.on_subscribe = on_subscribe
 client.on_message = on_message
 
