@@ -1,6 +1,7 @@
 // `moat audit --config FILE`: the production checklist applied to a mosquitto.conf-style config.
 // Each check returns findings; the order here is the order of the report within a severity.
 import { ConfigError, describeListener, loadConfig, resolveSecurity, type BrokerConfig, type ListenerConfig, type ListenerSecurity } from '../config/index.js';
+import { readFile } from 'node:fs/promises';
 import { AclFile, type AclRule } from '../auth/acl-file.js';
 import { PasswordFile } from '../auth/password-file.js';
 import { AuditError, finding, type Finding } from './findings.js';
@@ -20,9 +21,15 @@ export async function auditConfigFile(path: string): Promise<Finding[]> {
   return auditConfig(config);
 }
 
+export interface ConfigAuditOptions {
+  /** The open-file (descriptor) limit a broker started here gets; default: this process's soft limit, where the OS tells it. */
+  readonly openFiles?: number | undefined;
+}
+
 /** Audits a loaded config; the password and ACL files it names are read with the broker's own readers. */
-export async function auditConfig(config: BrokerConfig): Promise<Finding[]> {
+export async function auditConfig(config: BrokerConfig, options: ConfigAuditOptions = {}): Promise<Finding[]> {
   const security = resolveSecurity(config);
+  const openFiles = 'openFiles' in options ? options.openFiles : await openFileLimit();
   const files = new FileCache();
   return [
     ...exposure(security),
@@ -31,6 +38,7 @@ export async function auditConfig(config: BrokerConfig): Promise<Finding[]> {
     ...(await passwords(security, files)),
     ...(await acls(security, files)),
     ...limits(config),
+    descriptorHeadroom(config, openFiles),
     ...monitoring(config),
   ];
 }
@@ -231,6 +239,40 @@ function readAll(path: string, rules: readonly AclRule[]): Finding[] {
       `"${r.kind} ${r.access} #" grants read access to all traffic${r.kind === 'pattern' ? ', whoever logs in' : ' to clients without a username'}.`,
       `replace line ${r.source.line} of ${path} with: ${r.kind} ${r.access} ${r.kind === 'pattern' ? 'clients/%u/#' : 'public/#'}`),
   );
+}
+
+/** Descriptors the broker needs besides client sockets: listeners, log and store files, DNS. */
+const DESCRIPTOR_RESERVE = 64;
+
+/** The soft "Max open files" of this process (Linux /proc), or undefined where it cannot be read. */
+async function openFileLimit(): Promise<number | undefined> {
+  try {
+    const limits = await readFile('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+    return soft === undefined ? undefined : soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every client socket is a file descriptor: a max_connections above the open-file limit is no limit
+ * at all, clients past it fail with EMFILE (a refused or hung connect, nothing in MQTT's terms).
+ */
+function descriptorHeadroom(config: BrokerConfig, openFiles: number | undefined): Finding {
+  const limits = config.listeners.map((l) => l.maxConnections);
+  const total = limits.includes(-1) ? undefined : limits.reduce((sum, n) => sum + n, 0);
+  if (openFiles === undefined) return finding('open-files', 'info', 'The open-file limit could not be read here', 'Check it on the broker machine: ulimit -n must exceed the sum of max_connections plus a reserve.');
+  const raise = `ulimit -n 65535 (systemd: LimitNOFILE=65535 in the broker's unit; /etc/security/limits.conf: moat soft nofile 65535)`;
+  if (total === undefined) {
+    return finding('open-files', 'warning', `Only the open-file limit (${openFiles}) bounds connections`,
+      `With max_connections -1, connections past about ${Math.max(0, openFiles - DESCRIPTOR_RESERVE)} fail with EMFILE instead of a clear refusal.`, 'max_connections 10000');
+  }
+  if (total + DESCRIPTOR_RESERVE > openFiles) {
+    return finding('open-files', 'warning', `max_connections (${total} in all) is above the open-file limit (${openFiles})`,
+      `Each client needs a file descriptor: clients past about ${Math.max(0, openFiles - DESCRIPTOR_RESERVE)} fail with EMFILE before max_connections refuses them. (Limit of this shell; the broker's service may get another.)`, raise);
+  }
+  return finding('open-files', 'ok', `The open-file limit (${openFiles}) leaves room for max_connections (${total}) and the broker's own files`, '');
 }
 
 function limits(config: BrokerConfig): Finding[] {

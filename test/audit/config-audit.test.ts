@@ -38,11 +38,14 @@ function verdicts(findings: readonly Finding[]): string[] {
   return findings.map((f) => `${f.id}:${f.severity}`);
 }
 
+/** An open-file limit with room to spare, so findings do not depend on the machine running the test. */
+const AMPLE = { openFiles: 65_536 };
+
 const HARDENED_LIMITS = 'max_queued_messages 1000\nmax_packet_size 1048576\nmessage_size_limit 262144\nsys_interval 10\n';
 
 test('a plain listener on all interfaces with allow_anonymous true is critical', async () => {
   const config = parseConfig('listener 1883\nallow_anonymous true\nmax_queued_messages 0\nsys_interval 0\n', 'weak.conf');
-  const findings = await auditConfig(config);
+  const findings = await auditConfig(config, AMPLE);
   assert.deepEqual(verdicts(findings), [
     'private-broker:info',
     'tls:warning',
@@ -54,6 +57,7 @@ test('a plain listener on all interfaces with allow_anonymous true is critical',
     'max-packet-size:warning',
     'message-size-limit:info',
     'auth-failure-limit:ok',
+    'open-files:warning',
     'sys-interval:warning',
   ]);
   assert.equal(exitCodeFor(findings), 2);
@@ -77,7 +81,7 @@ test('a hardened TLS config with strong hashes and a per-user ACL has nothing ab
     `acl_file ${ownSubtreeAcl}`,
     HARDENED_LIMITS,
   ].join('\n');
-  const findings = await auditConfig(parseConfig(text, 'hardened.conf'));
+  const findings = await auditConfig(parseConfig(text, 'hardened.conf'), AMPLE);
   assert.deepEqual(verdicts(findings), [
     'private-broker:info',
     'tls:ok',
@@ -93,6 +97,7 @@ test('a hardened TLS config with strong hashes and a per-user ACL has nothing ab
     'max-packet-size:ok',
     'message-size-limit:ok',
     'auth-failure-limit:ok',
+    'open-files:ok',
     'sys-interval:ok',
   ]);
   assert.equal(exitCodeFor(findings), 0);
@@ -110,7 +115,7 @@ test('passwords over a plain network listener are critical; a plain listener bes
     'keyfile /etc/moat/certs/server.key',
     `password_file ${strongPasswd}`,
   ].join('\n');
-  const findings = await auditConfig(parseConfig(text, 'mixed.conf'));
+  const findings = await auditConfig(parseConfig(text, 'mixed.conf'), AMPLE);
   const tls = findings.filter((f) => f.id === 'tls' || f.id === 'plaintext-beside-tls' || f.id === 'tls-version' || f.id === 'client-certificates');
   assert.deepEqual(verdicts(tls), ['tls:critical', 'plaintext-beside-tls:warning', 'tls-version:info', 'client-certificates:info']);
   assert.match(tls[0]?.title ?? '', /port 1883/);
@@ -126,7 +131,7 @@ test('passwords over a plain network listener are critical; a plain listener bes
 
 test('$6$ hashes and $7$ hashes with few iterations are flagged with the moat passwd command for each user', async () => {
   const text = `listener 8883\ncertfile /c.crt\nkeyfile /c.key\npassword_file ${weakPasswd}\nacl_file ${ownSubtreeAcl}\n`;
-  const findings = await auditConfig(parseConfig(text, 'hashes.conf'));
+  const findings = await auditConfig(parseConfig(text, 'hashes.conf'), AMPLE);
   const hashes = findings.filter((f) => f.id === 'password-hashes');
   assert.deepEqual(verdicts(hashes), ['password-hashes:warning']);
   assert.match(hashes[0]?.title ?? '', /2 weak password hashes .*re-hash with moat passwd/);
@@ -137,7 +142,7 @@ test('$6$ hashes and $7$ hashes with few iterations are flagged with the moat pa
 
 test('an ACL that lets everyone (pattern) or anonymous clients (topic) read # is a warning per rule', async () => {
   const text = `listener 8883\ncertfile /c.crt\nkeyfile /c.key\npassword_file ${strongPasswd}\nacl_file ${readAllAcl}\n`;
-  const findings = await auditConfig(parseConfig(text, 'acl.conf'));
+  const findings = await auditConfig(parseConfig(text, 'acl.conf'), AMPLE);
   const readAll = findings.filter((f) => f.id === 'acl-read-all');
   assert.deepEqual(verdicts(readAll), ['acl-read-all:warning', 'acl-read-all:warning']);
   assert.match(readAll[0]?.title ?? '', /all\.acl:1 lets anonymous clients read every topic/);
@@ -148,32 +153,47 @@ test('an ACL that lets everyone (pattern) or anonymous clients (topic) read # is
 test('missing password and ACL files are findings, not crashes', async () => {
   const missing = join(dir, 'nope');
   const text = `listener 8883\ncertfile /c.crt\nkeyfile /c.key\npassword_file ${missing}.passwd\nacl_file ${missing}.acl\n`;
-  const findings = await auditConfig(parseConfig(text, 'missing.conf'));
+  const findings = await auditConfig(parseConfig(text, 'missing.conf'), AMPLE);
   const files = findings.filter((f) => f.id === 'password-file' || f.id === 'acl-file');
   assert.deepEqual(verdicts(files), ['password-file:warning', 'acl-file:warning']);
   assert.match(files[0]?.detail ?? '', /does not exist/);
 });
 
 test('local-only mode (no listener) is private; anonymous access there is only info', async () => {
-  const findings = await auditConfig(parseConfig(HARDENED_LIMITS, 'local.conf'));
+  const findings = await auditConfig(parseConfig(HARDENED_LIMITS, 'local.conf'), AMPLE);
   assert.deepEqual(verdicts(findings.slice(0, 4)), ['private-broker:ok', 'tls:ok', 'anonymous-access:info', 'acl-file:info']);
   assert.equal(findings.some((f) => f.id === 'password-file'), false);
-  // max_connections stays at its default -1 (unlimited): the one warning.
+  // max_connections stays at its default -1 (unlimited): warned about as such and as no bound below the open-file limit.
   assert.equal(exitCodeFor(findings), 1);
 });
 
 test('the report sorts worst first and renders text and JSON', async () => {
-  const findings = await auditConfig(parseConfig('listener 1883 127.0.0.1\nallow_anonymous true\nmax_connections 100\n' + HARDENED_LIMITS, 'local.conf'));
+  const findings = await auditConfig(parseConfig('listener 1883 127.0.0.1\nallow_anonymous true\nmax_connections 100\n' + HARDENED_LIMITS, 'local.conf'), AMPLE);
   const report = buildReport('local.conf', findings);
   assert.equal(report.exitCode, 0);
-  assert.deepEqual(report.summary, { critical: 0, warning: 0, info: 2, ok: 8 });
+  assert.deepEqual(report.summary, { critical: 0, warning: 0, info: 2, ok: 9 });
   assert.deepEqual(report.findings.map((f) => f.severity).slice(0, 3), ['info', 'info', 'ok']);
   const text = renderText(report);
   assert.match(text, /^moat audit: local\.conf\n/);
   assert.match(text, /\nINFO {6}Anonymous clients may connect to 127\.0\.0\.1:1883 \(this machine only\) \[anonymous-access\]\n {10}.*\n {10}fix: allow_anonymous false\n/);
-  assert.match(text, /\n0 critical, 0 warnings, 2 info, 8 ok \(exit code 0\)\n$/);
+  assert.match(text, /\n0 critical, 0 warnings, 2 info, 9 ok \(exit code 0\)\n$/);
   const json = JSON.parse(renderJson(report)) as { target: string; exitCode: number; findings: Finding[] };
   assert.equal(json.target, 'local.conf');
   assert.equal(json.exitCode, 0);
   assert.deepEqual(Object.keys(json.findings[0] ?? {}), ['id', 'severity', 'title', 'detail', 'fix']);
+});
+
+test('max_connections needs headroom below the open-file limit: each client is a file descriptor', async () => {
+  const config = parseConfig('listener 1883 127.0.0.1\nallow_anonymous true\nmax_connections 3000\nlistener 1884 127.0.0.1\nmax_connections 3000\n', 'fds.conf');
+  const headroom = async (openFiles: number | undefined): Promise<Finding | undefined> => (await auditConfig(config, { openFiles })).find((f) => f.id === 'open-files');
+  const tight = await headroom(1024);
+  assert.equal(tight?.severity, 'warning');
+  assert.match(tight?.title ?? '', /max_connections \(6000 in all\) is above the open-file limit \(1024\)/);
+  assert.match(tight?.detail ?? '', /clients past about 960 fail with EMFILE/);
+  assert.match(tight?.fix ?? '', /ulimit -n 65535.*LimitNOFILE=65535/);
+  assert.equal((await headroom(6000))?.severity, 'warning', 'the broker needs descriptors of its own too');
+  assert.equal((await headroom(65_536))?.severity, 'ok');
+  assert.equal((await headroom(undefined))?.severity, 'info');
+  // Read from this machine when not given: some verdict, never a crash.
+  assert.ok((await auditConfig(config)).some((f) => f.id === 'open-files'));
 });
