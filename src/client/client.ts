@@ -9,20 +9,23 @@
 import type { Duplex } from 'node:stream';
 import { encode } from '../codec/encode.js';
 import { MoatError, type ProtocolError } from '../codec/errors.js';
-import { MAX_PACKET_SIZE, Parser } from '../codec/parser.js';
+import { MAX_PACKET_SIZE } from '../codec/parser.js';
 import { formatReason } from '../codec/reason-codes.js';
 import type { ConnackPacket, Packet, Properties, PublishPacket } from '../codec/types.js';
+import { openConnection, writeCorked } from './connection.js';
 import { callUser, connectError, connectTimeoutError, MqttError } from './errors.js';
 import { Inbound } from './inbound.js';
 import { Outbox, PacketIds, publishPacketIdOffset, Requests, type OutgoingPublish } from './inflight.js';
 import { Keepalive } from './keepalive.js';
-import { MessageStream, type ReceivedMessage } from './message-stream.js';
+import { Listeners } from './listeners.js';
+import type { ReceivedMessage } from './message-stream.js';
 import { OfflineQueue } from './offline-queue.js';
 import { parseClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { connectPacket, filterList, publishPacket, subscriptions, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions } from './packets.js';
 import { adviseRetry, parseServerReference, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
+import { SubscriptionBook } from './subscriptions.js';
 import { TopicAliases } from './topic-alias.js';
-import { openTransport, parseBrokerUrl, type BrokerAddress, type Transport } from './transport.js';
+import { parseBrokerUrl, type BrokerAddress } from './transport.js';
 import type { Connection, ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
 import { emitConnectionWarnings } from './warnings.js';
 
@@ -49,15 +52,10 @@ export class MqttClient {
   readonly #offline: OfflineQueue<OutgoingPublish>;
   /** Outgoing topic aliases of the current connection (MQTT 5), applied as PUBLISHes are written. */
   readonly #aliases = new TopicAliases();
-  /** Active subscriptions: filter → the options it was subscribed with (one object per subscribe() call). */
-  readonly #subscriptions = new Map<string, SubscribeOptions>();
-  readonly #messageHandlers = new Set<MessageHandler>();
-  readonly #disconnectHandlers = new Set<DisconnectHandler>();
-  readonly #connectHandlers = new Set<ConnectHandler>();
+  /** Granted subscriptions, re-sent after a reconnect that found no session. */
+  readonly #subscriptions = new SubscriptionBook();
+  readonly #listeners: Listeners;
   readonly #reconnect: ReconnectTimer;
-  readonly #streams = new Set<MessageStream>();
-  /** subscribe()/unsubscribe() calls made while reconnecting, waiting for the connection. */
-  readonly #connectWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
   #state: 'connecting' | 'connected' | 'reconnecting' | 'closed' = 'connecting';
@@ -82,10 +80,8 @@ export class MqttClient {
     this.#offline = new OfflineQueue(options.offlineQueue);
     this.#reconnect = new ReconnectTimer(options.reconnect, (handler, attempt, delayMs, error) => callUser(() => handler(attempt, delayMs, error), undefined));
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    const { onConnect, onMessage, onDisconnect, onReconnecting } = options.callbacks;
-    if (onConnect !== undefined) this.#connectHandlers.add(onConnect);
-    if (onMessage !== undefined) this.#messageHandlers.add(onMessage);
-    if (onDisconnect !== undefined) this.#disconnectHandlers.add(onDisconnect);
+    this.#listeners = new Listeners(options.callbacks);
+    const { onReconnecting } = options.callbacks;
     if (onReconnecting !== undefined) this.#reconnect.handlers.add(onReconnecting);
   }
 
@@ -172,13 +168,9 @@ export class MqttClient {
     this.#checkOpen('subscribe');
     const list = filterList('subscribe', filters);
     const subs = subscriptions(list, options, this.#version);
-    if (this.#state === 'reconnecting') await this.#whenConnected();
+    if (this.#state === 'reconnecting') await this.#listeners.whenConnected();
     const codes = await this.#sendSubscribe(list, subs, options);
-    const remembered = { ...options };
-    codes.forEach((code, i) => {
-      const filter = list[i];
-      if (filter !== undefined && code < 0x80) this.#subscriptions.set(filter, remembered);
-    });
+    this.#subscriptions.remember(list, codes, options);
     return codes;
   }
 
@@ -186,8 +178,8 @@ export class MqttClient {
   async unsubscribe(filters: string | readonly string[], options: UnsubscribeOptions = {}): Promise<number[]> {
     this.#checkOpen('unsubscribe');
     const list = filterList('unsubscribe', filters);
-    for (const filter of list) this.#subscriptions.delete(filter);
-    if (this.#state === 'reconnecting') await this.#whenConnected();
+    this.#subscriptions.forget(list);
+    if (this.#state === 'reconnecting') await this.#listeners.whenConnected();
     return this.#request('unsuback', list.length, (packetId) =>
       options.properties !== undefined && this.#version === 5
         ? { type: 'unsubscribe', packetId, filters: list, properties: options.properties }
@@ -216,8 +208,7 @@ export class MqttClient {
 
   /** Calls `handler` for every incoming message; returns a function that removes it. */
   onMessage(handler: MessageHandler): () => void {
-    this.#messageHandlers.add(handler);
-    return () => this.#messageHandlers.delete(handler);
+    return this.#listeners.onMessage(handler);
   }
 
   /**
@@ -226,10 +217,7 @@ export class MqttClient {
    * Returns a function that removes it.
    */
   onDisconnect(handler: DisconnectHandler): () => void {
-    const reason = this.#disconnectReason;
-    if (this.#state === 'closed' && reason !== undefined) queueMicrotask(() => handler(reason));
-    else this.#disconnectHandlers.add(handler);
-    return () => this.#disconnectHandlers.delete(handler);
+    return this.#listeners.onDisconnect(handler, this.#state === 'closed' ? this.#disconnectReason : undefined);
   }
 
   /**
@@ -237,8 +225,7 @@ export class MqttClient {
    * The first connect happens before connect() resolves: use the onConnect option to hear it.
    */
   onConnect(handler: ConnectHandler): () => void {
-    this.#connectHandlers.add(handler);
-    return () => this.#connectHandlers.delete(handler);
+    return this.#listeners.onConnect(handler);
   }
 
   /** Calls `handler` before each reconnect wait with the attempt number and the delay chosen. */
@@ -252,43 +239,22 @@ export class MqttClient {
    * through reconnects and ends when the client closes for good.
    */
   messages(filter?: string): AsyncIterableIterator<ReceivedMessage> {
-    const stream = new MessageStream(filter, (s) => this.#streams.delete(s));
-    if (this.#state === 'closed') stream.end();
-    else this.#streams.add(stream);
-    return stream;
+    return this.#listeners.messages(filter, this.#state === 'closed');
   }
 
   // ---- connect -----------------------------------------------------------------------------
 
   /** Opens a transport to the current address and makes it the current connection. */
   #open(): Connection {
-    const transport = openTransport(this.#address, this.#options, this.#tlsSession);
-    const conn: Connection = { transport, stream: transport.stream, parser: undefined, keepalive: undefined, corked: false, handshake: undefined, refusal: undefined };
-    transport.onSession((session) => {
-      this.#tlsSession = session;
-    });
-    const options = this.#options;
-    const maxPacketSize = options.protocolVersion === 5 ? (options.properties?.maximumPacketSize ?? MAX_PACKET_SIZE) : MAX_PACKET_SIZE;
-    const parser = new Parser(
-      {
-        onPacket: (packet) => {
-          if (this.#conn === conn) this.#onPacket(conn, packet);
-        },
-        onError: (error) => {
-          if (this.#conn === conn) this.#onProtocolError(conn, error);
-        },
+    const conn = openConnection(this.#address, this.#options, this.#tlsSession, {
+      current: (c) => this.#conn === c,
+      session: (session) => {
+        this.#tlsSession = session;
       },
-      { side: 'client', protocolVersion: this.#version, maxPacketSize },
-    );
-    conn.parser = parser;
-    const stream = conn.stream;
-    stream.on('data', (chunk: Buffer) => parser.push(chunk));
-    stream.on('error', (error: Error) => {
-      if (this.#conn === conn) this.#onStreamError(conn, error);
-    });
-    stream.on('end', () => stream.end());
-    stream.on('close', () => {
-      if (this.#conn === conn) this.#onStreamClose(conn);
+      packet: (c, packet) => this.#onPacket(c, packet),
+      protocolError: (c, error) => this.#onProtocolError(c, error),
+      streamError: (c, error) => this.#onStreamError(c, error),
+      streamClose: (c) => this.#onStreamClose(c),
     });
     this.#conn = conn;
     this.#inbound.newConnection();
@@ -344,7 +310,8 @@ export class MqttClient {
     keepalive.start();
     // Restore the session, in this order: subscriptions (when the server kept none), the in-flight
     // QoS 1/2 flows (DUP), what waited for the Receive Maximum, then the offline queue.
-    const restored = reconnect && !packet.sessionPresent ? this.#resubscribe() : Promise.resolve();
+    const resend = (filters: string[], options: SubscribeOptions): Promise<number[]> => this.#sendSubscribe(filters, subscriptions(filters, options, this.#version), options);
+    const restored = reconnect && !packet.sessionPresent ? this.#subscriptions.resubscribe(resend) : Promise.resolve();
     this.#outbox.resume();
     for (const publish of this.#offline.take()) this.#outbox.enqueue(publish);
     const handshake = conn.handshake;
@@ -352,9 +319,7 @@ export class MqttClient {
     handshake?.resolve();
     void restored.then(() => {
       if (this.#conn !== conn || this.#state !== 'connected') return;
-      for (const waiter of this.#connectWaiters) waiter.resolve();
-      this.#connectWaiters.clear();
-      for (const handler of this.#connectHandlers) callUser((connack: ConnackPacket) => handler(connack, this), packet);
+      this.#listeners.connected(packet, this);
     });
   }
 
@@ -372,35 +337,12 @@ export class MqttClient {
     handshake.reject(error);
   }
 
-  /** Re-sends SUBSCRIBE for every remembered subscription, one packet per original subscribe() call. */
-  #resubscribe(): Promise<void> {
-    const groups = new Map<SubscribeOptions, string[]>();
-    for (const [filter, options] of this.#subscriptions) {
-      const group = groups.get(options);
-      if (group === undefined) groups.set(options, [filter]);
-      else group.push(filter);
-    }
-    const done: Promise<void>[] = [];
-    for (const [options, filters] of groups) {
-      const sent = this.#sendSubscribe(filters, subscriptions(filters, options, this.#version), options).then(
-        (codes) => codes.forEach((code, i) => code >= 0x80 && this.#subscriptions.delete(filters[i] as string)),
-        () => undefined, // the connection dropped again: the next reconnect tries again
-      );
-      done.push(sent);
-    }
-    return Promise.all(done).then(() => undefined);
-  }
-
   #sendSubscribe(list: readonly string[], subs: ReturnType<typeof subscriptions>, options: SubscribeOptions): Promise<number[]> {
     return this.#request('suback', list.length, (packetId) =>
       options.properties !== undefined && this.#version === 5
         ? { type: 'subscribe', packetId, subscriptions: subs, properties: options.properties }
         : { type: 'subscribe', packetId, subscriptions: subs },
     );
-  }
-
-  #whenConnected(): Promise<void> {
-    return new Promise((resolve, reject) => this.#connectWaiters.add({ resolve, reject }));
   }
 
   // ---- reconnect ---------------------------------------------------------------------------
@@ -495,15 +437,10 @@ export class MqttClient {
   #onPublish(packet: PublishPacket): void {
     const received = this.#inbound.receive(packet);
     if (!received.ok) return this.#violation(received.reasonCode, received.detail);
-    if (received.deliver) this.#deliver(received.message);
+    if (received.deliver) this.#listeners.deliver(received.message);
     const packetId = packet.packetId;
     if (packet.qos === 0 || packetId === undefined) return;
     this.#write(encode({ type: packet.qos === 1 ? 'puback' : 'pubrec', packetId }, this.#version));
-  }
-
-  #deliver(message: ReceivedMessage): void {
-    for (const handler of this.#messageHandlers) callUser(handler, message);
-    for (const stream of this.#streams) stream.push(message);
   }
 
   #onProtocolError(conn: Connection, error: ProtocolError): void {
@@ -532,25 +469,8 @@ export class MqttClient {
 
   // ---- output ------------------------------------------------------------------------------
 
-  /** Everything written in one event-loop turn leaves in one writev. */
   #write(buffer: Buffer, written?: (error?: Error | null) => void): void {
-    const conn = this.#conn;
-    if (conn === undefined || !conn.stream.writable) {
-      written?.(new Error('the connection is closed'));
-      return;
-    }
-    const stream = conn.stream;
-    if (!conn.corked) {
-      conn.corked = true;
-      stream.cork();
-      process.nextTick(() => {
-        conn.corked = false;
-        stream.uncork();
-      });
-    }
-    if (written === undefined) stream.write(buffer);
-    else stream.write(buffer, written);
-    conn.keepalive?.wrote();
+    writeCorked(this.#conn, buffer, written);
   }
 
   /** Encodes and checks the size against the server's Maximum Packet Size [MQTT-3.1.2-24]. */
@@ -609,8 +529,7 @@ export class MqttClient {
     this.#state = 'reconnecting';
     this.#outbox.pause();
     this.#requests.failAll(closedError(reason));
-    const event = { ...reason, reconnecting: true };
-    for (const handler of this.#disconnectHandlers) callUser(handler, event);
+    this.#listeners.reconnecting(reason);
     this.#scheduleReconnect(advice.action === 'retry' && advice.hard);
   }
 
@@ -624,14 +543,9 @@ export class MqttClient {
     this.#outbox.failAll(error);
     this.#offline.failAll(error);
     this.#requests.failAll(error);
-    for (const waiter of this.#connectWaiters) waiter.reject(error);
-    this.#connectWaiters.clear();
-    for (const stream of this.#streams) stream.end();
-    this.#streams.clear();
+    this.#listeners.closing(error);
     this.#resolveWhenClosed(stream);
-    const handlers = [...this.#disconnectHandlers];
-    this.#disconnectHandlers.clear();
-    for (const handler of handlers) callUser(handler, reason);
+    this.#listeners.closed(reason);
   }
 
   #resolveWhenClosed(stream: Duplex | undefined): void {
