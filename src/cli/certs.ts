@@ -58,7 +58,10 @@ export function formatCertsReport(result: GeneratedCerts): string {
     `cafile ${result.ca.cert}`,
     `certfile ${result.server.cert}`,
     `keyfile ${result.server.key}`,
-    ...(withClients ? ['require_certificate true'] : []),
+    // A listener others can reach needs a way to log clients in, or moat refuses to start it.
+    ...(withClients
+      ? ['require_certificate true', `# Each client certificate's CN (${result.clients.map((c) => c.name).join(', ')}) is its user name, for acl_file rules:`, 'use_identity_as_username true']
+      : ['# Clients log in with a user name and password; create the file with: moat passwd -c /etc/moat/passwd USER', 'password_file /etc/moat/passwd']),
     '',
     '# Clients (mosquitto_sub / mosquitto_pub take the same flags):',
   ];

@@ -155,8 +155,21 @@ test('`moat certs --dir` prints the listener lines with absolute paths; a second
     `certfile ${join(cliDir, 'server.crt')}`,
     `keyfile ${join(cliDir, 'server.key')}`,
     'require_certificate true',
+    'use_identity_as_username true',
   ]) {
     assert.ok(run.stdout.includes(line), `missing "${line}" in:\n${run.stdout.join('\n')}`);
+  }
+  // The printed broker lines are a config moat starts with (it refuses a reachable listener with no
+  // way to log in): on any free port, on all interfaces, and bob's certificate gets in.
+  const printed = run.stdout.slice(run.stdout.findIndex((l) => l.startsWith('# Broker:')) + 1);
+  const brokerLines = printed.slice(0, printed.indexOf('')).map((l) => (l === 'listener 8883' ? 'listener 0' : l));
+  const printedBroker = await startMoat({ config: `${brokerLines.join('\n')}\n` });
+  try {
+    const pub = await runMosquittoPub(['-h', 'localhost', '-p', String(printedBroker.port), '--cafile', join(cliDir, 'ca.crt'), '--cert', join(cliDir, 'bob.crt'), '--key', join(cliDir, 'bob.key'), '-t', 'test', '-m', 'hello', '-d']);
+    assert.equal(pub.code, 0, [...pub.stdout, ...pub.stderr].join('\n'));
+    assert.ok(printedBroker.logs.some((l) => l.includes('"username":"bob"')), printedBroker.logs.join('\n'));
+  } finally {
+    await printedBroker.stop();
   }
   assert.ok(run.stdout.some((l) => l.includes(`--cafile ${join(cliDir, 'ca.crt')} --cert ${join(cliDir, 'bob.crt')} --key ${join(cliDir, 'bob.key')}`)));
   assert.equal(x509(join(cliDir, 'bob.crt')).verify(x509(join(cliDir, 'ca.crt')).publicKey), true);
