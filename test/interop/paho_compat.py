@@ -1,5 +1,7 @@
 """What the paho test scripts share: a client that works with paho-mqtt 1.6 (Debian's
-python3-paho-mqtt) and 2.x, whose connect callback gets a plain int code."""
+python3-paho-mqtt) and 2.x, whose connect callback gets a plain int code, and a run with a deadline."""
+import threading
+
 import paho.mqtt.client as mqtt
 
 
@@ -25,3 +27,14 @@ def new_client(protocol_flag, on_connected):
 
     client.on_connect = on_connect
     return client
+
+
+def run_until_done(client, host, port, timeout, give_up):
+    """Connects and runs the network loop until the client disconnects; give_up() is called (on
+    another thread) if that has not happened after timeout seconds."""
+    timer = threading.Timer(timeout, give_up)
+    timer.daemon = True
+    timer.start()
+    client.connect(host, port, keepalive=60)
+    client.loop_forever()
+    timer.cancel()

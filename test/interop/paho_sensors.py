@@ -9,9 +9,8 @@ Prints "Subscribed to sensors/#" once the broker has acknowledged the subscripti
 """
 import argparse
 import sys
-import threading
 
-from paho_compat import new_client
+from paho_compat import new_client, run_until_done
 
 parser = argparse.ArgumentParser()
 parser.add_argument("host")
@@ -59,10 +58,5 @@ def give_up():
     client.disconnect()
 
 
-timer = threading.Timer(args.timeout, give_up)
-timer.daemon = True
-timer.start()
-client.connect(args.host, args.port, keepalive=60)
-client.loop_forever()
-timer.cancel()
+run_until_done(client, args.host, args.port, args.timeout, give_up)
 sys.exit(exit_code)

@@ -15,9 +15,8 @@ python3-paho-mqtt) and 2.x.
 """
 import argparse
 import sys
-import threading
 
-from paho_compat import code_of, new_client
+from paho_compat import code_of, new_client, run_until_done
 
 parser = argparse.ArgumentParser()
 parser.add_argument("host")
@@ -77,10 +76,5 @@ def give_up():
     stop(2)
 
 
-timer = threading.Timer(args.timeout, give_up)
-timer.daemon = True
-timer.start()
-client.connect(args.host, args.port, keepalive=60)
-client.loop_forever()
-timer.cancel()
+run_until_done(client, args.host, args.port, args.timeout, give_up)
 sys.exit(exit_code)
