@@ -10,6 +10,7 @@ import { Connection, type ConnectionInfo } from './connection.js';
 import type { Logger } from './logger.js';
 import { forwardedProperties, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { LongTimer } from './long-timer.js';
 import { Router } from './router.js';
 import { NEVER_EXPIRES, Session } from './session.js';
 
@@ -155,29 +156,27 @@ export class Broker {
       if (delay === 0) this.publishWill(session.clientId, will);
       else {
         session.will = will;
-        session.willTimer = setTimeout(Broker.#willDelayElapsed, delay * 1000, this, session);
-        session.willTimer.unref();
+        session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
       }
     }
     if (session.expiryInterval === 0) {
       this.#endSession(session);
     } else if (session.expiryInterval !== NEVER_EXPIRES) {
-      session.expiryTimer = setTimeout(Broker.#sessionExpired, session.expiryInterval * 1000, this, session);
-      session.expiryTimer.unref();
+      session.expiryTimer = new LongTimer(session.expiryInterval * 1000, () => this.#sessionExpired(session));
     }
   }
 
-  static #willDelayElapsed(broker: Broker, session: Session): void {
+  #willDelayElapsed(session: Session): void {
     const will = session.will;
     session.will = undefined;
     session.willTimer = undefined;
-    if (will !== undefined && session.connection === undefined) broker.publishWill(session.clientId, will);
+    if (will !== undefined && session.connection === undefined) this.publishWill(session.clientId, will);
   }
 
-  static #sessionExpired(broker: Broker, session: Session): void {
-    if (session.connection !== undefined || broker.#sessions.get(session.clientId) !== session) return;
-    broker.logger.debug({ event: 'session_expired', clientId: session.clientId }, 'session expired');
-    broker.#endSession(session);
+  #sessionExpired(session: Session): void {
+    if (session.connection !== undefined || this.#sessions.get(session.clientId) !== session) return;
+    this.logger.debug({ event: 'session_expired', clientId: session.clientId }, 'session expired');
+    this.#endSession(session);
   }
 
   /** Removes a session; a will still waiting on its delay goes out now [MQTT-3.1.3-9]. */

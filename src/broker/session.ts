@@ -4,6 +4,7 @@ import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { AclSubject } from '../auth/acl-file.js';
 import type { Connection } from './connection.js';
+import type { LongTimer } from './long-timer.js';
 import { remainingExpiry, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
@@ -45,9 +46,9 @@ export class Session {
   protocolVersion: ProtocolVersion;
   /** Seconds the session survives its connection; 0 ends it with the connection. */
   expiryInterval: number;
-  expiryTimer: NodeJS.Timeout | undefined;
+  expiryTimer: LongTimer | undefined;
   will: Will | undefined;
-  willTimer: NodeJS.Timeout | undefined;
+  willTimer: LongTimer | undefined;
   /** Who the session belongs to and the rules it reads under; undefined = no ACL can apply. */
   access: { readonly control: AccessControl; readonly subject: AclSubject } | undefined;
   // Collections are created on first use: most of 10,000s of idle sessions never need all of them,
@@ -242,8 +243,8 @@ export class Session {
   }
 
   clearTimers(): void {
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    if (this.willTimer !== undefined) clearTimeout(this.willTimer);
+    this.expiryTimer?.cancel();
+    this.willTimer?.cancel();
     this.expiryTimer = undefined;
     this.willTimer = undefined;
   }
