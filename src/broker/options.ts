@@ -10,6 +10,8 @@ export interface BrokerOptions {
   maxKeepalive?: number;
   /** Largest whole packet accepted from a client, bytes; 0 = the protocol's maximum. */
   maxPacketSize?: number;
+  /** Levels a topic name or filter may have (max_topic_levels); deeper ones are refused. */
+  maxTopicLevels?: number;
   /** Largest PUBLISH payload accepted, bytes; 0 = no limit (Mosquitto's message_size_limit). */
   messageSizeLimit?: number;
   retainAvailable?: boolean;
@@ -62,6 +64,7 @@ export interface ListenerPolicy {
 export interface ResolvedBrokerOptions {
   readonly maxKeepalive: number;
   readonly maxPacketSize: number;
+  readonly maxTopicLevels: number;
   readonly messageSizeLimit: number;
   readonly retainAvailable: boolean;
   readonly persistentClientExpiration: number | undefined;
@@ -90,6 +93,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   const resolved: ResolvedBrokerOptions = {
     maxKeepalive: options.maxKeepalive ?? 65535,
     maxPacketSize: options.maxPacketSize || PROTOCOL_MAX_PACKET_SIZE,
+    maxTopicLevels: options.maxTopicLevels ?? 201,
     messageSizeLimit: options.messageSizeLimit ?? 0,
     retainAvailable: options.retainAvailable ?? true,
     persistentClientExpiration: options.persistentClientExpiration,
@@ -112,6 +116,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);
+  checkRange('maxTopicLevels', resolved.maxTopicLevels, 1, 32_768);
   checkRange('maxPacketSize', resolved.maxPacketSize, 2, PROTOCOL_MAX_PACKET_SIZE);
   checkRange('messageSizeLimit', resolved.messageSizeLimit, 0, PROTOCOL_MAX_PACKET_SIZE);
   checkRange('maxInflightMessages', resolved.maxInflightMessages, 1, 65535);

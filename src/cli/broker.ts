@@ -80,13 +80,15 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
 
   const broker = new Broker({
     maxKeepalive: config.maxKeepalive,
+    maxTopicLevels: config.maxTopicLevels,
     maxPacketSize: config.maxPacketSize,
     messageSizeLimit: config.messageSizeLimit,
     retainAvailable: config.retainAvailable,
     persistentClientExpiration: config.persistentClientExpiration,
     // 0 means no limit in mosquitto.conf; the protocol's own ceiling is 65535.
     maxInflightMessages: config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages,
-    maxQueuedMessages: config.maxQueuedMessages,
+    // 0 means no limit in mosquitto.conf, not "queue nothing".
+    maxQueuedMessages: config.maxQueuedMessages === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedMessages,
     maxQueuedBytes: config.maxQueuedBytes,
     maxInflightBytes: config.maxInflightBytes,
     upgradeOutgoingQos: config.upgradeOutgoingQos,

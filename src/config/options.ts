@@ -97,6 +97,7 @@ export interface Draft {
     maxQueuedMessages: number;
     maxQueuedBytes: number;
     sysInterval: number;
+    maxTopicLevels: number;
     connectTimeout: number;
     authFailureLimit: number;
     authBanTime: number;
@@ -499,6 +500,12 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     scope: 'global',
     example: '10485760',
     apply: global('maxQueuedBytes', (ctx) => wholeNumber(ctx, 0, Number.MAX_SAFE_INTEGER, '10485760')),
+  },
+  max_topic_levels: {
+    scope: 'global',
+    example: '201',
+    // 32,768 levels is already half of the longest topic MQTT can carry (65,535 bytes).
+    apply: global('maxTopicLevels', (ctx) => wholeNumber(ctx, 1, 32_768, '201')),
   },
   sys_interval: { scope: 'global', example: '10', apply: global('sysInterval', (ctx) => wholeNumber(ctx, 0, 65535, '10')) },
   connect_timeout: {

@@ -205,6 +205,7 @@ class ParseState {
         maxQueuedMessages: CONFIG_DEFAULTS.maxQueuedMessages,
         maxQueuedBytes: CONFIG_DEFAULTS.maxQueuedBytes,
         sysInterval: CONFIG_DEFAULTS.sysInterval,
+        maxTopicLevels: CONFIG_DEFAULTS.maxTopicLevels,
         connectTimeout: CONFIG_DEFAULTS.connectTimeout,
         authFailureLimit: CONFIG_DEFAULTS.authFailureLimit,
         authBanTime: CONFIG_DEFAULTS.authBanTime,

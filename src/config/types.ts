@@ -46,6 +46,8 @@ export const CONFIG_DEFAULTS = {
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
   sysInterval: 10,
+  /** moat extension: levels a topic or filter may have; Mosquitto 2.0 refuses more than 200 separators (201 levels). */
+  maxTopicLevels: 201,
   /** moat extension. */
   connectTimeout: 10,
   /**
@@ -184,6 +186,8 @@ export interface BrokerConfig {
   readonly maxQueuedMessages: number;
   /** `max_queued_bytes`: queued bytes per client; 0 = no limit. */
   readonly maxQueuedBytes: number;
+  /** `max_topic_levels` (moat extension): topic names and filters with more levels are refused. */
+  readonly maxTopicLevels: number;
   /** `sys_interval`: seconds between $SYS updates; 0 = $SYS off. */
   readonly sysInterval: number;
   /** `connect_timeout` (moat extension): seconds a new connection has to send CONNECT. */

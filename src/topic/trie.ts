@@ -162,7 +162,7 @@ export class SubscriptionTrie<T> {
 
     const entries: Array<TrieEntry<T>> = [];
     const groups: Array<SharedGroup<T>> = [];
-    collect(this.#root, topic.split('/'), 0, topic.charCodeAt(0) === DOLLAR, entries, groups);
+    collect(this.#root, topic.split('/'), topic.charCodeAt(0) === DOLLAR, entries, groups);
     const result: MatchResult<T> = entries.length === 0 && groups.length === 0 ? EMPTY : { entries, groups };
 
     if (this.#cacheSize > 0 && entries.length + groups.length <= this.#maxCachedMatches) {
@@ -191,27 +191,35 @@ function child<T>(node: TrieNode<T>, level: string): TrieNode<T> {
 }
 
 /**
- * Walk every branch that matches levels[i..]. `dollar`: the topic starts with `$`, so a wildcard
- * in the first level of a filter must not match it [MQTT-4.7.2-1].
+ * Every subscription matching the topic split into `levels`. Iterative with an explicit stack, so a
+ * topic of thousands of levels costs heap, never the call stack. `dollar`: the topic starts with
+ * `$`, so a wildcard in the first level of a filter must not match it [MQTT-4.7.2-1]. Exact
+ * children are visited before `+` ones, the order a recursive walk would give.
  */
-function collect<T>(
-  node: TrieNode<T>,
-  levels: readonly string[],
-  i: number,
-  dollar: boolean,
-  entries: Array<TrieEntry<T>>,
-  groups: Array<SharedGroup<T>>,
-): void {
-  const wildcardsAllowed = i > 0 || !dollar;
-  // `#` matches the parent level too, so `sport/#` matches `sport` [MQTT-4.7.1-1].
-  if (node.hash !== undefined && wildcardsAllowed) take(node.hash, entries, groups);
-  if (i === levels.length) {
-    take(node, entries, groups);
-    return;
+function collect<T>(root: TrieNode<T>, levels: readonly string[], dollar: boolean, entries: Array<TrieEntry<T>>, groups: Array<SharedGroup<T>>): void {
+  const nodes: Array<TrieNode<T>> = [root];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as TrieNode<T>;
+    const i = depths.pop() as number;
+    const wildcardsAllowed = i > 0 || !dollar;
+    // `#` matches the parent level too, so `sport/#` matches `sport` [MQTT-4.7.1-1].
+    if (node.hash !== undefined && wildcardsAllowed) take(node.hash, entries, groups);
+    if (i === levels.length) {
+      take(node, entries, groups);
+      continue;
+    }
+    // Pushed in reverse: the exact child is popped (visited) first.
+    if (node.plus !== undefined && wildcardsAllowed) {
+      nodes.push(node.plus);
+      depths.push(i + 1);
+    }
+    const next = node.children?.get(levels[i] as string);
+    if (next !== undefined) {
+      nodes.push(next);
+      depths.push(i + 1);
+    }
   }
-  const next = node.children?.get(levels[i] as string);
-  if (next !== undefined) collect(next, levels, i + 1, dollar, entries, groups);
-  if (node.plus !== undefined && wildcardsAllowed) collect(node.plus, levels, i + 1, dollar, entries, groups);
 }
 
 function take<T>(node: TrieNode<T>, entries: Array<TrieEntry<T>>, groups: Array<SharedGroup<T>>): void {

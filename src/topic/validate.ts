@@ -80,3 +80,18 @@ function validateLevels(filter: string, start: number, whole: string): string | 
   }
   return undefined;
 }
+
+/**
+ * undefined when `topic` (a name, or a filter without its `$share/group/` prefix) has at most
+ * `maxLevels` levels; otherwise why not. Counting stops at the limit, so a 65,535-level topic costs
+ * no more than a legal one.
+ */
+export function checkTopicDepth(topic: string, maxLevels: number, what: 'topic name' | 'topic filter' | 'will topic'): string | undefined {
+  let levels = 1;
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) {
+    if (++levels > maxLevels) {
+      return `${what} has more than ${maxLevels} levels (max_topic_levels); deeper topics are refused`;
+    }
+  }
+  return undefined;
+}

@@ -72,6 +72,7 @@ const exact: readonly [text: string, message: string][] = [
     'moat.conf:2: log_dest file is already set at moat.conf:1; only one log file is allowed. Fix: remove one of the two lines.',
   ],
   ['log_type verbose\n', 'moat.conf:1: log_type expects one of none, all, debug, error, warning, notice, information, subscribe, unsubscribe, websockets, internal, got "verbose". Fix: write e.g. "log_type error".'],
+  ['max_topic_levels 32769\n', 'moat.conf:1: max_topic_levels expects a whole number 1-32768, got "32769". Fix: write e.g. "max_topic_levels 201".'],
   ['connect_timeout 0\n', 'moat.conf:1: connect_timeout expects a whole number 1-65535, got "0". Fix: write e.g. "connect_timeout 10".'],
 ];
 

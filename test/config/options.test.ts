@@ -33,6 +33,7 @@ test('defaultConfig: one local-only listener on 127.0.0.1:1883 and mosquitto def
   assert.equal(c.maxQueuedBytes, 0);
   assert.equal(c.sysInterval, 10);
   assert.equal(c.connectTimeout, 10);
+  assert.equal(c.maxTopicLevels, 201);
   assert.equal(c.upgradeOutgoingQos, false);
   assert.equal(c.setTcpNodelay, true);
   assert.deepEqual(c.log, {
@@ -88,6 +89,8 @@ const globalCases: readonly [line: string, pick: (c: BrokerConfig) => unknown, e
   ['sys_interval 0', (c) => c.sysInterval, 0],
   ['sys_interval 60', (c) => c.sysInterval, 60],
   ['connect_timeout 30', (c) => c.connectTimeout, 30],
+  ['max_topic_levels 1', (c) => c.maxTopicLevels, 1],
+  ['max_topic_levels 32768', (c) => c.maxTopicLevels, 32768],
   ['upgrade_outgoing_qos true', (c) => c.upgradeOutgoingQos, true],
   ['set_tcp_nodelay false', (c) => c.setTcpNodelay, false],
   ['allow_anonymous true', (c) => c.allowAnonymous, true],

@@ -1,6 +1,7 @@
 // PUBLISH from a client and the four acknowledgements, in both directions of the QoS 1/2 flows.
 import { ProtocolError } from '../../codec/errors.js';
 import type { AckPacket, PublishPacket } from '../../codec/types.js';
+import { checkTopicDepth } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import { forwardedProperties, type Message } from '../message.js';
 
@@ -8,6 +9,7 @@ const NO_MATCHING_SUBSCRIBERS = 0x10;
 const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 const PACKET_IDENTIFIER_NOT_FOUND = 0x92;
 const NOT_AUTHORIZED = 0x87;
+const TOPIC_NAME_INVALID = 0x90;
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void {
   const broker = connection.broker;
@@ -17,6 +19,14 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   broker.stats.messagesReceived++;
 
   const topic = resolveTopic(connection, packet);
+  const tooDeep = checkTopicDepth(topic, options.maxTopicLevels, 'topic name');
+  if (tooDeep !== undefined) {
+    // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
+    if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(TOPIC_NAME_INVALID, tooDeep, 'publish');
+    broker.logger.info({ event: 'publish_refused', clientId: connection.clientId, reasonCode: TOPIC_NAME_INVALID, reason: tooDeep }, 'PUBLISH refused');
+    acknowledge(connection, packet, packet.packetId ?? 0, TOPIC_NAME_INVALID);
+    return;
+  }
   if (packet.retain && !options.retainAvailable) {
     throw new ProtocolError(0x9a, 'retained messages are not supported by this broker (retain_available false)', 'publish');
   }

@@ -2,11 +2,12 @@
 // each subscription asked for (Retain Handling) [MQTT-3.8.4].
 import { ProtocolError } from '../../codec/errors.js';
 import type { SubscribePacket } from '../../codec/types.js';
-import { parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
+import { checkTopicDepth, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import type { SubscriptionEntry } from '../session.js';
 
 const NOT_AUTHORIZED = 0x87;
+const TOPIC_FILTER_INVALID = 0x8f;
 /** 3.1.1's only refusal in SUBACK. */
 const FAILURE = 0x80;
 
@@ -28,9 +29,19 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const reasonCodes: number[] = [];
   const retainedToSend: SubscriptionEntry[] = [];
   const access = session.access;
+  /** The first refusal's sentence, for a v5 client's SUBACK Reason String. */
+  let refusal: string | undefined;
   for (const subscription of packet.subscriptions) {
     // The ACL judges the filter itself; for a shared subscription that is the part after $share/group/.
     const filter = parseSharedFilter(subscription.filter)?.filter ?? subscription.filter;
+    // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
+    const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
+    if (tooDeep !== undefined) {
+      connection.broker.logger.info({ event: 'subscribe_refused', clientId: connection.clientId, reasonCode: TOPIC_FILTER_INVALID, reason: tooDeep, length: subscription.filter.length }, 'SUBSCRIBE refused');
+      reasonCodes.push(connection.protocolVersion === 5 ? TOPIC_FILTER_INVALID : FAILURE);
+      refusal ??= tooDeep;
+      continue;
+    }
     if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter)) {
       connection.broker.logger.debug({ event: 'subscribe_denied', clientId: connection.clientId, username: connection.username, filter: subscription.filter }, 'SUBSCRIBE denied by the ACL');
       reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
@@ -51,7 +62,11 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     reasonCodes.push(subscription.qos);
     if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);
   }
-  connection.writePacket({ type: 'suback', packetId: packet.packetId, reasonCodes });
+  connection.writePacket(
+    refusal !== undefined && connection.protocolVersion === 5
+      ? { type: 'suback', packetId: packet.packetId, reasonCodes, properties: { reasonString: refusal } }
+      : { type: 'suback', packetId: packet.packetId, reasonCodes },
+  );
   connection.broker.logger.debug({ event: 'subscribe', clientId: connection.clientId, filters: packet.subscriptions.map((s) => s.filter) }, 'subscribed');
 
   for (const entry of retainedToSend) {
