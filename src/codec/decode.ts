@@ -127,6 +127,11 @@ export function decodePublish(r: Reader, flags: number, version: ProtocolVersion
   if (version === 5) {
     const properties = decodeProperties(r, 'publish');
     if (properties !== undefined) packet.properties = properties;
+    // A Response Topic is a Topic Name: the responder publishes to it [MQTT-3.3.2-14].
+    const responseTopic = properties?.responseTopic;
+    if (responseTopic !== undefined && (responseTopic.includes('+') || responseTopic.includes('#'))) {
+      r.fail(PROTOCOL_ERROR, `Response Topic ${JSON.stringify(responseTopic)} contains a wildcard [MQTT-3.3.2-14].`);
+    }
   }
   if (topic.length === 0) {
     if (version < 5) r.fail(MALFORMED, 'The topic name is empty [MQTT-4.7.3-1].');

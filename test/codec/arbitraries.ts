@@ -47,7 +47,8 @@ export function properties(context: PropertyContext): fc.Arbitrary<Properties> {
         model[spec.name] = fc.array(fc.integer({ min: 1, max: 268435455 }), { minLength: 1, maxLength: context === 'publish' ? 3 : 1 });
         break;
       case 'string':
-        model[spec.name] = mqttString();
+        // A Response Topic is a Topic Name: no wildcards [MQTT-3.3.2-14].
+        model[spec.name] = spec.name === 'responseTopic' ? mqttString().map((t) => t.replace(/[+#]/g, '_')) : mqttString();
         break;
       case 'binary':
         model[spec.name] = buffer();

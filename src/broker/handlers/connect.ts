@@ -4,12 +4,16 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
 import { connackCodeFor } from '../../codec/reason-codes.js';
-import type { ConnectPacket, Properties } from '../../codec/types.js';
+import type { ConnectPacket, Properties, Will } from '../../codec/types.js';
+import { checkTopicDepth, validateTopicName } from '../../topic/validate.js';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { LoginResult } from '../../auth/authenticator.js';
 import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
 import { NEVER_EXPIRES } from '../session.js';
+
+/** CONNACK 0x90: "The Will Topic Name is not malformed, but is not accepted by this Server." */
+const TOPIC_NAME_INVALID = 0x90;
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
@@ -35,6 +39,17 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   }
   connection.clientId = clientId;
 
+  // The will is published later under this topic: refuse now what no PUBLISH could carry [MQTT-3.1.3-11].
+  const willProblem = packet.will === undefined ? undefined : checkWill(packet.will, options.maxTopicLevels);
+  if (willProblem !== undefined) {
+    if (version === 5) refuse(connection, TOPIC_NAME_INVALID, willProblem);
+    else {
+      // 3.1.1 has no return code for it: close without CONNACK, as Mosquitto does.
+      broker.logger.info({ event: 'connect_refused', clientId, address: connection.remoteAddress, reason: willProblem }, 'connection refused');
+      connection.close(undefined, willProblem);
+    }
+    return;
+  }
   if (properties.authenticationMethod !== undefined) {
     refuse(connection, 0x8c, `authentication method "${properties.authenticationMethod}" is not supported`);
     return;
@@ -163,4 +178,15 @@ function refuse(connection: Connection, v5Code: number, reason: string): void {
     connection.writePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(v5Code) });
   }
   connection.close(undefined, reason);
+}
+
+/** Why the will cannot be published as given, or undefined when it can. */
+function checkWill(will: Will, maxTopicLevels: number): string | undefined {
+  const problem = validateTopicName(will.topic) ?? checkTopicDepth(will.topic, maxTopicLevels, 'will topic');
+  if (problem !== undefined) return `will topic refused: ${problem}`;
+  const responseTopic = will.properties?.responseTopic;
+  if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) {
+    return `will Response Topic ${JSON.stringify(responseTopic)} is not a valid topic name (no wildcards, not empty), as in a PUBLISH [MQTT-3.3.2-14]`;
+  }
+  return undefined;
 }
