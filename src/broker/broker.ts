@@ -7,6 +7,7 @@ import { samePasswordHash } from '../auth/password-file.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
+import { DropLedger } from './drops.js';
 import type { Logger } from './logger.js';
 import { forwardedProperties, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
@@ -29,6 +30,8 @@ export class Broker {
   readonly logger: Logger;
   readonly router: Router;
   readonly authenticator: Authenticator;
+  /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
+  readonly drops: DropLedger;
   readonly stats: BrokerStats = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
@@ -36,11 +39,15 @@ export class Broker {
   #connectedCount = 0;
   #closed = false;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #turn = 0;
+  #turnArmed = false;
+  #turnStartedAt = Date.now();
 
   constructor(options: BrokerOptions = {}) {
     this.options = parseBrokerOptions(options);
     this.logger = this.options.logger;
     this.router = new Router(this.options.upgradeOutgoingQos);
+    this.drops = new DropLedger(this.logger, this.options.dropLogIntervalMs);
     this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, logger: this.logger });
   }
 
@@ -60,6 +67,30 @@ export class Broker {
   static #sweep(broker: Broker): void {
     const now = Date.now();
     for (const connection of broker.#connections) connection.checkDeadlines(now);
+    broker.drops.flush(now);
+  }
+
+  /**
+   * The current event-loop turn, for per-turn budgets: it changes once per turn in which anyone
+   * asked (one setImmediate per busy turn, none when idle).
+   */
+  get turn(): number {
+    if (!this.#turnArmed) {
+      this.#turnArmed = true;
+      this.#turnStartedAt = Date.now();
+      setImmediate(Broker.#endTurn, this);
+    }
+    return this.#turn;
+  }
+
+  /** Date.now() when the current turn was first asked for: one clock read per turn, not per packet. */
+  get turnStartedAt(): number {
+    return this.#turnStartedAt;
+  }
+
+  static #endTurn(broker: Broker): void {
+    broker.#turn++;
+    broker.#turnArmed = false;
   }
 
   get connectedCount(): number {
@@ -98,7 +129,7 @@ export class Broker {
       session = undefined;
     }
     if (session === undefined) {
-      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options);
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options, this.drops);
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;

@@ -12,6 +12,7 @@ import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { Outbox } from './outbox.js';
+import { Queue } from './queue.js';
 import type { Session } from './session.js';
 import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 
@@ -24,6 +25,32 @@ export interface ConnectionInfo {
 }
 
 const CONNECTION = Symbol('moat.connection');
+
+/**
+ * Work one connection may do per event-loop turn: past either bound its input is held until the
+ * next turn, so a client flooding small packets (PINGREQ, QoS 1 PUBLISH) gets its share and no more.
+ * A 64 KB socket read holds ~700 small PUBLISH packets; 256 of them cost well under a millisecond.
+ */
+export const PACKETS_PER_TURN = 256;
+/**
+ * Largest CONNECT accepted. Five 64 KB strings (client id, user name, password, will topic and
+ * payload) and their properties fit; a stranger declaring 256 MB is refused at the fixed header
+ * instead of being buffered before anything about it is known (Mosquitto 2.0 buffers it all).
+ */
+export const MAX_CONNECT_BYTES = 1024 * 1024;
+export const BYTES_PER_TURN = 64 * 1024;
+/**
+ * Reading stops while this much waits to be sent to the client (or maxSocketBufferBytes, if lower):
+ * one that does not read gets its requests answered no faster than it takes the answers.
+ */
+export const INPUT_HOLD_BYTES = 256 * 1024;
+
+/** Why input is held; reading resumes when no reason is left. */
+const HOLD_AUTH = 1; // CONNECT's password is being checked
+const HOLD_TURN = 2; // this turn's budget is spent
+const HOLD_OUTBOUND = 4; // the client is not reading what we send it
+const HOLD_CLOSED = 8; // condemned: nothing more is read
+const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being written
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'authenticating': CONNECT arrived and its password is being checked off the event loop. */
@@ -44,6 +71,7 @@ export class Connection implements ParserHandler {
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;
+  /** When the last complete control packet arrived: a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
   lastActivity = Date.now();
   readonly openedAt = this.lastActivity;
   /** Outgoing QoS 1/2 window: the client's Receive Maximum, capped by max_inflight_messages. */
@@ -62,10 +90,17 @@ export class Connection implements ParserHandler {
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   connectSessionExpiry = 0;
   readonly #outbox: Outbox;
-  /** Packets that arrived while CONNECT was being authenticated, handled in order once it is decided. */
-  #pending: Packet[] | undefined;
-  /** True while those packets are handled: their wire bytes are gone by then. */
-  #replaying = false;
+  readonly #inputHoldBytes: number;
+  /** HOLD_* bits: while any is set the stream is paused and the parser keeps what it has not parsed. */
+  #holds = 0;
+  /** The broker turn the budget below belongs to. */
+  #turn = -1;
+  #turnPackets = 0;
+  #turnBytes = 0;
+  /** True while held input is handled after the peer stopped sending: no budget applies then. */
+  #draining = false;
+  /** QoS 0 retained messages a SUBSCRIBE asked for that wait for the socket to drain. */
+  #retainedBacklog: Queue<{ readonly message: Message; readonly subscriptionIdentifiers: number[] | undefined }> | undefined;
   #destroyTimer: NodeJS.Timeout | undefined;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
@@ -75,15 +110,17 @@ export class Connection implements ParserHandler {
     const options = broker.options;
     this.maxTopicAlias = info.policy?.maxTopicAlias ?? options.maxTopicAlias;
     this.#outbox = new Outbox(stream);
-    this.parser = new Parser(this, { side: 'server', maxPacketSize: options.maxPacketSize });
+    this.#inputHoldBytes = Math.min(INPUT_HOLD_BYTES, options.maxSocketBufferBytes);
+    // Until CONNECT is in, only a CONNECT-sized packet is accepted (see MAX_CONNECT_BYTES).
+    this.parser = new Parser(this, { side: 'server', maxPacketSize: Math.min(options.maxPacketSize, MAX_CONNECT_BYTES) });
     // Shared listeners that find their connection through a symbol on the stream: four closures
     // per connection add up at 10,000s of idle clients.
     (stream as TaggedStream)[CONNECTION] = this;
     stream.on('data', Connection.#dataListener);
     stream.on('error', Connection.#errorListener);
     stream.on('close', Connection.#closeListener);
-    // net.Socket already ends its side when the peer does (allowHalfOpen false); other duplexes may not.
-    if (stream.allowHalfOpen) stream.on('end', Connection.#endListener);
+    // First in line: what the parser holds is handled before net.Socket ends its side in reply.
+    stream.prependListener('end', Connection.#endListener);
   }
 
   static #dataListener(this: TaggedStream, chunk: Buffer): void {
@@ -115,49 +152,95 @@ export class Connection implements ParserHandler {
     return this.state === 'connected';
   }
 
+  /** Closing or closed: nothing more is read or sent. */
+  get ended(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
   // ---- input -------------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.lastActivity = Date.now();
     this.parser.push(chunk);
   }
 
   onPacket(packet: Packet): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (this.state === 'authenticating') {
-      (this.#pending ??= []).push(packet);
-      return;
+    const broker = this.broker;
+    const turn = broker.turn;
+    if (this.#turn !== turn) {
+      this.#turn = turn;
+      this.#turnPackets = 0;
+      this.#turnBytes = 0;
     }
+    this.lastActivity = broker.turnStartedAt;
+    if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
+    if (this.ended || this.#draining) return;
+    if (++this.#turnPackets >= PACKETS_PER_TURN || (this.#turnBytes += this.parser.packetSize) >= BYTES_PER_TURN) {
+      this.#hold(HOLD_TURN);
+      setImmediate(Connection.#nextTurn, this);
+    }
+    if (this.#outbox.bufferedBytes > this.#inputHoldBytes && (this.#holds & HOLD_OUTBOUND) === 0) this.#holdUntilDrained();
+  }
+
+  static #nextTurn(connection: Connection): void {
+    connection.#release(HOLD_TURN);
+  }
+
+  /** Stop reading a client that does not read: its replies would pile up in memory without bound. */
+  #holdUntilDrained(): void {
+    this.#hold(HOLD_OUTBOUND);
+    this.#whenDrained(Connection.#drainedOutbound);
+  }
+
+  static #drainedOutbound(connection: Connection): void {
+    if (connection.#outbox.bufferedBytes > connection.#inputHoldBytes) connection.#whenDrained(Connection.#drainedOutbound);
+    else connection.#release(HOLD_OUTBOUND);
+  }
+
+  /** Calls `then` once the socket has taken what is buffered (or next turn, when nothing waits on 'drain'). */
+  #whenDrained(then: (connection: Connection) => void): void {
+    if (this.ended) return;
+    if (this.stream.writableNeedDrain) this.stream.once('drain', () => then(this));
+    else setImmediate(then, this);
+  }
+
+  #hold(reason: number): void {
+    if (this.#holds === 0) {
+      this.parser.pause();
+      this.stream.pause();
+    }
+    this.#holds |= reason;
+  }
+
+  #release(reason: number): void {
+    if ((this.#holds & reason) === 0) return;
+    this.#holds &= ~reason;
+    if (this.#holds !== 0) return;
+    // What the parser held is handled first; it may hold input again (budget, back-pressure).
+    this.parser.resume();
+    if (this.#holds === 0) this.stream.resume();
+  }
+
+  /** Input held for our own reasons (a turn's budget), not because the client is slow: keep alive waits. */
+  get #heldByUs(): boolean {
+    return (this.#holds & HOLD_TURN) !== 0;
   }
 
   /** The bytes the packet being handled arrived in, when it can be forwarded as they are. */
   get receivedBytes(): Buffer | undefined {
-    return this.#replaying ? undefined : this.parser.currentPacketBytes;
+    return this.parser.currentPacketBytes;
   }
 
-  /** While CONNECT is checked: no more reads, so at most one chunk's packets wait in memory. */
+  /** While CONNECT is checked: nothing more is parsed; what arrived waits, unparsed, in order. */
   pauseInput(): void {
-    this.stream.pause();
+    this.#hold(HOLD_AUTH);
   }
 
-  /** CONNECT is decided: handle the packets that waited, in order, then read on. */
+  /** CONNECT is decided: parse what waited, then read on. */
   resumeInput(): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) {
-      this.#replaying = true;
-      try {
-        for (const packet of pending) {
-          if (this.state !== 'connected') break;
-          this.#dispatch(packet);
-        }
-      } finally {
-        this.#replaying = false;
-      }
-    }
-    if (this.state === 'connected') this.stream.resume();
+    if (this.state === 'connected') this.#release(HOLD_AUTH);
   }
 
   #dispatch(packet: Packet): void {
@@ -211,6 +294,37 @@ export class Connection implements ParserHandler {
     return this.#outbox.bufferedBytes > this.broker.options.maxSocketBufferBytes;
   }
 
+  /**
+   * A QoS 0 retained message for a new subscription [MQTT-3.3.1-8]. A SUBSCRIBE may match the whole
+   * retained store, so these are written only while the socket keeps up, and the client's input is
+   * held until all are out: re-subscribing in a loop cannot pile copies up in memory.
+   */
+  sendRetained(message: Message, subscriptionIdentifiers: number[] | undefined): void {
+    if (this.#retainedBacklog === undefined && !this.backedUp) {
+      this.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
+      return;
+    }
+    (this.#retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
+    if ((this.#holds & HOLD_RETAINED) === 0) {
+      this.#hold(HOLD_RETAINED);
+      this.#whenDrained(Connection.#pumpRetained);
+    }
+  }
+
+  static #pumpRetained(connection: Connection): void {
+    const backlog = connection.#retainedBacklog;
+    if (backlog === undefined) return;
+    for (let next = backlog.shift(); next !== undefined; next = backlog.shift()) {
+      connection.sendPublish(next.message, 0, true, next.subscriptionIdentifiers, 0, false, undefined);
+      if (connection.backedUp && backlog.length > 0) {
+        connection.#whenDrained(Connection.#pumpRetained);
+        return;
+      }
+    }
+    connection.#retainedBacklog = undefined;
+    connection.#release(HOLD_RETAINED);
+  }
+
   writePacket(packet: Packet): void {
     this.write(encode(packet, this.protocolVersion));
   }
@@ -227,8 +341,15 @@ export class Connection implements ParserHandler {
    */
   sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
     const session = this.session;
-    const expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
-    if (expiry !== undefined && expiry <= 0) return false;
+    let expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
+    if (expiry !== undefined && expiry <= 0) {
+      // A resend finishes a delivery already begun; only a first send may be dropped for expiry.
+      if (!dup) {
+        session?.recordDrop('expired');
+        return false;
+      }
+      expiry = 1;
+    }
     const version = this.protocolVersion;
     let buffer: Buffer;
     // Shared encodings only when nothing in the bytes is specific to this subscriber.
@@ -250,8 +371,7 @@ export class Connection implements ParserHandler {
       buffer = encode(this.#publishPacket(message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
     }
     if (buffer.length > this.clientMaxPacketSize) {
-      if (session !== undefined) session.dropped++;
-      this.broker.logger.debug({ event: 'drop_too_large', clientId: this.clientId, topic: message.topic, size: buffer.length }, 'message larger than the client accepts');
+      session?.recordDrop('too_large');
       return false;
     }
     this.write(buffer);
@@ -306,7 +426,7 @@ export class Connection implements ParserHandler {
       if (now - this.openedAt < this.broker.options.connectTimeoutMs) return;
       this.broker.logger.info({ event: 'connect_timeout', address: this.remoteAddress }, 'no CONNECT received in time; closing');
       this.close(undefined, 'connect timeout');
-    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs) {
+    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
       this.broker.logger.info({ event: 'keepalive_timeout', clientId: this.clientId, keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
       this.close(0x8d, 'keep alive timeout');
     }
@@ -315,13 +435,31 @@ export class Connection implements ParserHandler {
   // ---- closing -----------------------------------------------------------------------------
 
   /**
-   * Closes the connection. With a reason code and a v5 client past CONNECT, a DISCONNECT carrying it
-   * goes first [MQTT-4.13.2]. The will is not suppressed here: only a client's DISCONNECT does that.
+   * The broker closes the connection. With a reason code and a v5 client past CONNECT, a DISCONNECT
+   * carrying it goes first [MQTT-4.13.2]. Nothing more is read: a condemned peer streaming junk
+   * costs no memory while the close completes. The will is not suppressed here: only a client's
+   * DISCONNECT does that.
    */
   close(reasonCode: number | undefined, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.#hold(HOLD_CLOSED);
+    this.#finish(reasonCode, reason);
+  }
+
+  /**
+   * The client said DISCONNECT: finish as close() does, but keep reading (and ignoring) input, so
+   * its FIN is seen and the socket freed at once instead of lingering until the destroy timer.
+   */
+  closeAfterDisconnect(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.#finish(undefined, 'client disconnected');
+  }
+
+  #finish(reasonCode: number | undefined, reason: string): void {
     const wasConnected = this.state === 'connected';
     this.state = 'closing';
+    this.parser.discard();
+    this.#retainedBacklog = undefined;
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
       if (reason !== '' && reasonCode !== 0) packet.properties = { reasonString: reason };
@@ -341,8 +479,26 @@ export class Connection implements ParserHandler {
   }
 
   #onEnd(): void {
-    // The peer half-closed: MQTT has no half-open use, so finish our side too.
-    if (this.state !== 'closed') this.stream.end();
+    this.#drainHeld();
+    // The peer half-closed: MQTT has no half-open use, so finish our side too (net.Socket does it
+    // itself when allowHalfOpen is false; other duplexes may not).
+    if (this.state !== 'closed' && this.stream.allowHalfOpen) this.stream.end();
+  }
+
+  /**
+   * The peer has stopped sending: packets the parser still holds (a turn's budget, back-pressure)
+   * were sent before that, so they are handled now, whole, in order. A PUBLISH followed by
+   * DISCONNECT and FIN must be routed, and the DISCONNECT must still suppress the will.
+   */
+  #drainHeld(): void {
+    if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.parser.heldBytes === 0) return;
+    this.#draining = true;
+    try {
+      this.#holds = 0;
+      this.parser.resume();
+    } finally {
+      this.#draining = false;
+    }
   }
 
   #onStreamError(error: Error): void {
@@ -352,6 +508,7 @@ export class Connection implements ParserHandler {
 
   #onClose(): void {
     if (this.state === 'closed') return;
+    this.#drainHeld();
     this.state = 'closed';
     if (this.#destroyTimer !== undefined) clearTimeout(this.#destroyTimer);
     this.broker.connectionClosed(this);

@@ -4,6 +4,7 @@ import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { AclSubject } from '../auth/acl-file.js';
 import type { Connection } from './connection.js';
+import { emptyDropCounts, type DropCounts, type DropLedger, type DropReason } from './drops.js';
 import type { LongTimer } from './long-timer.js';
 import { remainingExpiry, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
@@ -58,8 +59,10 @@ export class Session {
   #queue: Queue<Delivery> | undefined;
   /** Incoming QoS 2 packet ids between PUBREC and PUBREL: a resent PUBLISH with one of them is not routed twice. */
   #awaitingPubrel: Set<number> | undefined;
-  /** Messages dropped for this session (queue full, slow consumer, too large for the client). */
+  /** Messages dropped for this session, in all and by reason (see drops.ts). */
   dropped = 0;
+  #droppedBy: DropCounts | undefined;
+  readonly #drops: DropLedger;
   /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
   queuedBytes = 0;
   inflightBytes = 0;
@@ -83,11 +86,24 @@ export class Session {
     protocolVersion: ProtocolVersion,
     expiryInterval: number,
     limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>,
+    drops: DropLedger,
   ) {
+    this.#drops = drops;
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
     this.#limits = limits;
+  }
+
+  /** Counts a message this session will not get, in the session and the broker's ledger. */
+  recordDrop(reason: DropReason): void {
+    this.dropped++;
+    (this.#droppedBy ??= emptyDropCounts())[reason]++;
+    this.#drops.record(this.clientId, reason);
+  }
+
+  get droppedBy(): Readonly<DropCounts> {
+    return this.#droppedBy ?? emptyDropCounts();
   }
 
   get subscriptions(): ReadonlyMap<string, SubscriptionEntry> {
@@ -137,7 +153,7 @@ export class Session {
     if (qos === 0) {
       if (connection === undefined) return;
       // A slow consumer loses QoS 0 first (docs/ARCHITECTURE.md, backpressure).
-      if (connection.backedUp) this.dropped++;
+      if (connection.backedUp) this.recordDrop('slow_consumer');
       else connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
       return;
     }
@@ -148,7 +164,7 @@ export class Session {
     }
     const limits = this.#limits;
     if (this.queueLength >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
-      this.dropped++;
+      this.recordDrop('queue_full');
       return;
     }
     (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
@@ -163,12 +179,12 @@ export class Session {
   }
 
   /**
-   * Retained messages for a new subscription [MQTT-3.3.1-8]. QoS 0 ones are written even to a
-   * backed-up socket: the burst is bounded by the retained store, and a subscriber must not find
-   * part of it missing.
+   * Retained messages for a new subscription [MQTT-3.3.1-8]. QoS 1/2 ones take the queue like any
+   * other message (same limits); QoS 0 ones are paced by the socket (Connection.sendRetained), so a
+   * subscriber finds none missing and a client that does not read holds no more than its buffer.
    */
   deliverRetained(message: Message, qos: QoS, subscriptionIdentifiers: number[] | undefined): void {
-    if (qos === 0) this.connection?.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
+    if (qos === 0) this.connection?.sendRetained(message, subscriptionIdentifiers);
     else this.deliver(message, qos, true, subscriptionIdentifiers, undefined);
   }
 
@@ -183,7 +199,10 @@ export class Session {
       const delivery = queue.shift() as Delivery;
       this.queuedBytes -= delivery.message.payload.length;
       const left = remainingExpiry(delivery.message, now);
-      if (left !== undefined && left <= 0) continue; // expired while queued [MQTT-3.3.2-5]
+      if (left !== undefined && left <= 0) {
+        this.recordDrop('expired'); // expired while queued [MQTT-3.3.2-5]
+        continue;
+      }
       if (delivery.qos === 0) connection.sendPublish(delivery.message, 0, delivery.retain, delivery.subscriptionIdentifiers, 0, false, undefined);
       else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }

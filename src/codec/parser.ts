@@ -100,6 +100,12 @@ export class Parser {
   /** Slices of a body split across reads, and their total size. */
   #chunks: Buffer[] | undefined;
   #have = 0;
+  /** Size of the packet being delivered (fixed header included). */
+  #packetSize = 0;
+  /** Set by pause(): stop after the packet being delivered and keep the rest for resume(). */
+  #paused = false;
+  /** Unparsed bytes kept while paused; they start at a packet boundary. */
+  #held: Buffer | undefined;
 
   constructor(handler: ParserHandler, options: ParserOptions = {}) {
     const { maxPacketSize = MAX_PACKET_SIZE, protocolVersion, side = 'any' } = options;
@@ -128,6 +134,46 @@ export class Parser {
     return this.#currentChunk?.subarray(this.#currentStart, this.#currentEnd);
   }
 
+  /** During onPacket: the whole packet's size in bytes, fixed header included. */
+  get packetSize(): number {
+    return this.#packetSize;
+  }
+
+  /**
+   * Stops parsing after the packet being delivered (or before the next push): the rest of the chunk
+   * is kept, uncopied, until resume(). Lets a handler bound its work per event-loop turn or wait
+   * for something (a password check) without buffering decoded packets.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Bytes held by pause(), not yet parsed. */
+  get heldBytes(): number {
+    return this.#held?.length ?? 0;
+  }
+
+  /** Parses what pause() held back, then goes on accepting pushes. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.push(held);
+  }
+
+  /** Forgets held bytes and ignores all further input (the connection is being closed). */
+  discard(): void {
+    this.#failed = true;
+    this.#held = undefined;
+    this.#chunks = undefined;
+    this.#have = 0;
+  }
+
   /** True after the first error (or a handler exception): all further input is ignored. */
   get failed(): boolean {
     return this.#failed;
@@ -139,6 +185,11 @@ export class Parser {
    */
   push(chunk: Buffer): void {
     if (this.#failed) return;
+    if (this.#paused) {
+      // A stream may deliver one more chunk after being paused: keep it behind the held bytes.
+      this.#held = this.#held === undefined ? chunk : Buffer.concat([this.#held, chunk]);
+      return;
+    }
     const n = chunk.length;
     let pos = 0;
     this.#packetStart = -1;
@@ -166,6 +217,7 @@ export class Parser {
         }
         // Enforced before the body is buffered: a huge announced length costs nothing.
         const total = 1 + this.#lengthBytes + this.#length;
+        this.#packetSize = total;
         if (total > this.maxPacketSize) {
           this.#fail(0x95, `${this.#typeName().toUpperCase()} of ${total} bytes exceeds the maximum packet size of ${this.maxPacketSize} bytes.`);
           return;
@@ -173,6 +225,7 @@ export class Parser {
         if (this.#length === 0) {
           this.#state = HEADER;
           if (!this.#decode(EMPTY, 0, 0)) return;
+          if (this.#paused) return this.#hold(chunk, pos);
         } else {
           this.#state = BODY;
         }
@@ -190,6 +243,7 @@ export class Parser {
             this.#currentEnd = pos;
           }
           if (!this.#decode(chunk, start, pos)) return;
+          if (this.#paused) return this.#hold(chunk, pos);
         } else {
           const need = length - this.#have;
           if (avail < need) {
@@ -205,9 +259,15 @@ export class Parser {
           this.#have = 0;
           this.#state = HEADER;
           if (!this.#decode(body, 0, length)) return;
+          if (this.#paused) return this.#hold(chunk, pos);
         }
       }
     }
+  }
+
+  /** Keeps chunk[pos..] for resume(): it starts at a packet boundary. */
+  #hold(chunk: Buffer, pos: number): void {
+    if (pos < chunk.length) this.#held = pos === 0 ? chunk : chunk.subarray(pos);
   }
 
   #typeName(): string {
@@ -279,6 +339,7 @@ export class Parser {
     this.#failed = true;
     this.#chunks = undefined;
     this.#have = 0;
+    this.#held = undefined;
     READER.buf = EMPTY;
     this.#handler.onError(err);
     return false;

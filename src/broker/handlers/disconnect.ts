@@ -13,5 +13,5 @@ export function handleDisconnect(connection: Connection, packet: DisconnectPacke
     session.expiryInterval = connection.broker.capSessionExpiry(requestedExpiry);
   }
   connection.graceful = (packet.reasonCode ?? 0) !== 0x04;
-  connection.close(undefined, 'client disconnected');
+  connection.closeAfterDisconnect();
 }

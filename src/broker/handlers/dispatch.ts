@@ -8,6 +8,9 @@ import { handlePuback, handlePubcomp, handlePublish, handlePubrec, handlePubrel 
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
 
+/** PINGRESP is the same two bytes in every version: one shared Buffer, nothing allocated per PINGREQ. */
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
 export function dispatch(connection: Connection, packet: Packet): void {
   if (packet.type === 'connect') {
     handleConnect(connection, packet);
@@ -39,7 +42,7 @@ export function dispatch(connection: Connection, packet: Packet): void {
       handleUnsubscribe(connection, packet);
       return;
     case 'pingreq':
-      connection.writePacket({ type: 'pingresp' });
+      connection.write(PINGRESP);
       return;
     case 'disconnect':
       handleDisconnect(connection, packet);
