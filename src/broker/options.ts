@@ -46,6 +46,8 @@ export interface BrokerOptions {
   upgradeOutgoingQos?: boolean;
   /** Log every connect and disconnect at info level (connection_messages). */
   connectionMessages?: boolean;
+  /** At most one "messages dropped" log line per client per this many ms. */
+  dropLogIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -83,6 +85,7 @@ export interface ResolvedBrokerOptions {
   readonly maxInflightBytes: number;
   readonly upgradeOutgoingQos: boolean;
   readonly connectionMessages: boolean;
+  readonly dropLogIntervalMs: number;
   readonly logger: Logger;
 }
 
@@ -113,6 +116,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     upgradeOutgoingQos: options.upgradeOutgoingQos ?? false,
     // Connection messages nobody would see are not built (they cost an address lookup per client).
     connectionMessages: (options.connectionMessages ?? true) && (options.logger?.isLevelEnabled?.('info') ?? true),
+    dropLogIntervalMs: options.dropLogIntervalMs ?? 10_000,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);
@@ -126,6 +130,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   checkRange('maxInflightBytes', resolved.maxInflightBytes, 0, Number.MAX_SAFE_INTEGER);
   checkRange('authFailureLimit', resolved.authFailureLimit, 0, 1_000_000);
   checkRange('authBanMs', resolved.authBanMs, 1, 86_400_000);
+  checkRange('dropLogIntervalMs', resolved.dropLogIntervalMs, 1, 86_400_000);
   checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
   return resolved;
 }

@@ -112,6 +112,8 @@ export class Router {
       if (session.mayRead(message.topic)) {
         session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire);
         delivered++;
+      } else {
+        session.recordDrop('acl_denied');
       }
       session.routeSubIds = undefined;
     }
@@ -123,7 +125,10 @@ export class Router {
       const member = group.next(isConnected) ?? group.next();
       if (member === undefined) continue;
       const entry = member.value;
-      if (!entry.session.mayRead(message.topic)) continue;
+      if (!entry.session.mayRead(message.topic)) {
+        entry.session.recordDrop('acl_denied');
+        continue;
+      }
       const qos = this.deliveryQos(entry.qos, message.qos);
       const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       entry.session.deliver(message, qos, entry.retainAsPublished && message.retain, subIds, wire);

@@ -2,6 +2,41 @@
 // `$SYS/broker/clients/maximum` is the PEAK number of connected clients, as in Mosquitto; the
 // configured limit is `$SYS/broker/clients/limit` (moat's own topic) so capacity alerts divide by the right number.
 import type { Broker } from '../broker/broker.js';
+import { DROP_REASONS, type DropReason } from '../broker/drops.js';
+
+/**
+ * Mosquitto's $SYS/broker/load/... values: the per-minute rate of a counter, smoothed exponentially
+ * over 1, 5 and 15 minutes (sys_tree.c calc_load), updated once per sys_interval.
+ */
+export class LoadAverage {
+  readonly #windows = [60, 300, 900] as const;
+  readonly values = [0, 0, 0];
+  #lastCount: number | undefined;
+  #lastAt = 0;
+
+  /** Feeds the counter's current value at `nowSeconds`; the first call only sets the baseline. */
+  update(count: number, nowSeconds: number): void {
+    if (this.#lastCount !== undefined && nowSeconds > this.#lastAt) {
+      const elapsed = nowSeconds - this.#lastAt;
+      const perMinute = ((count - this.#lastCount) * 60) / elapsed;
+      this.#windows.forEach((window, i) => {
+        const exponent = Math.exp(-elapsed / window);
+        this.values[i] = perMinute + exponent * ((this.values[i] as number) - perMinute);
+      });
+    }
+    this.#lastCount = count;
+    this.#lastAt = nowSeconds;
+  }
+
+  /** Topic suffix → value as Mosquitto prints it (two decimals). */
+  entries(): Array<[string, string]> {
+    return [
+      ['1min', (this.values[0] as number).toFixed(2)],
+      ['5min', (this.values[1] as number).toFixed(2)],
+      ['15min', (this.values[2] as number).toFixed(2)],
+    ];
+  }
+}
 
 export interface SysPublisherOptions {
   /** Seconds between updates; 0 disables $SYS. */
@@ -17,6 +52,7 @@ export class SysPublisher {
   readonly #broker: Broker;
   readonly #options: SysPublisherOptions;
   #timer: NodeJS.Timeout | undefined;
+  readonly #droppedLoad = new LoadAverage();
 
   constructor(broker: Broker, options: SysPublisherOptions) {
     this.#broker = broker;
@@ -55,14 +91,19 @@ export class SysPublisher {
       '$SYS/broker/messages/sent': String(broker.stats.messagesSent),
       '$SYS/broker/publish/messages/received': String(broker.stats.messagesReceived),
       '$SYS/broker/publish/messages/sent': String(broker.stats.messagesSent),
+      '$SYS/broker/publish/messages/dropped': String(broker.drops.total),
       '$SYS/broker/retained messages/count': String(broker.router.retainedCount),
       '$SYS/broker/subscriptions/count': String(broker.router.subscriptionCount),
     };
     if (this.#options.connectionLimit >= 0) values['$SYS/broker/clients/limit'] = String(this.#options.connectionLimit);
+    // moat's own: the drops by reason (drops.ts), so an alert can say why.
+    for (const reason of Object.keys(DROP_REASONS) as DropReason[]) values[`$SYS/broker/publish/messages/dropped/${reason}`] = String(broker.drops.byReason[reason]);
+    for (const [window, value] of this.#droppedLoad.entries()) values[`$SYS/broker/load/publish/dropped/${window}`] = value;
     return values;
   }
 
   publishNow(): void {
+    this.#droppedLoad.update(this.#broker.drops.total, Date.now() / 1000);
     for (const [topic, value] of Object.entries(this.snapshot())) this.#broker.publishSimple(topic, value, 0, true);
   }
 }

@@ -45,7 +45,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
 
   // Mosquitto's message_size_limit: the QoS flow completes, the message goes nowhere.
   if (options.messageSizeLimit > 0 && packet.payload.length > options.messageSizeLimit) {
-    broker.logger.info({ event: 'drop_message_size_limit', clientId: connection.clientId, topic, size: packet.payload.length }, 'message over message_size_limit dropped');
+    session.recordDrop('size_limit');
     acknowledge(connection, packet, packetId, IMPLEMENTATION_SPECIFIC_ERROR);
     return;
   }

@@ -1,0 +1,93 @@
+// Every message the broker accepts and then does not deliver is counted here, per reason and per
+// client, and reported in the log at most once per client per interval: the first drop after a
+// quiet spell at once, then one summary per interval while drops go on. $SYS and the broker's stats
+// read the totals. Nothing is dropped silently (docs/ARCHITECTURE.md, "Fair under load").
+import type { Logger } from './logger.js';
+
+/** Why a message was dropped, with the sentence a log line gives for it. */
+export const DROP_REASONS = {
+  queue_full: "the client's queue was full (max_queued_messages / max_queued_bytes)",
+  slow_consumer: 'a QoS 0 message for a client that reads slower than it is sent to (its socket buffer is full)',
+  expired: 'the message expired (Message Expiry Interval) before it could be sent',
+  too_large: "the message is larger than the client's Maximum Packet Size",
+  acl_denied: 'the ACL no longer lets the client read the topic',
+  size_limit: 'the payload is over message_size_limit (the publisher was acknowledged)',
+} as const;
+
+export type DropReason = keyof typeof DROP_REASONS;
+
+export type DropCounts = Record<DropReason, number>;
+
+export function emptyDropCounts(): DropCounts {
+  return { queue_full: 0, slow_consumer: 0, expired: 0, too_large: 0, acl_denied: 0, size_limit: 0 };
+}
+
+/** Drops of one client since its last log line. */
+interface Report {
+  /** When the last line for this client was logged (ms). */
+  loggedAt: number;
+  /** Drops since then, by reason; all zero when nothing happened since. */
+  readonly counts: DropCounts;
+  unreported: number;
+}
+
+export class DropLedger {
+  /** Every drop since the broker started. */
+  total = 0;
+  readonly byReason: DropCounts = emptyDropCounts();
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  readonly #reports = new Map<string, Report>();
+
+  /** `intervalMs`: at most one log line per client per this many ms. */
+  constructor(logger: Logger, intervalMs: number) {
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  record(clientId: string, reason: DropReason, now = Date.now()): void {
+    this.total++;
+    this.byReason[reason]++;
+    const report = this.#reports.get(clientId);
+    if (report === undefined) {
+      // The first drop after a quiet spell is reported at once: that is when an operator wants to know.
+      this.#reports.set(clientId, { loggedAt: now, counts: emptyDropCounts(), unreported: 0 });
+      this.#logger.warn({ event: 'messages_dropped', clientId, reason, count: 1, detail: DROP_REASONS[reason] }, `dropping messages for client ${clientId}: ${DROP_REASONS[reason]}`);
+      return;
+    }
+    report.counts[reason]++;
+    report.unreported++;
+  }
+
+  /** Logs one summary per client whose interval is over and that dropped more meanwhile; forgets quiet ones. */
+  flush(now = Date.now()): void {
+    for (const [clientId, report] of this.#reports) {
+      if (now - report.loggedAt < this.#intervalMs) continue;
+      if (report.unreported === 0) {
+        this.#reports.delete(clientId);
+        continue;
+      }
+      const byReason: Partial<DropCounts> = {};
+      let top: DropReason = 'queue_full';
+      for (const reason of Object.keys(report.counts) as DropReason[]) {
+        const count = report.counts[reason];
+        if (count === 0) continue;
+        byReason[reason] = count;
+        if (count > (byReason[top] ?? 0)) top = reason;
+        report.counts[reason] = 0;
+      }
+      const seconds = Math.round((now - report.loggedAt) / 1000);
+      this.#logger.warn(
+        { event: 'messages_dropped', clientId, count: report.unreported, byReason, seconds },
+        `dropped ${report.unreported} more messages for client ${clientId} in the last ${seconds} s, mostly because ${DROP_REASONS[top]}`,
+      );
+      report.unreported = 0;
+      report.loggedAt = now;
+    }
+  }
+
+  /** Clients with a report open (recent drops): bounded by the clients that dropped in the last interval. */
+  get reporting(): number {
+    return this.#reports.size;
+  }
+}
