@@ -106,6 +106,7 @@ function checkLoss(r: BenchResult, subscribers: number): void {
   assert.ok(Math.abs(value(r, 'loss %') - (100 * value(r, 'loss')) / (accepted * subscribers)) < 1e-9);
   assert.ok(value(r, 'delivered/s') > 0 && value(r, 'published/s') > 0);
   assert.equal(r.settings['pacing'], 'none');
+  assert.equal(typeof r.details['settled'], 'boolean');
 }
 
 test('fanin-unpaced: loss is what was sent and never delivered', async () => {
