@@ -36,6 +36,13 @@ function settingsFor(scenario: string): BenchOptions {
     case 'latency':
       // Steady state: a fresh process (moat's JIT, Mosquitto's allocator) settles in the first seconds.
       return { duration: q ? 2 : 5, warmup: q ? 1 : 3 };
+    case 'fanin-unpaced':
+    case 'fanout-unpaced':
+    case 'qos1-unpaced':
+      return { duration: q ? 2 : 4, warmup: q ? 0.5 : 1 };
+    case 'abuse':
+      // Three floods in turn, each with its own warm-up and hold: keep each short.
+      return { duration: q ? 2 : 3, warmup: q ? 0.5 : 1, hold: q ? 0.5 : 1 };
     default:
       return { duration: q ? 2 : 5, warmup: q ? 0.5 : 1 };
   }
@@ -45,7 +52,12 @@ const SECONDS: Record<string, [number, number]> = {
   fanin: [4, 8],
   fanout: [4, 8],
   qos1: [4, 8],
+  'fanin-unpaced': [5, 9],
+  // A slow broker's fan-out backlog can outlast the 10 s settle.
+  'fanout-unpaced': [12, 18],
+  'qos1-unpaced': [5, 9],
   latency: [5, 10],
+  abuse: [12, 19],
   connections: [4, 8],
   'tls-connect': [4, 8],
   retained: [3, 5],

@@ -2,6 +2,7 @@
 import { resolveBenchOptions, type BenchOptions, type ResolvedBenchOptions, type ScenarioName } from './options.js';
 import { silentProgress, type Progress } from './progress.js';
 import type { BenchResult } from './result.js';
+import { abuse } from './scenarios/abuse.js';
 import { connections } from './scenarios/connections.js';
 import { fanin } from './scenarios/fanin.js';
 import { fanout } from './scenarios/fanout.js';
@@ -15,7 +16,11 @@ const RUNNERS: Record<ScenarioName, (o: ResolvedBenchOptions, env: RunEnv) => Pr
   fanin,
   fanout,
   qos1,
+  'fanin-unpaced': fanin,
+  'fanout-unpaced': fanout,
+  'qos1-unpaced': qos1,
   latency,
+  abuse,
   connections,
   'tls-connect': tlsConnect,
   retained,
@@ -32,7 +37,7 @@ export async function runBench(scenario: string, options: BenchOptions = {}, ext
   return RUNNERS[resolved.scenario](resolved, { progress: extras.progress ?? silentProgress });
 }
 
-export { SCENARIOS, BenchOptionError, resolveBenchOptions, type BenchOptions, type ResolvedBenchOptions, type ScenarioName } from './options.js';
+export { SCENARIOS, FLOODS, BenchOptionError, resolveBenchOptions, type BenchOptions, type ResolvedBenchOptions, type ScenarioName, type FloodKind } from './options.js';
 export { formatResult, headline, type BenchResult, type Value } from './result.js';
 export { barProgress, silentProgress, type Progress } from './progress.js';
 export { FileLimitError } from './scenarios/connections.js';

@@ -1,7 +1,8 @@
 // A deliberately small MQTT client for load generation, built on the project's codec: packets are
 // encoded once (a PUBLISH is pre-encoded and written many times), received PUBLISH frames are
 // counted by walking fixed headers only (FrameScanner), QoS 1 deliveries are PUBACKed in one write
-// per read, and only the rare control packets (CONNACK, SUBACK) go through the full Parser.
+// per read (DUP resends too, but they are counted once), and only the rare control packets
+// (CONNACK, SUBACK) go through the full Parser.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { encode } from '../codec/encode.js';
@@ -47,8 +48,10 @@ export class LeanClient {
   readonly protocol: 4 | 5;
   /** Broker's Receive Maximum from CONNACK (65535 when absent, as the spec says). */
   receiveMaximum = 65535;
-  /** PUBLISH frames received so far. */
+  /** Distinct PUBLISH received so far (a DUP resend of a delivered packet id is not counted again). */
   received = 0;
+  /** DUP resends of packet ids already delivered on this connection (PUBACKed, not counted). */
+  duplicates = 0;
   onPublish: PublishHandler | undefined;
   /** Called once per read with the packet ids PUBACKed by the broker in it. */
   onAcks: ((ids: number[]) => void) | undefined;
@@ -61,6 +64,8 @@ export class LeanClient {
   #closed = false;
   #shared: Float64Array | undefined;
   #sharedIndex = 0;
+  /** QoS 1 packet ids delivered on this connection; allocated on the first QoS 1 delivery. */
+  #delivered: Uint8Array | undefined;
 
   private constructor(socket: Socket, protocol: 4 | 5) {
     this.socket = socket;
@@ -116,16 +121,7 @@ export class LeanClient {
   /** SUBSCRIBE and wait for SUBACK; throws when the broker refuses a filter. */
   async subscribe(filter: string, qos: QoS, timeoutMs = 10_000): Promise<void> {
     const suback = this.#expect('suback', timeoutMs);
-    this.socket.write(
-      encode(
-        {
-          type: 'subscribe',
-          packetId: this.#takeId(),
-          subscriptions: [{ filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 }],
-        },
-        this.protocol,
-      ),
-    );
+    this.socket.write(this.encodeSubscribe(filter, qos, this.#takeId()));
     const packet = await suback;
     const code = packet.type === 'suback' ? packet.reasonCodes[0] : undefined;
     if (code === undefined || code >= 0x80) throw new Error(`broker refused SUBSCRIBE ${filter}: 0x${(code ?? 0xff).toString(16)}`);
@@ -134,6 +130,11 @@ export class LeanClient {
   /** Pre-encodes a PUBLISH for writing many times (QoS 1 callers pass a packet id). */
   encodePublish(topic: string, payload: Buffer, qos: QoS, retain = false, packetId?: number): Buffer {
     return encode({ type: 'publish', topic, payload, qos, retain, dup: false, ...(qos > 0 ? { packetId: packetId ?? 1 } : {}) }, this.protocol);
+  }
+
+  /** Pre-encodes a SUBSCRIBE (retain handling 0: retained messages are sent on every SUBSCRIBE). */
+  encodeSubscribe(filter: string, qos: QoS, packetId: number): Buffer {
+    return encode({ type: 'subscribe', packetId, subscriptions: [{ filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 }] }, this.protocol);
   }
 
   /** Also counts every received PUBLISH into shared[index] (one writer per slot: this thread). */
@@ -226,14 +227,24 @@ export class LeanClient {
     const header = buf[start] as number;
     const type = header >> 4;
     if (type === 3) {
-      this.received++;
-      if (this.#shared !== undefined) this.#shared[this.#sharedIndex]! += 1;
       const topicLength = buf.readUInt16BE(body);
       let pos = body + 2 + topicLength;
       if ((header & 0x06) !== 0) {
-        this.#acksOut.push(buf.readUInt16BE(pos));
+        const id = buf.readUInt16BE(pos);
+        this.#acksOut.push(id);
         pos += 2;
+        // Within one connection a DUP PUBLISH resends an id we already received (the broker did not
+        // see our PUBACK yet); a new message on a reused id comes without DUP. Lean clients never
+        // reconnect, so a DUP cannot be the first copy of a message lost with an earlier connection.
+        const delivered = (this.#delivered ??= new Uint8Array(65536));
+        if ((header & 0x08) !== 0 && delivered[id] === 1) {
+          this.duplicates++;
+          return;
+        }
+        delivered[id] = 1;
       }
+      this.received++;
+      if (this.#shared !== undefined) this.#shared[this.#sharedIndex]! += 1;
       if (this.onPublish !== undefined) {
         if (this.protocol === 5) pos = skipVarint(buf, pos);
         this.onPublish(buf, pos, end, header);

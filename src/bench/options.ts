@@ -3,8 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { parseTarget, type Target } from './lean-client.js';
 
-export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'latency', 'connections', 'tls-connect', 'retained'] as const;
+export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'fanin-unpaced', 'fanout-unpaced', 'qos1-unpaced', 'latency', 'abuse', 'connections', 'tls-connect', 'retained'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** The throughput scenarios and their unpaced variants (`unpaced: true` picks the variant). */
+const UNPACED = { fanin: 'fanin-unpaced', fanout: 'fanout-unpaced', qos1: 'qos1-unpaced' } as const;
+
+/** What the abuse scenario's hostile client floods the broker with. */
+export const FLOODS = ['pingreq', 'publish', 'resubscribe'] as const;
+export type FloodKind = (typeof FLOODS)[number];
 
 export interface BenchOptions {
   url?: string;
@@ -35,6 +42,17 @@ export interface BenchOptions {
   pid?: number;
   /** Remove the retained messages afterwards (default true). */
   cleanup?: boolean;
+  /**
+   * fanin, fanout, qos1: publishers limited only by their own in-flight window (QoS 1) or socket
+   * (QoS 0), not by delivery; the same as the `-unpaced` scenario names.
+   */
+  unpaced?: boolean;
+  /** abuse: one flood kind, or 'all' (default) for each in turn. */
+  flood?: FloodKind | 'all';
+  /** abuse: bytes of the retained message the re-SUBSCRIBE flood asks for again and again. */
+  retainedSize?: number;
+  /** abuse: MiB the broker's RSS may grow during a flood before the flood is cut short (needs pid). */
+  rssLimit?: number;
 }
 
 export interface ResolvedBenchOptions {
@@ -57,6 +75,10 @@ export interface ResolvedBenchOptions {
   readonly holdMs: number;
   readonly pid: number | undefined;
   readonly cleanup: boolean;
+  readonly unpaced: boolean;
+  readonly floods: readonly FloodKind[];
+  readonly retainedSize: number;
+  readonly rssLimitKb: number;
   /** Unique per run: client ids and topics carry it, so runs never collide. */
   readonly runId: string;
 }
@@ -69,7 +91,12 @@ const DEFAULTS: Record<ScenarioName, Partial<Defaults>> = {
   fanin: { publishers: 8, ahead: 20_000 },
   fanout: { subscribers: 100, ahead: 2_000 },
   qos1: { publishers: 4, qos: 1 },
+  'fanin-unpaced': { publishers: 8 },
+  'fanout-unpaced': { subscribers: 100 },
+  // The reproduction that motivated the unpaced variants: 8 publishers × 16 in flight → 1 subscriber.
+  'qos1-unpaced': { publishers: 8, qos: 1, window: 16 },
   latency: { rate: 5000 },
+  abuse: { rate: 1000, duration: 5 },
   connections: {},
   'tls-connect': {},
   retained: {},
@@ -96,8 +123,16 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
   if (!(SCENARIOS as readonly string[]).includes(scenario)) {
     throw new BenchOptionError(`unknown scenario "${scenario}"; choose one of ${SCENARIOS.join(', ')}.`);
   }
-  const name = scenario as ScenarioName;
+  let name = scenario as ScenarioName;
+  if (o.unpaced === true && !name.endsWith('-unpaced')) {
+    if (!(name in UNPACED)) throw new BenchOptionError(`--unpaced applies to ${Object.keys(UNPACED).join(', ')}, not ${name}.`);
+    name = UNPACED[name as keyof typeof UNPACED];
+  }
   const d = { ...BASE, ...DEFAULTS[name] };
+  // The latency pair (latency, abuse) stamps a send time into each payload and needs a fixed rate.
+  const timed = name === 'latency' || name === 'abuse';
+  const flood = o.flood ?? 'all';
+  if (flood !== 'all' && !(FLOODS as readonly string[]).includes(flood)) throw new BenchOptionError(`--flood must be one of ${FLOODS.join(', ')} or all, got ${String(flood)}.`);
   const url = o.url ?? (name === 'tls-connect' ? 'mqtts://127.0.0.1:8883' : 'mqtt://127.0.0.1:1883');
   let ca: Buffer | undefined;
   if (o.cafile !== undefined) {
@@ -123,7 +158,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     url,
     target,
     protocol,
-    size: int('size', o.size ?? d.size, name === 'latency' ? 8 : 0, 16 * 1024 * 1024),
+    size: int('size', o.size ?? d.size, timed ? 8 : 0, 16 * 1024 * 1024),
     qos,
     publishers: int('publishers', o.publishers ?? d.publishers, 1, 10_000),
     subscribers: int('subscribers', o.subscribers ?? d.subscribers, 1, 10_000),
@@ -131,7 +166,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     // 100, not more: Mosquitto listens with a backlog of 100, and overflowing it costs a 1 s SYN
     // retransmit that would measure the backlog, not the broker.
     concurrency: int('concurrency', o.concurrency ?? (name === 'tls-connect' ? 8 : 100), 1, 10_000),
-    rate: check('rate', o.rate ?? d.rate, name === 'latency' ? 1 : 0, 10_000_000),
+    rate: check('rate', o.rate ?? d.rate, timed ? 1 : 0, 10_000_000),
     durationMs: check('duration', o.duration ?? d.duration, 0.1, 3600) * 1000,
     warmupMs: check('warmup', o.warmup ?? d.warmup, 0, 600) * 1000,
     window: int('window', o.window ?? d.window, 1, 65535),
@@ -139,9 +174,13 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     // max_queued_messages default is 1000): stay well below, or the broker drops them by design.
     ahead: int('ahead', o.ahead ?? (qos === 1 ? 500 : d.ahead), 1, 10_000_000),
     retained: int('retained', o.retained ?? 100_000, 1, 10_000_000),
-    holdMs: check('hold', o.hold ?? 2, 0, 3600) * 1000,
+    holdMs: check('hold', o.hold ?? (name === 'abuse' ? 1 : 2), 0, 3600) * 1000,
     pid: o.pid === undefined ? undefined : int('pid', o.pid, 1, 2 ** 31),
     cleanup: o.cleanup ?? true,
+    unpaced: name.endsWith('-unpaced'),
+    floods: flood === 'all' ? FLOODS : [flood],
+    retainedSize: int('retained-size', o.retainedSize ?? 256 * 1024, 1, 256 * 1024 * 1024),
+    rssLimitKb: check('rss-limit', o.rssLimit ?? 1024, 1, 1024 * 1024) * 1024,
     runId: `${process.pid.toString(36)}${Date.now().toString(36)}`,
   };
 }

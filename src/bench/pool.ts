@@ -11,7 +11,7 @@ export const ACKED = 2;
 export const AUX = 3;
 export const SLOTS_PER_ROLE = 4;
 
-export type RoleName = 'publish' | 'subscribe' | 'latency' | 'connections' | 'tls' | 'retained';
+export type RoleName = 'publish' | 'subscribe' | 'latency' | 'flood' | 'connections' | 'tls' | 'retained';
 
 export interface RoleInit {
   role: RoleName;

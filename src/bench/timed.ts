@@ -89,19 +89,24 @@ export async function measure(
   }
 }
 
-/** Waits until `read()` has not changed for quietMs (at most maxMs): stragglers still arriving. */
-export async function settle(read: () => number, quietMs = 300, maxMs = 3000): Promise<void> {
+/**
+ * Waits until `read()` has not changed for quietMs, or has reached `all` (at most maxMs): stragglers
+ * still arriving. Resolves false when it gave up while they were still arriving.
+ */
+export async function settle(read: () => number, quietMs = 300, maxMs = 3000, all = Number.POSITIVE_INFINITY): Promise<boolean> {
   const deadline = performance.now() + maxMs;
   let last = read();
   let since = performance.now();
   while (performance.now() < deadline) {
+    if (last >= all) return true;
     await sleep(50);
     const now = read();
     if (now !== last) {
       last = now;
       since = performance.now();
-    } else if (performance.now() - since >= quietMs) return;
+    } else if (performance.now() - since >= quietMs) return true;
   }
+  return false;
 }
 
 export function generatorOf(cpu: CpuReport): BenchResult['generator'] {

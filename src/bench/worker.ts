@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RoleInit, RoleName, WorkerMessage } from './pool.js';
 import type { RoleContext } from './roles/context.js';
 import { runConnections } from './roles/connections.js';
+import { runFlood } from './roles/flood.js';
 import { runLatency } from './roles/latency.js';
 import { runPublish } from './roles/publish.js';
 import { runRetained } from './roles/retained.js';
@@ -13,6 +14,7 @@ const ROLES: Record<RoleName, (params: never, ctx: RoleContext) => Promise<unkno
   publish: runPublish,
   subscribe: runSubscribe,
   latency: runLatency,
+  flood: runFlood,
   connections: runConnections,
   tls: runTls,
   retained: runRetained,

@@ -24,3 +24,21 @@ export async function closeGroup(clients: readonly LeanClient[]): Promise<void> 
 export function payloadOf(size: number): Buffer {
   return Buffer.alloc(size, 0x78);
 }
+
+/**
+ * Writes one QoS 1 PUBLISH and resolves on its PUBACK: a broker handles one connection's packets in
+ * order, so everything written before it on this connection has been handled too.
+ */
+export async function publishConfirmed(client: LeanClient, packet: Buffer, timeoutMs: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.onAcks = () => resolve();
+      timer = setTimeout(() => reject(new Error(`no PUBACK for ${what} within ${timeoutMs} ms`)), timeoutMs);
+      client.write(packet);
+    });
+  } finally {
+    clearTimeout(timer);
+    client.onAcks = undefined;
+  }
+}

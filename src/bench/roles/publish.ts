@@ -1,6 +1,7 @@
 // Publishers. QoS 0: a batch of K pre-encoded copies is written as one Buffer while the socket
 // accepts it (write() false → wait for 'drain'), optionally capped by a rate and by how far the
-// publishers may run ahead of what subscribers have received (so no broker queue explodes).
+// publishers may run ahead of what subscribers have received (so no broker queue explodes; the
+// unpaced scenarios pass no pace, to see what a broker does when producers outrun consumers).
 // QoS 1: each client keeps `window` pre-encoded PUBLISH (ids 1..window) in flight and re-sends an
 // id's copy when its PUBACK arrives.
 import type { LeanClient } from '../lean-client.js';

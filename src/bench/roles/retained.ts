@@ -3,7 +3,7 @@
 // order), then time a fresh subscriber's wildcard SUBSCRIBE until all `count` have arrived.
 import { LeanClient } from '../lean-client.js';
 import { AUX, RECEIVED, SENT } from '../pool.js';
-import { payloadOf, type ClientGroupParams } from './common.js';
+import { payloadOf, publishConfirmed, type ClientGroupParams } from './common.js';
 import { sleep, type RoleContext } from './context.js';
 
 export interface RetainedParams extends Omit<ClientGroupParams, 'clients'> {
@@ -32,12 +32,7 @@ async function publishAll(pub: LeanClient, p: RetainedParams, payload: Buffer, o
     if (pub.closed) throw new Error('broker closed the publisher while storing retained messages');
   }
   onProgress(p.count);
-  // The sentinel's PUBACK means every earlier PUBLISH on this connection was handled.
-  const acked = new Promise<void>((resolve) => {
-    pub.onAcks = () => resolve();
-  });
-  pub.write(pub.encodePublish(`${p.prefix}-sentinel`, payload, 1, false, 1));
-  await Promise.race([acked, sleep(p.timeoutMs).then(() => Promise.reject(new Error('no PUBACK for the retained sentinel')))]);
+  await publishConfirmed(pub, pub.encodePublish(`${p.prefix}-sentinel`, payload, 1, false, 1), p.timeoutMs, 'the retained sentinel');
 }
 
 export async function runRetained(p: RetainedParams, ctx: RoleContext): Promise<RetainedResult> {

@@ -1,5 +1,5 @@
 // Subscribers: N lean clients on one filter, counting received PUBLISH into the shared block
-// (QoS 1 deliveries are PUBACKed by the client, one write per read).
+// (QoS 1 deliveries are PUBACKed by the client, one write per read; DUP resends are counted apart).
 import type { QoS } from '../../codec/types.js';
 import { RECEIVED } from '../pool.js';
 import { closeGroup, connectGroup, type ClientGroupParams } from './common.js';
@@ -16,6 +16,8 @@ export interface SubscribeResult {
   minPerClient: number;
   maxPerClient: number;
   disconnected: number;
+  /** DUP resends of messages already received (not in `received`). */
+  duplicates: number;
 }
 
 export async function runSubscribe(p: SubscribeParams, ctx: RoleContext): Promise<SubscribeResult> {
@@ -26,11 +28,13 @@ export async function runSubscribe(p: SubscribeParams, ctx: RoleContext): Promis
   await ctx.stopped;
   const counts = clients.map((c) => c.received);
   const disconnected = clients.filter((c) => c.closed).length;
+  const duplicates = clients.reduce((a, c) => a + c.duplicates, 0);
   await closeGroup(clients);
   return {
     received: counts.reduce((a, b) => a + b, 0),
     minPerClient: Math.min(...counts),
     maxPerClient: Math.max(...counts),
     disconnected,
+    duplicates,
   };
 }

@@ -1,4 +1,4 @@
-// fanin: N publishers (default 8), each on its own topic, → 1 subscriber on a wildcard.
+// fanin (and fanin-unpaced): N publishers (default 8), each on its own topic, → 1 subscriber on a wildcard.
 import type { ResolvedBenchOptions } from '../options.js';
 import type { BenchResult } from '../result.js';
 import type { RunEnv } from '../timed.js';

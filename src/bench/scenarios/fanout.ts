@@ -1,5 +1,5 @@
-// fanout: 1 publisher → N subscribers (default 100) on the same topic; the headline is deliveries/s,
-// received summed over subscribers.
+// fanout (and fanout-unpaced): 1 publisher → N subscribers (default 100) on the same topic; the
+// headline is deliveries/s (unpaced: delivered/s), received summed over subscribers.
 import type { ResolvedBenchOptions } from '../options.js';
 import type { BenchResult } from '../result.js';
 import type { RunEnv } from '../timed.js';
