@@ -222,5 +222,6 @@ export class Broker {
     this.#sweepTimer = undefined;
     for (const connection of this.#connections) connection.close(0x8b, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
+    this.authenticator.close();
   }
 }
