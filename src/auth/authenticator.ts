@@ -6,7 +6,8 @@
 // (issue 9): they run in moat's own hashing pool (hash-pool.ts), behind a scheduler
 // (login-queue.ts) that bounds them per address, per user name and overall and refuses the excess
 // at once with Server busy; an unknown user name costs no hash, only a delay like a real check
-// (hash-timing.ts); a login verified before skips the hash. Failed logins are counted per address
+// (hash-timing.ts), scheduled through a queue of its own with the same bounds, so a flood of
+// unknown names is answered as a flood of known ones is; a login verified before skips the hash. Failed logins are counted per address
 // and per user name; a user name's ban applies only to addresses that have failed themselves.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ReasonCode } from '../codec/reason-codes.js';
@@ -16,7 +17,7 @@ import { FailureLimiter } from './failure-limiter.js';
 import { defaultHashWorkers, HashPool } from './hash-pool.js';
 import { hashSpecKey, HashTiming } from './hash-timing.js';
 import { LogThrottle } from './log-throttle.js';
-import { LoginQueue, type LoginQueueLimits, type LoginTicket } from './login-queue.js';
+import { LoginQueue, type GoneHook, type LoginQueueLimits, type LoginTicket } from './login-queue.js';
 import { DEFAULT_PBKDF2_ITERATIONS, type HashSpec, type PasswordFile, type PasswordHash } from './password-file.js';
 
 export interface LoginAttempt {
@@ -27,8 +28,8 @@ export interface LoginAttempt {
   readonly address: string | undefined;
   /** The user name came from a verified client certificate: no password is checked. */
   readonly certified?: boolean;
-  /** Aborted when the client goes away: a login still waiting for its check is dropped unhashed. */
-  readonly signal?: AbortSignal;
+  /** Tells the login when its client went away: one still waiting for its check is dropped unhashed. */
+  readonly onGone?: GoneHook;
 }
 
 /** How password checks are bounded; the broker passes its resolved options (the same field names). */
@@ -87,6 +88,8 @@ export interface AuthenticatorStats {
   displaced: number;
   /** Most logins waiting for a check at once. */
   queueHighWater: number;
+  /** Most unknown-name delays waiting at once (their queue has the same bounds). */
+  unhashedQueueHighWater: number;
   /** Checks the hashing pool could not do (a worker died): refused with 0x80, not counted as failures. */
   errors: number;
 }
@@ -105,10 +108,13 @@ export class Authenticator {
   readonly #logger: Logger;
   readonly #hashWorkerUrl: URL | undefined;
   readonly #queue: LoginQueue;
+  /** Where unknown names' delays wait their turn, as real checks do in #queue (but never in their place). */
+  readonly #unhashed: LoginQueue;
+  readonly #sleeps = new Set<{ readonly timer: NodeJS.Timeout; readonly done: () => void }>();
   #pool: HashPool | undefined;
   readonly #timing = new HashTiming();
   readonly #busyLog = new LogThrottle(10_000);
-  readonly #stats: AuthenticatorStats = { checks: 0, remembered: 0, unhashedRefusals: 0, busyRefusals: 0, displaced: 0, queueHighWater: 0, errors: 0 };
+  readonly #stats: AuthenticatorStats = { checks: 0, remembered: 0, unhashedRefusals: 0, busyRefusals: 0, displaced: 0, queueHighWater: 0, unhashedQueueHighWater: 0, errors: 0 };
   /** The strength most of a password file's hashes have: what an unknown name's delay imitates. */
   readonly #fileStrength = new WeakMap<PasswordFile, HashSpec>();
   /** user name → the hash it verified against and an HMAC of the password under a per-process key. */
@@ -121,18 +127,23 @@ export class Authenticator {
     this.#limiter = new FailureLimiter(options.failureLimit, options.banMs);
     this.#logger = options.logger;
     this.#hashWorkerUrl = options.hashWorkerUrl;
-    this.#queue = new LoginQueue(queueLimits(DEFAULT_LOGIN_LIMITS), (address) => this.#limiter.failures(addressKey(address)));
+    const failures = (address: string): number => this.#limiter.failures(addressKey(address));
+    this.#queue = new LoginQueue(queueLimits(DEFAULT_LOGIN_LIMITS), failures);
+    this.#unhashed = new LoginQueue(queueLimits(DEFAULT_LOGIN_LIMITS), failures);
   }
 
   get stats(): Readonly<AuthenticatorStats> {
     const queue = this.#queue.stats;
-    return { ...this.#stats, displaced: queue.displaced, queueHighWater: queue.queueHighWater };
+    const unhashed = this.#unhashed.stats;
+    return { ...this.#stats, displaced: queue.displaced + unhashed.displaced, queueHighWater: queue.queueHighWater, unhashedQueueHighWater: unhashed.queueHighWater };
   }
 
-  /** Stops the hashing pool and drops waiting logins (the broker is shutting down). */
+  /** Stops the hashing pool and answers every waiting login (the broker is shutting down). */
   close(): void {
     this.#closed = true;
     this.#queue.close();
+    this.#unhashed.close();
+    for (const sleep of [...this.#sleeps]) sleep.done();
     this.#pool?.close();
   }
 
@@ -183,7 +194,7 @@ export class Authenticator {
       this.#remember(username, current, password);
       return this.#accept(attempt, current);
     };
-    return ticket.run(username, this.#timing.expected(hash), work, attempt.signal).then(
+    return ticket.run(username, this.#timing.expected(hash), work, attempt.onGone).then(
       (outcome) => (outcome.ran ? outcome.value : this.#busy(attempt, outcome.reason)),
       // Closing the broker stops the pool under running checks: their clients are gone, nothing to log.
       (error: unknown) => (this.#closed ? this.#shutdownRefusal() : this.#internalError(attempt, error)),
@@ -192,15 +203,40 @@ export class Authenticator {
 
   /**
    * An unknown user name (or a known one without a password) is refused after a delay drawn from
-   * real checks of the file's usual strength, plus the wait a check would have now: no hash, and
-   * the answer comes as late as a known name's would.
+   * real checks of the file's usual strength: no hash. The delay waits its turn in a queue of its
+   * own with the real one's bounds and rules (one per user name, cleaner addresses first, Server
+   * busy beyond the bounds), so a flood of unknown names meets what a flood of known names meets
+   * — and never takes a real check's place. The address's place is held meanwhile.
    */
-  #refuseUnhashed(ticket: LoginTicket, passwords: PasswordFile, attempt: LoginAttempt, detail: string): Promise<LoginResult> {
+  #refuseUnhashed(ticket: LoginTicket, passwords: PasswordFile, attempt: LoginAttempt, detail: string): LoginResult | Promise<LoginResult> {
+    const admission = this.#unhashed.admit(attempt.address);
+    if (!admission.admitted) {
+      ticket.release();
+      return this.#busy(attempt, admission.reason);
+    }
     const spec = this.#strengthOf(passwords);
     this.#measureIfStale(spec);
-    const delay = Math.min(MAX_UNHASHED_DELAY_MS, this.#timing.draw(spec) + this.#queue.backlogMs);
-    this.#stats.unhashedRefusals++;
-    return ticket.hold(delay, attempt.signal).then(() => this.#refuse(attempt, ReasonCode.BadUserNameOrPassword, BAD_CREDENTIALS, detail, 'both'));
+    const delay = admission.ticket.run(attempt.username ?? '', this.#timing.expected(spec), () => this.#sleep(Math.min(MAX_UNHASHED_DELAY_MS, this.#timing.draw(spec))), attempt.onGone);
+    return ticket.holdWhile(delay).then((outcome) => {
+      if (!outcome.ran) return this.#busy(attempt, outcome.reason);
+      this.#stats.unhashedRefusals++;
+      return this.#refuse(attempt, ReasonCode.BadUserNameOrPassword, BAD_CREDENTIALS, detail, 'both');
+    });
+  }
+
+  /** A timer in place of a hash; close() ends it at once. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sleep = {
+        timer: setTimeout(() => sleep.done(), ms),
+        done: (): void => {
+          clearTimeout(sleep.timer);
+          this.#sleeps.delete(sleep);
+          resolve();
+        },
+      };
+      this.#sleeps.add(sleep);
+    });
   }
 
   async #verify(hash: PasswordHash, password: Buffer): Promise<boolean> {
@@ -256,6 +292,7 @@ export class Authenticator {
     if (limits === this.#limits) return;
     this.#limits = limits;
     this.#queue.limits = queueLimits(limits);
+    this.#unhashed.limits = queueLimits(limits);
   }
 
   #addressBan(attempt: LoginAttempt): LoginResult | undefined {

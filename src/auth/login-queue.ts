@@ -1,9 +1,12 @@
 // The scheduler in front of the hashing pool: bounded and fair, so a storm of bad logins cannot
 // lock good ones out.
 //  - Admission is decided before the user name is looked up, so it reveals nothing about the name:
-//    at most `addressLimit` logins in progress per source address (checked, waiting, or an unknown
-//    name's delay), and a bounded global queue — by count and by the time its backlog is expected
-//    to take. Beyond that, a login is refused at once (the caller answers Server busy).
+//    at most `addressLimit` logins in progress per source address, and a bounded global queue — by
+//    count and by the time its backlog is expected to take. Beyond that, a login is refused at once
+//    (the caller answers Server busy).
+// The work is whatever the caller passes: the Authenticator runs real checks through one queue and
+// the delays that answer unknown user names through another with the same bounds (so a flood of
+// unknown names is answered as a flood of known ones would be, without taking a real check's place).
 //  - At most `concurrency` checks run (the pool's size, so no job waits unfairly inside the pool),
 //    and at most one per user name: a storm on one name cannot take every worker.
 //  - Waiting logins are served from the address with the fewest recent failures first, oldest
@@ -24,16 +27,22 @@ export interface LoginQueueLimits {
 
 export type Outcome<T> = { readonly ran: true; readonly value: T } | { readonly ran: false; readonly reason: string };
 
-/** An admitted login's place: use exactly one of run, hold and release. */
+/**
+ * How a waiting login learns that its client went away: the queue passes `cancel`, the caller
+ * calls it then (a listener on the socket's close; cheaper per CONNECT than an AbortController).
+ */
+export type GoneHook = (cancel: () => void) => void;
+
+/** An admitted login's place: use exactly one of run, holdWhile and release. */
 export interface LoginTicket {
   /**
    * Runs `work` (the password check) when a slot is free and no other check for `username` runs.
    * `costMs` is what the check is expected to take. Resolves `ran: false` when the login was
-   * displaced, its client went away (`signal`), or the queue was closed; rejects if `work` does.
+   * displaced, its client went away (`onGone`), or the queue was closed; rejects if `work` does.
    */
-  run<T>(username: string, costMs: number, work: () => Promise<T>, signal?: AbortSignal): Promise<Outcome<T>>;
-  /** Keeps the address's place for `ms` without a check (an unknown user name's delay). */
-  hold(ms: number, signal?: AbortSignal): Promise<void>;
+  run<T>(username: string, costMs: number, work: () => Promise<T>, onGone?: GoneHook): Promise<Outcome<T>>;
+  /** Keeps the address's place until `done` settles (work done elsewhere); returns `done`. */
+  holdWhile<T>(done: Promise<T>): Promise<T>;
   /** The login needs no check after all. */
   release(): void;
 }
@@ -57,8 +66,6 @@ interface Waiting {
   readonly costMs: number;
   readonly work: () => Promise<unknown>;
   readonly settle: (outcome: Outcome<unknown> | { readonly error: unknown }) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
 }
 
 export class LoginQueue {
@@ -72,7 +79,6 @@ export class LoginQueue {
   #running = 0;
   readonly #runningUsers = new Set<string>();
   readonly #inProgress = new Map<string, number>();
-  readonly #holds = new Set<{ readonly timer: NodeJS.Timeout; readonly done: () => void }>();
   #seq = 0;
   #closed = false;
 
@@ -103,7 +109,7 @@ export class LoginQueue {
     return this.#waitingCostMs / this.concurrency;
   }
 
-  /** Logins from `address` checked, waiting or held now. */
+  /** Logins from `address` running, waiting or held now. */
   inProgress(address: string): number {
     return this.#inProgress.get(address) ?? 0;
   }
@@ -132,13 +138,15 @@ export class LoginQueue {
     return {
       admitted: true,
       ticket: {
-        run: <T>(username: string, costMs: number, work: () => Promise<T>, signal?: AbortSignal): Promise<Outcome<T>> => {
+        run: <T>(username: string, costMs: number, work: () => Promise<T>, onGone?: GoneHook): Promise<Outcome<T>> => {
           use();
-          return this.#enqueue(address, username, costMs, work, signal) as Promise<Outcome<T>>;
+          return this.#enqueue(address, username, costMs, work, onGone) as Promise<Outcome<T>>;
         },
-        hold: (ms: number, signal?: AbortSignal): Promise<void> => {
+        holdWhile: <T>(done: Promise<T>): Promise<T> => {
           use();
-          return this.#hold(address, ms, signal);
+          const release = (): void => this.#release(address);
+          done.then(release, release);
+          return done;
         },
         release: (): void => {
           use();
@@ -149,11 +157,12 @@ export class LoginQueue {
   }
 
   /**
-   * Runs `work` in a free slot if nothing waits (a measurement of hash timing: worth a check only
-   * when no login wants it). False when the queue is busy.
+   * Runs `work` in a free slot if nothing waits and another slot stays free for a login (a
+   * measurement of hash timing is worth a check only when no login wants it). False otherwise —
+   * always with a single slot.
    */
   runIfIdle(work: () => Promise<void>): boolean {
-    if (this.#closed || this.#waiting.length > 0 || this.#running >= this.concurrency) return false;
+    if (this.#closed || this.#waiting.length > 0 || this.#running + 1 >= this.concurrency) return false;
     this.#running++;
     void work()
       .catch(() => {})
@@ -164,14 +173,10 @@ export class LoginQueue {
     return true;
   }
 
-  /** Drops every waiting login (ran: false) and ends every hold at once. */
+  /** Drops every waiting login (ran: false) and admits no more; running work is left to finish. */
   close(): void {
     this.#closed = true;
     for (const entry of [...this.#waiting]) this.#drop(entry, 'the broker is shutting down');
-    for (const hold of [...this.#holds]) {
-      clearTimeout(hold.timer);
-      hold.done();
-    }
   }
 
   #full(): boolean {
@@ -212,10 +217,10 @@ export class LoginQueue {
     return best;
   }
 
-  #enqueue(address: string | undefined, username: string, costMs: number, work: () => Promise<unknown>, signal: AbortSignal | undefined): Promise<Outcome<unknown>> {
-    if (this.#closed || signal?.aborted === true) {
+  #enqueue(address: string | undefined, username: string, costMs: number, work: () => Promise<unknown>, onGone: GoneHook | undefined): Promise<Outcome<unknown>> {
+    if (this.#closed) {
       this.#release(address);
-      return Promise.resolve({ ran: false, reason: this.#closed ? 'the broker is shutting down' : 'the client went away' });
+      return Promise.resolve({ ran: false, reason: 'the broker is shutting down' });
     }
     return new Promise<Outcome<unknown>>((resolve, reject) => {
       const entry: Waiting = {
@@ -224,14 +229,13 @@ export class LoginQueue {
         username,
         costMs,
         work,
-        signal,
         settle: (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome)),
-        onAbort: () => this.#drop(entry, 'the client went away'),
       };
-      signal?.addEventListener('abort', entry.onAbort, { once: true });
       this.#waiting.push(entry);
       this.#waitingCostMs += costMs;
       if (this.#waiting.length > this.stats.queueHighWater) this.stats.queueHighWater = this.#waiting.length;
+      // Once it runs (or ran), going away changes nothing: #drop ignores what is not waiting.
+      onGone?.(() => this.#drop(entry, 'the client went away'));
       this.#pump();
     });
   }
@@ -272,7 +276,6 @@ export class LoginQueue {
     if (index === -1) return;
     this.#waiting.splice(index, 1);
     this.#waitingCostMs = this.#waiting.length === 0 ? 0 : this.#waitingCostMs - entry.costMs;
-    entry.signal?.removeEventListener('abort', entry.onAbort);
   }
 
   /** Takes a waiting login out of the queue without running it. */
@@ -281,23 +284,6 @@ export class LoginQueue {
     this.#unwait(entry);
     this.#release(entry.address);
     entry.settle({ ran: false, reason });
-  }
-
-  #hold(address: string | undefined, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let hold: { readonly timer: NodeJS.Timeout; readonly done: () => void } | undefined;
-      const done = (): void => {
-        if (hold === undefined || !this.#holds.delete(hold)) return;
-        clearTimeout(hold.timer);
-        signal?.removeEventListener('abort', done);
-        this.#release(address);
-        resolve();
-      };
-      hold = { timer: setTimeout(done, Math.max(0, ms)), done };
-      this.#holds.add(hold);
-      if (signal?.aborted === true) done();
-      else signal?.addEventListener('abort', done, { once: true });
-    });
   }
 
   #release(address: string | undefined): void {

@@ -113,6 +113,26 @@ test('the global bound: with the queue full, the next login from any address is 
   }
 });
 
+test('a flood of unknown names meets the same bounds as one of known names, in a queue of its own: the real logins keep theirs', async () => {
+  const rules = { allowAnonymous: false, control: await control({ a: '1', b: '2' }, 20_000), limits: { ...DEFAULT_LOGIN_LIMITS, authHashWorkers: 1, authQueueLimit: 1 } };
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger });
+  try {
+    const unknown = [1, 2, 3].map((i) => auth.login(rules, attempt(`ghost${i}`, 'x', `10.0.0.${i}`)));
+    // As with known names: one delay running, one waiting, the third refused at once.
+    assert.ok(!(unknown[2] instanceof Promise));
+    assert.equal(refusal(await unknown[2]!).code, 0x89);
+    // The unknown names took no place from real checks.
+    const known = [auth.login(rules, attempt('a', '1', '10.0.1.1')), auth.login(rules, attempt('b', '2', '10.0.1.2'))];
+    assert.ok(known.every((login) => login instanceof Promise));
+    assert.deepEqual((await Promise.all(known)).map((r) => r.accepted), [true, true]);
+    assert.deepEqual((await Promise.all(unknown.slice(0, 2))).map((r) => refusal(r).code), [0x86, 0x86]);
+    assert.equal(auth.stats.unhashedQueueHighWater, 1);
+    assert.equal(auth.stats.unhashedRefusals, 2);
+  } finally {
+    auth.close();
+  }
+});
+
 test('concurrent logins with the same right password cost one hash: the waiting ones find it remembered', async () => {
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 20_000) };
   const auth = new Authenticator({ failureLimit: 5, banMs: 60_000, logger: recordingLogger().logger });

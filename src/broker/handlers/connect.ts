@@ -52,13 +52,18 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     }
     username = fromCertificate.username;
   }
-  // A client that goes away while its login waits for a password check is dropped from the queue unhashed.
-  const gone = new AbortController();
-  const onClose = (): void => gone.abort();
   const login = broker.authenticator.login(
     // The resolved options carry the login bounds (authQueueLimit, authAddressLimit, ...).
     { allowAnonymous: policy?.allowAnonymous ?? options.allowAnonymous, control, limits: options },
-    { clientId, username, password: packet.password, address: connection.remoteAddress, certified: identity !== undefined, signal: gone.signal },
+    {
+      clientId,
+      username,
+      password: packet.password,
+      address: connection.remoteAddress,
+      certified: identity !== undefined,
+      // A client that goes away while its login waits for a password check is dropped from the queue unhashed.
+      onGone: (cancel) => connection.stream.once('close', cancel),
+    },
   );
   if (!(login instanceof Promise)) {
     admit(connection, packet, login, control, assigned);
@@ -66,9 +71,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   }
   connection.state = 'authenticating';
   connection.pauseInput();
-  connection.stream.once('close', onClose);
   login
-    .finally(() => connection.stream.off('close', onClose))
     .then((result) => {
       // The client may have gone (or timed out) while its password was checked.
       if (connection.state !== 'authenticating') return;
