@@ -124,7 +124,12 @@ export class HashPool {
   digest(spec: HashSpec, password: Buffer, salt: Buffer): Promise<Buffer> {
     if (this.#closed) return Promise.reject(new HashPoolError('the hashing pool is closed (the broker is shutting down)'));
     return new Promise<Buffer>((resolve, reject) => {
-      const request: HashRequest = { ...spec, id: this.#nextId++, password, salt, length: PASSWORD_HASH_BYTES };
+      // Only what the hash needs: `spec` may be a whole PasswordHash, whose stored digest stays here.
+      const id = this.#nextId++;
+      const request: HashRequest =
+        spec.kind === 'sha512'
+          ? { kind: 'sha512', id, password, salt, length: PASSWORD_HASH_BYTES }
+          : { kind: 'sha512-pbkdf2', iterations: spec.iterations, id, password, salt, length: PASSWORD_HASH_BYTES };
       this.#backlog.push({ request, resolve, reject });
       this.#dispatch();
     });

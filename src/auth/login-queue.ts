@@ -4,14 +4,14 @@
 //    at most `addressLimit` logins in progress per source address, and a bounded global queue — by
 //    count and by the time its backlog is expected to take. Beyond that, a login is refused at once
 //    (the caller answers Server busy).
-// The work is whatever the caller passes: the Authenticator runs real checks through one queue and
-// the delays that answer unknown user names through another with the same bounds (so a flood of
-// unknown names is answered as a flood of known ones would be, without taking a real check's place).
 //  - At most `concurrency` checks run (the pool's size, so no job waits unfairly inside the pool),
 //    and at most one per user name: a storm on one name cannot take every worker.
 //  - Waiting logins are served from the address with the fewest recent failures first, oldest
 //    first among equals; when the queue is full, an arrival from a cleaner address displaces the
 //    newest login from the dirtiest address in the queue.
+// The work is whatever the caller passes: the Authenticator runs real checks through one queue and
+// the delays that answer unknown user names through another with the same bounds (so a flood of
+// unknown names is answered as a flood of known ones would be, without taking a real check's place).
 
 /** The bounds, read at each admission (so a config reload applies to the next login). */
 export interface LoginQueueLimits {
