@@ -16,7 +16,10 @@ export class FailureLimiter {
   readonly #windowMs: number;
   readonly #entries = new Map<string, Entry>();
 
-  /** `limit` failures within `windowMs` ban the key for the rest of that window; limit 0 never bans. */
+  /**
+   * `limit` failures within `windowMs` ban the key for the rest of that window; limit 0 never bans
+   * but still counts (the login queue serves addresses with fewer failures first).
+   */
   constructor(limit: number, windowMs: number) {
     this.#limit = limit;
     this.#windowMs = windowMs;
@@ -34,9 +37,14 @@ export class FailureLimiter {
     return Math.ceil((entry.until - now) / 1000);
   }
 
+  /** Failures counted for the key in its current window (0 when none, or the window is over). */
+  failures(key: string, now = Date.now()): number {
+    const entry = this.#entries.get(key);
+    return entry === undefined || entry.until <= now ? 0 : entry.failures;
+  }
+
   /** Counts a failure; returns true when this failure starts a ban. */
   recordFailure(key: string, now = Date.now()): boolean {
-    if (this.#limit === 0) return false;
     let entry = this.#entries.get(key);
     if (entry === undefined || entry.until <= now) {
       if (entry !== undefined) this.#entries.delete(key);
@@ -46,7 +54,7 @@ export class FailureLimiter {
     }
     entry.failures++;
     // The ban lasts a full window from the failure that triggered it.
-    if (entry.failures === this.#limit) {
+    if (this.#limit > 0 && entry.failures === this.#limit) {
       entry.until = now + this.#windowMs;
       return true;
     }
@@ -56,7 +64,7 @@ export class FailureLimiter {
   /** A successful login clears the key's failures (a user who mistyped once is not held to them). */
   recordSuccess(key: string): void {
     const entry = this.#entries.get(key);
-    if (entry !== undefined && entry.failures < this.#limit) this.#entries.delete(key);
+    if (entry !== undefined && (this.#limit === 0 || entry.failures < this.#limit)) this.#entries.delete(key);
   }
 
   get size(): number {

@@ -186,8 +186,11 @@ export function formatPasswordHash(hash: PasswordHash): string {
   return hash.kind === 'sha512' ? `$6$${salt}$${digest}` : `$7$${hash.iterations}$${salt}$${digest}`;
 }
 
-/** What a hash is computed with, besides the password and the salt. */
-type HashSpec = { readonly kind: 'sha512' } | { readonly kind: 'sha512-pbkdf2'; readonly iterations: number };
+/** What a hash is computed with, besides the password and the salt (a PasswordHash is one). */
+export type HashSpec = { readonly kind: 'sha512' } | { readonly kind: 'sha512-pbkdf2'; readonly iterations: number };
+
+/** Bytes of every hash Mosquitto's formats hold (SHA-512 output). */
+export const PASSWORD_HASH_BYTES = HASH_BYTES;
 
 /** SHA-512(password ‖ salt) or PBKDF2-HMAC-SHA512, both computed in libuv's threadpool. */
 async function digest(spec: HashSpec, password: Buffer, salt: Buffer): Promise<Buffer> {

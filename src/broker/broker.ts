@@ -48,7 +48,7 @@ export class Broker {
     this.logger = this.options.logger;
     this.router = new Router(this.options.upgradeOutgoingQos);
     this.drops = new DropLedger(this.logger, this.options.dropLogIntervalMs);
-    this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, logger: this.logger });
+    this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, logger: this.logger, limits: this.options });
   }
 
   /** Serves one client over `stream` until either side closes it. */
@@ -252,5 +252,6 @@ export class Broker {
     this.#sweepTimer = undefined;
     for (const connection of this.#connections) connection.close(0x8b, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
+    this.authenticator.close();
   }
 }

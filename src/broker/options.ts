@@ -3,6 +3,7 @@
 import { MoatError } from '../codec/errors.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { CertificateIdentity } from '../auth/certificate-identity.js';
+import { DEFAULT_LOGIN_LIMITS } from '../auth/authenticator.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface BrokerOptions {
@@ -33,6 +34,14 @@ export interface BrokerOptions {
   authFailureLimit?: number;
   /** How long a ban lasts, and the window failures are counted in, ms. */
   authBanMs?: number;
+  /** Password hashing worker threads (moat's own, not libuv's pool); 0 (default) = one per core, at least 1, at most 4. */
+  authHashWorkers?: number;
+  /** Logins waiting for a password check, at most; beyond it v5 CONNACK 0x89 Server busy, 3.1.1 code 3. Default 256. */
+  authQueueLimit?: number;
+  /** The waiting password checks may be expected to take at most this long, ms; beyond it Server busy. Default 1000. */
+  authQueueMaxWaitMs?: number;
+  /** Logins in progress (checked, waiting, or an unknown name's delay) per source address, at most; beyond it Server busy. Default 2. */
+  authAddressLimit?: number;
   /** Empty client ids from 3.1.1/5.0 clients get an assigned id with this prefix. */
   autoIdPrefix?: string;
   allowZeroLengthClientId?: boolean;
@@ -78,6 +87,10 @@ export interface ResolvedBrokerOptions {
   readonly accessControl: AccessControl | undefined;
   readonly authFailureLimit: number;
   readonly authBanMs: number;
+  readonly authHashWorkers: number;
+  readonly authQueueLimit: number;
+  readonly authQueueMaxWaitMs: number;
+  readonly authAddressLimit: number;
   readonly autoIdPrefix: string;
   readonly allowZeroLengthClientId: boolean;
   readonly maxSocketBufferBytes: number;
@@ -108,6 +121,10 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     accessControl: options.accessControl,
     authFailureLimit: options.authFailureLimit ?? 5,
     authBanMs: options.authBanMs ?? 60_000,
+    authHashWorkers: options.authHashWorkers || DEFAULT_LOGIN_LIMITS.authHashWorkers,
+    authQueueLimit: options.authQueueLimit ?? DEFAULT_LOGIN_LIMITS.authQueueLimit,
+    authQueueMaxWaitMs: options.authQueueMaxWaitMs ?? DEFAULT_LOGIN_LIMITS.authQueueMaxWaitMs,
+    authAddressLimit: options.authAddressLimit ?? DEFAULT_LOGIN_LIMITS.authAddressLimit,
     autoIdPrefix: options.autoIdPrefix ?? 'auto-',
     allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
     maxSocketBufferBytes: options.maxSocketBufferBytes ?? 8 * 1024 * 1024,
@@ -131,6 +148,11 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   checkRange('authFailureLimit', resolved.authFailureLimit, 0, 1_000_000);
   checkRange('authBanMs', resolved.authBanMs, 1, 86_400_000);
   checkRange('dropLogIntervalMs', resolved.dropLogIntervalMs, 1, 86_400_000);
+  checkRange('authHashWorkers', options.authHashWorkers ?? 0, 0, 64);
+  // The queue is scanned to pick the next login: bounded so that stays cheap.
+  checkRange('authQueueLimit', resolved.authQueueLimit, 1, 10_000);
+  checkRange('authQueueMaxWaitMs', resolved.authQueueMaxWaitMs, 1, 3_600_000);
+  checkRange('authAddressLimit', resolved.authAddressLimit, 1, 10_000);
   checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
   return resolved;
 }

@@ -259,7 +259,7 @@ function parseWs(ws: unknown = {}): ResolvedWsOptions {
 export interface ReconnectOptions {
   /** Cap of the first attempt's delay, ms. Default 1000. */
   initialDelayMs?: number;
-  /** Largest delay, ms; also the cap when the broker says it is busy (0x88, 0x89, 0x97, 0x9F; 3.1.1: 3). Default 60000. */
+  /** Largest delay, ms; also the delay when the broker limits us (0x88, 0x97, 0x9F; DISCONNECT 0x89). A CONNACK 0x89 Server busy (3.1.1: 3) gets the normal back-off. Default 60000. */
   maxDelayMs?: number;
   /** Growth of the cap per attempt. Default 2. */
   multiplier?: number;

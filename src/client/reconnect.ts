@@ -45,8 +45,15 @@ export type RetryAdvice =
 const AUTH_FAILURES_V5: ReadonlySet<number> = new Set([0x86, 0x87, 0x8a]);
 /** v5 CONNACK codes for a client misconfiguration that no retry fixes. */
 const CONFIG_FAILURES_V5: ReadonlySet<number> = new Set([0x84, 0x85, 0x8c]);
-/** The server is overloaded or limiting us: wait the maximum delay. */
+/** The server is overloaded or limiting us: wait the maximum delay (0x89 only as a DISCONNECT: see BUSY_CONNACK_V5). */
 const HARD_V5: ReadonlySet<number> = new Set([0x88, 0x89, 0x97, 0x9f]);
+/**
+ * A CONNACK Server busy (3.1.1: 3, Server unavailable, below) comes at once from a broker whose login
+ * checks are at their bounds (moat does this under a login storm): it is not about this client, and
+ * the next login may well get through. The normal back-off (full jitter, growing per attempt)
+ * already spreads a fleet; the maximum delay would turn every storm into minutes of lock-out.
+ */
+const BUSY_CONNACK_V5 = 0x89;
 /** 3.1.1 CONNACK return codes: 1 bad protocol version, 2 identifier rejected, 3 server unavailable, 4 bad user name or password, 5 not authorized. */
 const AUTH_FAILURES_V4: ReadonlySet<number> = new Set([4, 5]);
 const CONFIG_FAILURES_V4: ReadonlySet<number> = new Set([1, 2]);
@@ -60,7 +67,8 @@ export function adviseRetry(packet: 'connack' | 'disconnect', code: number, vers
     if (packet !== 'connack') return { action: 'retry', hard: false };
     if (AUTH_FAILURES_V4.has(code) && !policy.retryOnAuthFailure) return { action: 'stop', why: 'the credentials were refused, and retrying with the same ones cannot succeed (set reconnect.retryOnAuthFailure to retry anyway)' };
     if (CONFIG_FAILURES_V4.has(code)) return { action: 'stop', why: 'the client configuration was refused (protocol version or client identifier); no retry fixes that' };
-    return { action: 'retry', hard: code === 3 || AUTH_FAILURES_V4.has(code) };
+    // 3 (Server unavailable) is what a busy broker tells 3.1.1 clients: the normal back-off, as for 0x89.
+    return { action: 'retry', hard: AUTH_FAILURES_V4.has(code) };
   }
   if (AUTH_FAILURES_V5.has(code) && !policy.retryOnAuthFailure) {
     return { action: 'stop', why: 'the broker refuses these credentials or this client, and retrying with the same ones cannot succeed (set reconnect.retryOnAuthFailure to retry anyway)' };
@@ -72,6 +80,7 @@ export function adviseRetry(packet: 'connack' | 'disconnect', code: number, vers
   if ((code === 0x9c || code === 0x9d) && properties?.serverReference !== undefined) {
     return { action: 'retry', hard: false, serverReference: properties.serverReference };
   }
+  if (packet === 'connack' && code === BUSY_CONNACK_V5) return { action: 'retry', hard: false };
   return { action: 'retry', hard: HARD_V5.has(code) || AUTH_FAILURES_V5.has(code) };
 }
 

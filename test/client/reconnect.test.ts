@@ -39,16 +39,16 @@ test('backoffDelay: full jitter in [0, min(max, initial × multiplier^(n-1))]', 
   }
 });
 
-test('the broker reason decides: stop on 0x86/0x87/0x8A (3.1.1: 4/5), back off hard on 0x89/0x97/0x9F (3.1.1: 3), follow 0x9C/0x9D', () => {
+test('the broker reason decides: stop on 0x86/0x87/0x8A (3.1.1: 4/5), back off hard on 0x97/0x9F and DISCONNECT 0x89, normally on CONNACK 0x89 (3.1.1: 3), follow 0x9C/0x9D', () => {
   for (const code of [0x86, 0x87, 0x8a]) assert.equal(adviseRetry('connack', code, 5, POLICY).action, 'stop', `0x${code.toString(16)}`);
   for (const code of [4, 5]) assert.equal(adviseRetry('connack', code, 4, POLICY).action, 'stop', `3.1.1 ${code}`);
   assert.deepEqual(adviseRetry('connack', 0x87, 5, { ...POLICY, retryOnAuthFailure: true }), { action: 'retry', hard: true });
   assert.deepEqual(adviseRetry('connack', 5, 4, { ...POLICY, retryOnAuthFailure: true }), { action: 'retry', hard: true });
-  for (const code of [0x89, 0x97, 0x9f]) {
-    assert.deepEqual(adviseRetry('connack', code, 5, POLICY), { action: 'retry', hard: true });
-    assert.deepEqual(adviseRetry('disconnect', code, 5, POLICY), { action: 'retry', hard: true });
-  }
-  assert.deepEqual(adviseRetry('connack', 3, 4, POLICY), { action: 'retry', hard: true });
+  for (const code of [0x97, 0x9f]) assert.deepEqual(adviseRetry('connack', code, 5, POLICY), { action: 'retry', hard: true });
+  for (const code of [0x89, 0x97, 0x9f]) assert.deepEqual(adviseRetry('disconnect', code, 5, POLICY), { action: 'retry', hard: true });
+  // A broker refusing logins as busy (a login storm) answers at once: the normal back-off gets a client in soon after (issue 9).
+  assert.deepEqual(adviseRetry('connack', 0x89, 5, POLICY), { action: 'retry', hard: false });
+  assert.deepEqual(adviseRetry('connack', 3, 4, POLICY), { action: 'retry', hard: false });
   assert.deepEqual(adviseRetry('disconnect', 0x8b, 5, POLICY), { action: 'retry', hard: false });
   assert.equal(adviseRetry('disconnect', 0x8e, 5, POLICY).action, 'stop');
   assert.deepEqual(adviseRetry('disconnect', 0x9d, 5, POLICY, { serverReference: 'other:1884' }), { action: 'retry', hard: false, serverReference: 'other:1884' });

@@ -69,7 +69,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   }
   const login = broker.authenticator.login(
     { allowAnonymous: policy?.allowAnonymous ?? options.allowAnonymous, control },
-    { clientId, username, password: packet.password, address: connection.remoteAddress, certified: identity !== undefined },
+    {
+      clientId,
+      username,
+      password: packet.password,
+      address: connection.remoteAddress,
+      certified: identity !== undefined,
+      // A client that goes away while its login waits for a password check is dropped from the queue unhashed.
+      onGone: (cancel) => connection.stream.once('close', cancel),
+    },
   );
   if (!(login instanceof Promise)) {
     admit(connection, packet, login, control, assigned);
