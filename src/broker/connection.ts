@@ -74,7 +74,7 @@ export class Connection implements ParserHandler {
   /** When the last complete control packet arrived: a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
   lastActivity = Date.now();
   readonly openedAt = this.lastActivity;
-  /** Outgoing QoS 1/2 window: the client's Receive Maximum, capped by max_inflight_messages. */
+  /** Outgoing QoS 1/2 window: a v5 client's Receive Maximum; max_inflight_messages for 3.1.1. */
   sendWindow = 65535;
   /** Largest packet the client accepts (v5 Maximum Packet Size). */
   clientMaxPacketSize = PROTOCOL_MAX_PACKET_SIZE;

@@ -132,3 +132,19 @@ test('v5 CONNACK advertises the broker limits', async () => {
   assert.equal(connack.properties?.retainAvailable, 0);
   broker.close();
 });
+
+test('the outgoing window is a v5 client\'s Receive Maximum and max_inflight_messages for 3.1.1, as in Mosquitto 2', async () => {
+  const broker = startBroker({ maxInflightMessages: 20 });
+  const { client: v5 } = await connect(broker, 'wide', { properties: { receiveMaximum: 100 } }, 5);
+  const { client: v4 } = await connect(broker, 'narrow');
+  for (const client of [v5, v4]) {
+    client.send({ type: 'subscribe', packetId: 1, subscriptions: [{ filter: 'w/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }] });
+    await client.next('suback');
+  }
+  for (let i = 0; i < 150; i++) broker.publishSimple('w/x', String(i), 1);
+  await new Promise((r) => setTimeout(r, 50));
+  // Nothing acknowledged: exactly one window each has been sent.
+  assert.equal(v5.received.filter((p) => p.type === 'publish').length, 100);
+  assert.equal(v4.received.filter((p) => p.type === 'publish').length, 20);
+  broker.close();
+});

@@ -137,7 +137,9 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   connection.connectSessionExpiry = requestedExpiry;
 
   if (v5) {
-    connection.sendWindow = Math.min(properties.receiveMaximum ?? 65535, options.maxInflightMessages);
+    // The client says how many it can take [MQTT-3.3.4-9]; max_inflight_messages is the 3.1.1 window and
+    // the Receive Maximum we announce, as in Mosquitto 2.
+    connection.sendWindow = properties.receiveMaximum ?? 65535;
     connection.clientMaxPacketSize = properties.maximumPacketSize ?? connection.clientMaxPacketSize;
     connection.clientTopicAliasMaximum = properties.topicAliasMaximum ?? 0;
     if (connection.clientTopicAliasMaximum > 0) connection.outboundAliases = new Map();
