@@ -180,6 +180,8 @@ export class Broker {
     session.connection = undefined;
     connection.session = undefined;
     this.#connectedCount--;
+    // Offline, it queues up to its limit and drops the rest: nobody waits on it.
+    session.openGate();
     const will = session.will;
     session.will = undefined;
     if (will !== undefined && !connection.graceful) {

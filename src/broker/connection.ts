@@ -11,6 +11,7 @@ import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
+import { PublisherHold } from './flow-control.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
@@ -51,6 +52,7 @@ const HOLD_TURN = 2; // this turn's budget is spent
 const HOLD_OUTBOUND = 4; // the client is not reading what we send it
 const HOLD_CLOSED = 8; // condemned: nothing more is read
 const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being written
+const HOLD_FLOW = 32; // a subscriber this client publishes to is catching up (flow-control.ts)
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'authenticating': CONNECT arrived and its password is being checked off the event loop. */
@@ -97,6 +99,8 @@ export class Connection implements ParserHandler {
   #turn = -1;
   #turnPackets = 0;
   #turnBytes = 0;
+  /** Set once this client has been held for a slow subscriber (flow-control.ts). */
+  #flowHold: PublisherHold | undefined;
   /** True while held input is handled after the peer stopped sending: no budget applies then. */
   #draining = false;
   /** QoS 0 retained messages a SUBSCRIBE asked for that wait for the socket to drain. */
@@ -223,9 +227,23 @@ export class Connection implements ParserHandler {
     if (this.#holds === 0) this.stream.resume();
   }
 
-  /** Input held for our own reasons (a turn's budget), not because the client is slow: keep alive waits. */
+  /** Input held for our own reasons (a turn's budget, flow control), not because the client is slow: keep alive waits. */
   get #heldByUs(): boolean {
-    return (this.#holds & HOLD_TURN) !== 0;
+    return (this.#holds & (HOLD_TURN | HOLD_FLOW)) !== 0;
+  }
+
+  /**
+   * The message just published went to a subscriber that is falling behind: read no more from this
+   * client until that subscriber catches up (bounded; flow-control.ts). Never on its own session,
+   * whose acknowledgements would then wait behind the hold.
+   */
+  holdForSubscriber(subscriber: Session): void {
+    if (!this.broker.options.publisherFlowControl || this.ended || subscriber === this.session) return;
+    const hold = (this.#flowHold ??= new PublisherHold(
+      () => this.#hold(HOLD_FLOW),
+      () => this.#release(HOLD_FLOW),
+    ));
+    subscriber.holdPublisher(hold);
   }
 
   /** The bytes the packet being handled arrived in, when it can be forwarded as they are. */

@@ -57,6 +57,8 @@ export interface BrokerOptions {
   connectionMessages?: boolean;
   /** At most one "messages dropped" log line per client per this many ms. */
   dropLogIntervalMs?: number;
+  /** Hold publishers while a connected QoS 1/2 subscriber they feed catches up, before dropping (flow-control.ts). */
+  publisherFlowControl?: boolean;
   logger?: Logger;
 }
 
@@ -99,6 +101,7 @@ export interface ResolvedBrokerOptions {
   readonly upgradeOutgoingQos: boolean;
   readonly connectionMessages: boolean;
   readonly dropLogIntervalMs: number;
+  readonly publisherFlowControl: boolean;
   readonly logger: Logger;
 }
 
@@ -134,6 +137,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     // Connection messages nobody would see are not built (they cost an address lookup per client).
     connectionMessages: (options.connectionMessages ?? true) && (options.logger?.isLevelEnabled?.('info') ?? true),
     dropLogIntervalMs: options.dropLogIntervalMs ?? 10_000,
+    publisherFlowControl: options.publisherFlowControl ?? true,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);

@@ -18,6 +18,8 @@ export class Router {
   /** True while routing: a message routed from inside a delivery (a will, say) gets its own cache. */
   #routing = false;
   readonly #upgradeOutgoingQos: boolean;
+  /** The first subscriber of the last routed message that is falling behind (flow-control.ts), for the publisher's handler. */
+  #congested: Session | undefined;
 
   constructor(upgradeOutgoingQos = false) {
     this.#upgradeOutgoingQos = upgradeOutgoingQos;
@@ -50,12 +52,20 @@ export class Router {
 
   /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message, then routes it. Returns the number of sessions it went to. */
   publish(message: Message): number {
+    this.#congested = undefined;
     if (message.retain) {
       if (message.payload.length === 0) this.#retained.delete(message.topic);
       // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
       else this.#retained.set(message.topic, { ...message, payload: Buffer.from(message.payload), wire: undefined });
     }
     return this.route(message);
+  }
+
+  /** The slow subscriber the last publish() ran into, once; undefined when none. */
+  takeCongested(): Session | undefined {
+    const session = this.#congested;
+    this.#congested = undefined;
+    return session;
   }
 
   route(message: Message): number {
@@ -110,7 +120,7 @@ export class Router {
       targets[i] = undefined; // no stale reference keeps an ended session alive
       // The ACL is asked at delivery too: a subscription made before a reload tightened it reads no more.
       if (session.mayRead(message.topic)) {
-        session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire);
+        if (session.deliver(message, session.routeQos, session.routeRetain, session.routeSubIds, wire)) this.#congested ??= session;
         delivered++;
       } else {
         session.recordDrop('acl_denied');
@@ -131,7 +141,7 @@ export class Router {
       }
       const qos = this.deliveryQos(entry.qos, message.qos);
       const subIds = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
-      entry.session.deliver(message, qos, entry.retainAsPublished && message.retain, subIds, wire);
+      if (entry.session.deliver(message, qos, entry.retainAsPublished && message.retain, subIds, wire)) this.#congested ??= entry.session;
       delivered++;
     }
     return delivered;

@@ -4,6 +4,7 @@ import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { AclSubject } from '../auth/acl-file.js';
 import type { Connection } from './connection.js';
+import { FLOW_STALL_MS, FlowGate, flowHighWater, type PublisherHold } from './flow-control.js';
 import { emptyDropCounts, type DropCounts, type DropLedger, type DropReason } from './drops.js';
 import type { LongTimer } from './long-timer.js';
 import { remainingExpiry, type Message } from './message.js';
@@ -67,6 +68,11 @@ export class Session {
   queuedBytes = 0;
   inflightBytes = 0;
   #nextPacketId = 1;
+  /** Flow control (flow-control.ts): publishers held until the queue is back under half of #flowHigh. */
+  #gate: FlowGate | undefined;
+  readonly #flowHigh: number;
+  /** Date.now() of the last acknowledgement, or of the send that opened an empty window: a subscriber silent for FLOW_STALL_MS since holds no one. */
+  #lastAckAt = 0;
   readonly #limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>;
 
   // Scratch fields the router uses to merge overlapping subscriptions without allocating.
@@ -89,6 +95,7 @@ export class Session {
     drops: DropLedger,
   ) {
     this.#drops = drops;
+    this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
@@ -146,29 +153,46 @@ export class Session {
   /**
    * Sends now when connected and the window allows, else queues (QoS 0 is never queued for an
    * offline client, as in Mosquitto). Takes the delivery's fields as arguments so the hot path
-   * allocates a Delivery only for messages that wait.
+   * allocates a Delivery only for messages that wait. Returns true when the message had to wait and
+   * this connected subscriber is falling behind while still draining: its publishers should be held.
    */
-  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): void {
+  deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): boolean {
     const connection = this.connection;
     if (qos === 0) {
-      if (connection === undefined) return;
+      if (connection === undefined) return false;
       // A slow consumer loses QoS 0 first (docs/ARCHITECTURE.md, backpressure).
       if (connection.backedUp) this.recordDrop('slow_consumer');
       else connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
-      return;
+      return false;
     }
     const size = message.payload.length;
     if (connection !== undefined && this.queueLength === 0 && this.#windowOpen(connection, size)) {
       this.#send(connection, message, qos, retain, subscriptionIdentifiers, wire);
-      return;
+      return false;
     }
     const limits = this.#limits;
     if (this.queueLength >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
       this.recordDrop('queue_full');
-      return;
+      return this.#draining(connection);
     }
     (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     this.queuedBytes += size;
+    return this.#draining(connection);
+  }
+
+  /** Connected, over the flow high-water mark, and acknowledging: slow, not stalled. */
+  #draining(connection: Connection | undefined): boolean {
+    return connection !== undefined && this.queueLength >= this.#flowHigh && Date.now() - this.#lastAckAt < FLOW_STALL_MS;
+  }
+
+  /** Holds `publisher` until this session's queue has room again; false when it may not be held now. */
+  holdPublisher(publisher: PublisherHold): boolean {
+    return publisher.holdOn((this.#gate ??= new FlowGate()));
+  }
+
+  /** Releases every publisher held on this session (its queue drained, or it went offline or ended). */
+  openGate(): void {
+    this.#gate?.open();
   }
 
   #windowOpen(connection: Connection, size: number): boolean {
@@ -206,6 +230,7 @@ export class Session {
       if (delivery.qos === 0) connection.sendPublish(delivery.message, 0, delivery.retain, delivery.subscriptionIdentifiers, 0, false, undefined);
       else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }
+    if (this.#gate !== undefined && this.queueLength <= this.#flowHigh >> 1) this.#gate.open();
   }
 
   /** On session resume: resend unacknowledged PUBLISH with DUP, and PUBREL for those past PUBREC [MQTT-4.4.0-1]. */
@@ -225,6 +250,7 @@ export class Session {
     if (inflight === undefined) return false;
     this.#inflight?.delete(packetId);
     this.inflightBytes -= inflight.message.payload.length;
+    this.#lastAckAt = Date.now();
     this.pump();
     return true;
   }
@@ -236,6 +262,7 @@ export class Session {
       this.queuedBytes += message.payload.length;
       return;
     }
+    if (this.inflight.size === 0) this.#lastAckAt = Date.now(); // a fresh window: the stall clock starts now
     if (connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false, wire)) {
       this.inflightBytes += message.payload.length;
       (this.#inflight ??= new Map()).set(packetId, { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' });
@@ -253,6 +280,7 @@ export class Session {
 
   /** Forgets subscriptions and every message held for the session (it has ended). */
   clearState(): void {
+    this.openGate();
     this.#subscriptions = undefined;
     this.#inflight = undefined;
     this.#queue = undefined;

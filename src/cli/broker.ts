@@ -81,6 +81,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   const broker = new Broker({
     maxKeepalive: config.maxKeepalive,
     maxTopicLevels: config.maxTopicLevels,
+    publisherFlowControl: config.publisherFlowControl,
     maxPacketSize: config.maxPacketSize,
     messageSizeLimit: config.messageSizeLimit,
     retainAvailable: config.retainAvailable,

@@ -98,6 +98,7 @@ export interface Draft {
     maxQueuedBytes: number;
     sysInterval: number;
     maxTopicLevels: number;
+    publisherFlowControl: boolean;
     connectTimeout: number;
     authFailureLimit: number;
     authBanTime: number;
@@ -506,6 +507,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: '201',
     // 32,768 levels is already half of the longest topic MQTT can carry (65,535 bytes).
     apply: global('maxTopicLevels', (ctx) => wholeNumber(ctx, 1, 32_768, '201')),
+  },
+  publisher_flow_control: {
+    scope: 'global',
+    example: 'true',
+    apply: global('publisherFlowControl', (ctx) => bool(ctx, 'true')),
   },
   sys_interval: { scope: 'global', example: '10', apply: global('sysInterval', (ctx) => wholeNumber(ctx, 0, 65535, '10')) },
   connect_timeout: {

@@ -206,6 +206,7 @@ class ParseState {
         maxQueuedBytes: CONFIG_DEFAULTS.maxQueuedBytes,
         sysInterval: CONFIG_DEFAULTS.sysInterval,
         maxTopicLevels: CONFIG_DEFAULTS.maxTopicLevels,
+        publisherFlowControl: CONFIG_DEFAULTS.publisherFlowControl,
         connectTimeout: CONFIG_DEFAULTS.connectTimeout,
         authFailureLimit: CONFIG_DEFAULTS.authFailureLimit,
         authBanTime: CONFIG_DEFAULTS.authBanTime,

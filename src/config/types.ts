@@ -48,6 +48,8 @@ export const CONFIG_DEFAULTS = {
   sysInterval: 10,
   /** moat extension: levels a topic or filter may have; Mosquitto 2.0 refuses more than 200 separators (201 levels). */
   maxTopicLevels: 201,
+  /** moat extension: hold publishers while a QoS 1/2 subscriber they feed catches up, before dropping. */
+  publisherFlowControl: true,
   /** moat extension. */
   connectTimeout: 10,
   /**
@@ -188,6 +190,8 @@ export interface BrokerConfig {
   readonly maxQueuedBytes: number;
   /** `max_topic_levels` (moat extension): topic names and filters with more levels are refused. */
   readonly maxTopicLevels: number;
+  /** `publisher_flow_control` (moat extension): slow publishers to a draining subscriber's pace before dropping. */
+  readonly publisherFlowControl: boolean;
   /** `sys_interval`: seconds between $SYS updates; 0 = $SYS off. */
   readonly sysInterval: number;
   /** `connect_timeout` (moat extension): seconds a new connection has to send CONNECT. */

@@ -95,7 +95,8 @@ export class TestClient {
       const index = this.received.findIndex((p) => p.type === type && predicate(p as PacketOf<T>));
       if (index !== -1) return this.received.splice(index, 1)[0] as PacketOf<T>;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${type}; received: ${JSON.stringify(this.received.map((p) => p.type))}, closed=${this.closed}`);
+      // A closed stream brings nothing more: fail now rather than hold the process until the deadline.
+      if (left <= 0 || this.closed) throw new Error(`timed out waiting for ${type}; received: ${JSON.stringify(this.received.map((p) => p.type))}, closed=${this.closed}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiters.push(() => {

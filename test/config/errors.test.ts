@@ -40,6 +40,7 @@ const exact: readonly [text: string, message: string][] = [
     'max_keepalive 60 30\n',
     'moat.conf:1: max_keepalive takes one value, got "60 30". Fix: write e.g. "max_keepalive 60". A comment after the value must start with "#".',
   ],
+  ['publisher_flow_control on\n', 'moat.conf:1: publisher_flow_control expects true or false, got "on". Fix: write e.g. "publisher_flow_control true".'],
   ['retain_available yes\n', 'moat.conf:1: retain_available expects true or false, got "yes". Fix: write e.g. "retain_available true".'],
   [
     'persistent_client_expiration 3600\n',

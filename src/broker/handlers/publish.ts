@@ -80,6 +80,8 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   };
   const deliveries = broker.router.publish(message);
   acknowledge(connection, packet, packetId, deliveries === 0 ? NO_MATCHING_SUBSCRIBERS : 0);
+  const congested = broker.router.takeCongested();
+  if (congested !== undefined) connection.holdForSubscriber(congested);
 }
 
 /** The topic of a PUBLISH after topic alias resolution [MQTT-3.3.2-12]. */
