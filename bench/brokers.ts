@@ -27,14 +27,15 @@ export interface Started {
 
 /**
  * The config moat and Mosquitto share (both read mosquitto.conf): loopback only, anonymous, Nagle
- * off, the same queue limit, no $SYS, quiet logs.
+ * off, the same queue limit, no $SYS, quiet logs. `defaultLimits` keeps each broker's own default
+ * queue limits (1,000 messages for both), as the unpaced scenarios are judged at default settings.
  */
-export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles }): string {
+export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles }, defaultLimits = false): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     'set_tcp_nodelay true',
-    'max_queued_messages 10000',
+    ...(defaultLimits ? [] : ['max_queued_messages 10000']),
     'sys_interval 0',
     'connection_messages false',
     'log_dest stderr',
@@ -105,7 +106,7 @@ async function waitForPorts(child: TrackedProcess, ports: number[], name: string
   if (child.exitResult !== undefined) throw new Error(`${name} exited at start:\n${child.formatLogs(20)}`);
 }
 
-export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles): Promise<Started> {
+export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, defaultLimits = false): Promise<Started> {
   const port = await freePort();
   const tlsPort = tlsFiles !== undefined ? await freePort() : undefined;
   const dir = await mkdtemp(join(tmpdir(), `moat-bench-${name}-`));
@@ -117,7 +118,7 @@ export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles): Promis
     if (tlsFiles !== undefined && tlsPort !== undefined) args.push('--tls', String(tlsPort), tlsFiles.cert, tlsFiles.key);
   } else {
     const conf = join(dir, `${name}.conf`);
-    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles } : undefined));
+    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles } : undefined, defaultLimits));
     command = name === 'moat' ? process.execPath : MOSQUITTO;
     args = name === 'moat' ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
   }

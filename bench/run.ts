@@ -116,7 +116,7 @@ try {
     const sample: Sample = { ...p };
     let broker;
     try {
-      broker = await startBroker(p.broker, p.scenario === 'tls-connect' ? tls : undefined);
+      broker = await startBroker(p.broker, p.scenario === 'tls-connect' ? tls : undefined, p.scenario.endsWith('-unpaced'));
       const url = p.scenario === 'tls-connect' ? broker.tlsUrl : broker.url;
       if (url === undefined) throw new Error('no TLS listener');
       const options: BenchOptions = { ...settingsFor(p.scenario), url, protocol: p.protocol, pid: broker.pid, ...(tls !== undefined ? { cafile: tls.ca } : {}) };
@@ -137,6 +137,6 @@ try {
 }
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-const settings = `Runs: ${rounds} round(s) per scenario × protocol × broker, broker order rotating each round, a fresh broker per run; ${quick ? 'quick mode (short runs, small counts)' : 'full mode'}; total ${Math.round((Date.now() - started) / 1000)} s. moat and Mosquitto share one mosquitto.conf (listener on 127.0.0.1, allow_anonymous true, set_tcp_nodelay true, max_queued_messages 10000, sys_interval 0, in-memory); Aedes runs bench/aedes-server.mjs (in-memory, Nagle off).`;
+const settings = `Runs: ${rounds} round(s) per scenario × protocol × broker, broker order rotating each round, a fresh broker per run; ${quick ? 'quick mode (short runs, small counts)' : 'full mode'}; total ${Math.round((Date.now() - started) / 1000)} s. moat and Mosquitto share one mosquitto.conf (listener on 127.0.0.1, allow_anonymous true, set_tcp_nodelay true, max_queued_messages 10000 (the unpaced scenarios keep both brokers' default, 1,000), sys_interval 0, in-memory); Aedes runs bench/aedes-server.mjs (in-memory, Nagle off).`;
 writeFileSync(out, renderResults({ command, date: new Date().toISOString(), machine: machine(), versions: versions(), settings }, samples, brokers));
 process.stderr.write(`moat bench: wrote ${out}\n`);
