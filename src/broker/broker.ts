@@ -166,6 +166,13 @@ export class Broker {
     return revoked;
   }
 
+  /** After `control`'s rules were reloaded: drops queued messages its sessions may no longer read. */
+  dropUnreadable(control: AccessControl): number {
+    let dropped = 0;
+    for (const session of this.#sessions.values()) if (session.access?.control === control) dropped += session.dropUnreadable();
+    return dropped;
+  }
+
   /** Called by Connection once its stream has closed, whatever the cause. */
   connectionClosed(connection: Connection): void {
     this.#connections.delete(connection);

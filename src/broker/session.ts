@@ -227,6 +227,11 @@ export class Session {
         this.recordDrop('expired'); // expired while queued [MQTT-3.3.2-5]
         continue;
       }
+      // Read access is judged at delivery too: rules reloaded while the message waited may forbid it now.
+      if (!this.mayRead(delivery.message.topic)) {
+        this.recordDrop('acl_denied');
+        continue;
+      }
       if (delivery.qos === 0) connection.sendPublish(delivery.message, 0, delivery.retain, delivery.subscriptionIdentifiers, 0, false, undefined);
       else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }
@@ -239,9 +244,42 @@ export class Session {
     if (connection === undefined) return;
     for (const inflight of this.inflight.values()) {
       if (inflight.state === 'pubrel') connection.sendAck('pubrel', inflight.packetId, 0);
+      else if (!this.mayRead(inflight.message.topic)) this.#dropInflight(inflight, 'acl_denied');
       else connection.sendPublish(inflight.message, inflight.qos, inflight.retain, inflight.subscriptionIdentifiers, inflight.packetId, true, undefined);
     }
     this.pump();
+  }
+
+  /**
+   * After the ACL rules changed: drops what waits for this session on topics it may no longer read
+   * (queued messages, and unacknowledged ones while it is offline: a connected client already has
+   * those). PUBRELs stay: their message was delivered. Returns how many were dropped.
+   */
+  dropUnreadable(): number {
+    if (this.access === undefined) return 0;
+    let dropped = 0;
+    this.#queue?.filter((delivery) => {
+      if (this.mayRead(delivery.message.topic)) return true;
+      this.queuedBytes -= delivery.message.payload.length;
+      this.recordDrop('acl_denied');
+      dropped++;
+      return false;
+    });
+    if (this.connection === undefined) {
+      for (const inflight of this.inflight.values()) {
+        if (inflight.state === 'publish' && !this.mayRead(inflight.message.topic)) {
+          this.#dropInflight(inflight, 'acl_denied');
+          dropped++;
+        }
+      }
+    }
+    return dropped;
+  }
+
+  #dropInflight(inflight: Inflight, reason: DropReason): void {
+    this.#inflight?.delete(inflight.packetId);
+    this.inflightBytes -= inflight.message.payload.length;
+    this.recordDrop(reason);
   }
 
   /** Forgets an acknowledged in-flight message and refills the window from the queue. */

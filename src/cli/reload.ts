@@ -66,8 +66,9 @@ async function reloadAccess(control: AccessControl, broker: Broker, logger: Logg
   }
   logPasswordWarnings(control, logger);
   const revoked = broker.revokeStaleLogins(control);
+  const dropped = broker.dropUnreadable(control);
   logger.info(
-    { event: 'auth_reloaded', ...files, users: control.passwords?.size, revoked },
+    { event: 'auth_reloaded', ...files, users: control.passwords?.size, revoked, dropped },
     `reloaded ${[control.passwordFile, control.aclFile].filter((f) => f !== undefined).join(' and ')}`,
   );
 }
