@@ -41,25 +41,20 @@ export class PublisherHold {
     this.#release = release;
   }
 
-  get holding(): boolean {
-    return this.#timer !== undefined;
-  }
-
-  /** Holds the publisher until `gate` opens (or the longest hold passes); false when its share of held time is spent. */
-  holdOn(gate: FlowGate, now = Date.now()): boolean {
-    if (this.#timer !== undefined) return true;
+  /** Holds the publisher until `gate` opens or the longest hold passes; not at all once its share of held time is spent. */
+  holdOn(gate: FlowGate, now = Date.now()): void {
+    if (this.#timer !== undefined) return;
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
       this.#heldInWindow = 0;
     }
     const left = FLOW_MAX_HELD_SHARE * 1000 - this.#heldInWindow;
-    if (left <= 0) return false;
+    if (left <= 0) return;
     this.#heldSince = now;
     this.#timer = setTimeout(PublisherHold.#expire, Math.min(FLOW_MAX_HOLD_MS, left), this);
     this.#gate = gate;
     gate.add(this);
     this.#hold();
-    return true;
   }
 
   static #expire(hold: PublisherHold): void {
@@ -87,10 +82,6 @@ export class FlowGate {
 
   delete(hold: PublisherHold): void {
     this.#held.delete(hold);
-  }
-
-  get size(): number {
-    return this.#held.size;
   }
 
   open(): void {

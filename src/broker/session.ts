@@ -185,9 +185,9 @@ export class Session {
     return connection !== undefined && this.queueLength >= this.#flowHigh && Date.now() - this.#lastAckAt < FLOW_STALL_MS;
   }
 
-  /** Holds `publisher` until this session's queue has room again; false when it may not be held now. */
-  holdPublisher(publisher: PublisherHold): boolean {
-    return publisher.holdOn((this.#gate ??= new FlowGate()));
+  /** Holds `publisher` until this session's queue has room again (within flow-control.ts's bounds). */
+  holdPublisher(publisher: PublisherHold): void {
+    publisher.holdOn((this.#gate ??= new FlowGate()));
   }
 
   /** Releases every publisher held on this session (its queue drained, or it went offline or ended). */
