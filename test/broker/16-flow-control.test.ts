@@ -102,7 +102,7 @@ test(`a subscriber that acknowledges slowly holds a publisher at most ${FLOW_MAX
   acks.stop();
   otherAcks.stop();
   // Unbounded, 200 messages at 50 a second would hold the publisher ~4 s; bounded, it is held at
-  // most 80% of each second and the rest of the slow subscriber's share is dropped and counted.
+  // most FLOW_MAX_HELD_SHARE of each second and the rest of the slow subscriber's share is dropped and counted.
   assert.ok(took < 3000, `the publisher took ${took.toFixed(0)} ms`);
   assert.ok(broker.drops.byReason.queue_full > 0, 'what the slow subscriber could not take was dropped');
   await sleep(100);
