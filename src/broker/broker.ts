@@ -123,6 +123,14 @@ export class Broker {
       this.#detach(previous, session);
       previous.close(0x8e, 'session taken over');
     }
+    if (session?.willTimer !== undefined) {
+      // A new connection for the client id inside the will delay: no will, whether it resumes the
+      // session or starts clean [MQTT-3.1.2-8]. Mosquitto 2.0 does the same.
+      this.logger.debug({ event: 'will_cancelled', clientId }, 'client id reconnected within the will delay; its will is not sent');
+      session.willTimer.cancel();
+      session.willTimer = undefined;
+      session.will = undefined;
+    }
     let sessionPresent = false;
     if (session !== undefined && (cleanStart || session.expiryInterval === 0)) {
       this.#endSession(session);
@@ -133,9 +141,7 @@ export class Broker {
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;
-      // A delayed will is not sent when the session resumes in time [MQTT-3.1.3-9].
       session.clearTimers();
-      session.will = undefined;
       session.expiryInterval = expiryInterval;
       session.protocolVersion = connection.protocolVersion;
     }

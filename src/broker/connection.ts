@@ -343,8 +343,36 @@ export class Connection implements ParserHandler {
     connection.#release(HOLD_RETAINED);
   }
 
-  writePacket(packet: Packet): void {
-    this.write(encode(packet, this.protocolVersion));
+  /**
+   * Writes a packet other than PUBLISH (sendPublish drops those). Returns false, having written
+   * nothing, when it is larger than the client's Maximum Packet Size even without its optional parts.
+   */
+  writePacket(packet: Packet): boolean {
+    const bytes = this.encodeToFit(packet);
+    if (bytes === undefined) {
+      this.broker.logger.warn(
+        { event: 'packet_too_large_for_client', clientId: this.clientId || undefined, packet: packet.type, maximumPacketSize: this.clientMaxPacketSize },
+        `not sending a ${packet.type.toUpperCase()}: it is larger than the Maximum Packet Size the client accepts`,
+      );
+      return false;
+    }
+    this.write(bytes);
+    return true;
+  }
+
+  /**
+   * The packet's bytes within the client's Maximum Packet Size [MQTT-3.1.2-24]: the Reason String
+   * and User Properties go first, as the specification says for every packet that carries them
+   * [MQTT-3.2.2-19, MQTT-3.2.2-20]; undefined when even the packet without them does not fit.
+   */
+  encodeToFit(packet: Packet): Buffer | undefined {
+    const bytes = encode(packet, this.protocolVersion);
+    if (bytes.length <= this.clientMaxPacketSize) return bytes;
+    const properties = 'properties' in packet ? packet.properties : undefined;
+    if (properties === undefined || (properties.reasonString === undefined && properties.userProperties === undefined)) return undefined;
+    const { reasonString: _reason, userProperties: _user, ...required } = properties;
+    const bare = encode({ ...packet, properties: required } as Packet, this.protocolVersion);
+    return bare.length <= this.clientMaxPacketSize ? bare : undefined;
   }
 
   sendAck(type: AckPacket['type'], packetId: number, reasonCode: number): void {
@@ -481,7 +509,8 @@ export class Connection implements ParserHandler {
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
       if (reason !== '' && reasonCode !== 0) packet.properties = { reasonString: reason };
-      this.write(encode(packet, 5));
+      const bytes = this.encodeToFit(packet);
+      if (bytes !== undefined) this.write(bytes);
     }
     this.#outbox.flush();
     this.stream.end();

@@ -12,6 +12,7 @@ export const DROP_REASONS = {
   too_large: "the message is larger than the client's Maximum Packet Size",
   acl_denied: 'the ACL no longer lets the client read the topic',
   size_limit: 'the payload is over message_size_limit (the publisher was acknowledged)',
+  sys_topic: 'a client published to $SYS, which only the broker writes (a v5 publisher was told 0x87)',
 } as const;
 
 export type DropReason = keyof typeof DROP_REASONS;
@@ -19,7 +20,7 @@ export type DropReason = keyof typeof DROP_REASONS;
 export type DropCounts = Record<DropReason, number>;
 
 export function emptyDropCounts(): DropCounts {
-  return { queue_full: 0, slow_consumer: 0, expired: 0, too_large: 0, acl_denied: 0, size_limit: 0 };
+  return { queue_full: 0, slow_consumer: 0, expired: 0, too_large: 0, acl_denied: 0, size_limit: 0, sys_topic: 0 };
 }
 
 /** Drops of one client since its last log line. */

@@ -290,7 +290,9 @@ export class Parser {
       if (qos === 3) return this.#fail(MALFORMED, 'PUBLISH has QoS 3 [MQTT-3.3.1-4].');
       if (qos === 0 && (flags & 0x08) !== 0) return this.#fail(MALFORMED, 'PUBLISH has DUP set with QoS 0 [MQTT-3.3.1-2].');
     } else if (type === 6 || type === 8 || type === 10) {
-      if (flags !== 0x02) return this.#fail(MALFORMED, `${name.toUpperCase()} fixed header flags must be 0010 [MQTT-2.2.2-2].`);
+      // MQTT 3.1 gave these QoS 1 in the header and set DUP on a resend; 3.1 clients still do.
+      const allowed = this.protocolVersion === 3 ? (flags & ~0x08) === 0x02 : flags === 0x02;
+      if (!allowed) return this.#fail(MALFORMED, `${name.toUpperCase()} fixed header flags must be 0010 [MQTT-2.2.2-2].`);
     } else if (flags !== 0) {
       return this.#fail(MALFORMED, `${name.toUpperCase()} fixed header flags must be 0000 [MQTT-2.2.2-2].`);
     }

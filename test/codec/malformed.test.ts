@@ -118,6 +118,16 @@ describe('fixed header', () => {
 
   test('PUBREL, SUBSCRIBE and UNSUBSCRIBE need flags 0010 [MQTT-2.2.2-2]', () => {
     for (const first of [0x60, 0x63, 0x80, 0x8a, 0xa0, 0xa3]) rejects(pkt(first, '0001'), MALFORMED, V4);
+    for (const first of [0x6a, 0x8a, 0xaa]) rejects(pkt(first, '0001'), MALFORMED, V5);
+  });
+
+  test('MQTT 3.1 may set DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE resends (its QoS 1 header), nothing else', () => {
+    const v3 = v(3);
+    assert.deepEqual(accepts(pkt(0x6a, '0001'), v3), { type: 'pubrel', packetId: 1 });
+    assert.deepEqual(accepts(pkt(0x62, '0001'), v3), { type: 'pubrel', packetId: 1 });
+    assert.equal(accepts(pkt(0x8a, '0001' + str('a/b') + '01'), v3).type, 'subscribe');
+    assert.equal(accepts(pkt(0xaa, '0001' + str('a/b')), v3).type, 'unsubscribe');
+    for (const first of [0x60, 0x63, 0x66, 0x6b]) rejects(pkt(first, '0001'), MALFORMED, v3);
   });
 
   test('other packets need flags 0000 [MQTT-2.2.2-2]', () => {

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
 import { connackCodeFor } from '../../codec/reason-codes.js';
-import type { ConnectPacket, Properties, Will } from '../../codec/types.js';
+import { encode } from '../../codec/encode.js';
+import type { ConnackPacket, ConnectPacket, Properties, Will } from '../../codec/types.js';
 import { checkTopicDepth, validateTopicName } from '../../topic/validate.js';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { LoginResult } from '../../auth/authenticator.js';
@@ -14,6 +15,7 @@ import { NEVER_EXPIRES } from '../session.js';
 
 /** CONNACK 0x90: "The Will Topic Name is not malformed, but is not accepted by this Server." */
 const TOPIC_NAME_INVALID = 0x90;
+const PACKET_TOO_LARGE = 0x95;
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
@@ -25,6 +27,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   connection.protocolVersion = version;
   const properties = packet.properties ?? {};
   const policy = connection.info.policy;
+  // Binds every packet we send, the refusing CONNACK included [MQTT-3.1.2-24].
+  if (version === 5 && properties.maximumPacketSize !== undefined) connection.clientMaxPacketSize = properties.maximumPacketSize;
 
   // Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session.
   let clientId = packet.clientId;
@@ -41,6 +45,12 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 
   // The will is published later under this topic: refuse now what no PUBLISH could carry [MQTT-3.1.3-11].
   const willProblem = packet.will === undefined ? undefined : checkWill(packet.will, options.maxTopicLevels);
+  // message_size_limit binds the will's payload as it binds any PUBLISH's, as in Mosquitto.
+  const willSize = packet.will?.payload.length ?? 0;
+  if (options.messageSizeLimit > 0 && willSize > options.messageSizeLimit) {
+    refuse(connection, PACKET_TOO_LARGE, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
+    return;
+  }
   if (willProblem !== undefined) {
     if (version === 5) refuse(connection, TOPIC_NAME_INVALID, willProblem);
     else {
@@ -140,32 +150,39 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
     // The client says how many it can take [MQTT-3.3.4-9]; max_inflight_messages is the 3.1.1 window and
     // the Receive Maximum we announce, as in Mosquitto 2.
     connection.sendWindow = properties.receiveMaximum ?? 65535;
-    connection.clientMaxPacketSize = properties.maximumPacketSize ?? connection.clientMaxPacketSize;
     connection.clientTopicAliasMaximum = properties.topicAliasMaximum ?? 0;
     if (connection.clientTopicAliasMaximum > 0) connection.outboundAliases = new Map();
   } else {
     connection.sendWindow = options.maxInflightMessages;
   }
 
+  const connackProperties: Properties = {};
+  if (v5) {
+    if (assigned) connackProperties.assignedClientIdentifier = clientId;
+    if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
+    if (expiry !== requestedExpiry) connackProperties.sessionExpiryInterval = expiry;
+    if (options.maxInflightMessages < 65535) connackProperties.receiveMaximum = options.maxInflightMessages;
+    if (connection.maxTopicAlias > 0) connackProperties.topicAliasMaximum = connection.maxTopicAlias;
+    if (options.maxPacketSize < 268_435_460) connackProperties.maximumPacketSize = options.maxPacketSize;
+    if (!options.retainAvailable) connackProperties.retainAvailable = 0;
+  }
+  const connack: ConnackPacket = { type: 'connack', sessionPresent: false, reasonCode: 0 };
+  if (Object.keys(connackProperties).length > 0) connack.properties = connackProperties;
+  // Checked before the session is touched: a client that cannot take its CONNACK takes over nothing
+  // and leaves no will behind. Nothing optional is in this CONNACK, so nothing can be shed.
+  const connackSize = encode(connack, version).length;
+  if (connackSize > connection.clientMaxPacketSize) {
+    const reason = `the CONNACK (${connackSize} bytes) is larger than the Maximum Packet Size the client accepts (${connection.clientMaxPacketSize} bytes) [MQTT-3.1.2-24]`;
+    broker.logger.info({ event: 'connect_refused', clientId, address: connection.remoteAddress, reason }, 'connection refused');
+    connection.close(undefined, reason);
+    return;
+  }
+
   const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, expiry);
   session.will = packet.will;
   session.access = control === undefined ? undefined : { control, subject };
-
-  const connack: Properties = {};
-  if (v5) {
-    if (assigned) connack.assignedClientIdentifier = clientId;
-    if (serverKeepAlive !== undefined) connack.serverKeepAlive = serverKeepAlive;
-    if (expiry !== requestedExpiry) connack.sessionExpiryInterval = expiry;
-    if (options.maxInflightMessages < 65535) connack.receiveMaximum = options.maxInflightMessages;
-    if (connection.maxTopicAlias > 0) connack.topicAliasMaximum = connection.maxTopicAlias;
-    if (options.maxPacketSize < 268_435_460) connack.maximumPacketSize = options.maxPacketSize;
-    if (!options.retainAvailable) connack.retainAvailable = 0;
-  }
-  connection.writePacket(
-    Object.keys(connack).length > 0
-      ? { type: 'connack', sessionPresent, reasonCode: 0, properties: connack }
-      : { type: 'connack', sessionPresent, reasonCode: 0 },
-  );
+  connack.sessionPresent = sessionPresent;
+  connection.writePacket(connack);
   connection.state = 'connected';
   connection.startKeepalive(keepalive);
   if (options.connectionMessages) broker.logger.info(

@@ -50,9 +50,11 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     return;
   }
 
-  // Clients may not inject broker statistics; drop like Mosquitto, but finish the QoS flow.
-  if (topic.startsWith('$SYS')) {
-    acknowledge(connection, packet, packetId, 0);
+  // Clients may not inject broker statistics: v5 hears 0x87, 3.1.1 has no code for it, so its flow
+  // completes and the message is dropped, as Mosquitto does. Counted, never silent.
+  if (topic.startsWith('$SYS/') || topic === '$SYS') {
+    session.recordDrop('sys_topic');
+    acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
     return;
   }
 
