@@ -9,7 +9,7 @@ import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import { DropLedger } from './drops.js';
 import type { Logger } from './logger.js';
-import { forwardedProperties, type Message } from './message.js';
+import { forwardedProperties, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
 import { Router } from './router.js';
@@ -199,7 +199,7 @@ export class Broker {
     session.will = undefined;
     if (will !== undefined && !connection.graceful) {
       const delay = Math.min(will.properties?.willDelayInterval ?? 0, session.expiryInterval);
-      if (delay === 0) this.publishWill(session.clientId, will);
+      if (delay === 0) this.publishWill(session.clientId, will, session.access);
       else {
         session.will = will;
         session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
@@ -216,7 +216,7 @@ export class Broker {
     const will = session.will;
     session.will = undefined;
     session.willTimer = undefined;
-    if (will !== undefined && session.connection === undefined) this.publishWill(session.clientId, will);
+    if (will !== undefined && session.connection === undefined) this.publishWill(session.clientId, will, session.access);
   }
 
   #sessionExpired(session: Session): void {
@@ -233,10 +233,10 @@ export class Broker {
     this.router.removeSession(session);
     session.clearState();
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
-    if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill);
+    if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill, session.access);
   }
 
-  publishWill(clientId: string, will: Will): void {
+  publishWill(clientId: string, will: Will, source: Access | undefined): void {
     this.logger.info({ event: 'will_published', clientId, topic: will.topic }, 'publishing will');
     const expiry = will.properties?.messageExpiryInterval;
     this.publish({
@@ -247,6 +247,7 @@ export class Broker {
       properties: forwardedProperties(will.properties),
       expiresAt: expiry === undefined ? 0 : Date.now() + expiry * 1000,
       origin: clientId,
+      source,
     });
   }
 

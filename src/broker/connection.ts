@@ -16,6 +16,7 @@ import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
 import { publishPacketIdOffset, WireCache } from './wire-cache.js';
+import { parseSharedFilter } from '../topic/validate.js';
 
 export interface ConnectionInfo {
   readonly remoteAddress?: string | undefined;
@@ -87,6 +88,10 @@ export class Connection implements ParserHandler {
   clientTopicAliasMaximum = 0;
   /** Incoming aliases this connection may use: the listener's max_topic_alias. */
   readonly maxTopicAlias: number;
+  /** The listener's max_qos. */
+  readonly maxQos: QoS;
+  /** The listener's mount_point, '' for none: topics are stored and routed with it, sent without it. */
+  readonly mountPoint: string;
   /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
   graceful = false;
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
@@ -113,6 +118,8 @@ export class Connection implements ParserHandler {
     this.info = info;
     const options = broker.options;
     this.maxTopicAlias = info.policy?.maxTopicAlias ?? options.maxTopicAlias;
+    this.maxQos = info.policy?.maxQos ?? 2;
+    this.mountPoint = info.policy?.mountPoint ?? '';
     this.#outbox = new Outbox(stream);
     this.#inputHoldBytes = Math.min(INPUT_HOLD_BYTES, options.maxSocketBufferBytes);
     // Until CONNECT is in, only a CONNECT-sized packet is accepted (see MAX_CONNECT_BYTES).
@@ -399,7 +406,7 @@ export class Connection implements ParserHandler {
     const version = this.protocolVersion;
     let buffer: Buffer;
     // Shared encodings only when nothing in the bytes is specific to this subscriber.
-    if (wire !== undefined && !dup && subscriptionIdentifiers === undefined && this.outboundAliases === undefined) {
+    if (wire !== undefined && !dup && subscriptionIdentifiers === undefined && this.outboundAliases === undefined && this.mountPoint === '') {
       const key = WireCache.key(version, qos, retain);
       let template = wire.buffer(key);
       if (template === undefined) {
@@ -425,6 +432,25 @@ export class Connection implements ParserHandler {
     return true;
   }
 
+  /** A topic as this client uses it: without the listener's mount point. */
+  clientTopic(topic: string): string {
+    const mount = this.mountPoint;
+    return mount !== '' && topic.startsWith(mount) ? topic.slice(mount.length) : topic;
+  }
+
+  /** A topic name as the broker routes it: the mount point in front. */
+  brokerTopic(topic: string): string {
+    return this.mountPoint + topic;
+  }
+
+  /** A filter as the broker stores it: the mount point in front (after $share/group/ for a shared one). */
+  brokerFilter(filter: string): string {
+    const mount = this.mountPoint;
+    if (mount === '') return filter;
+    const shared = parseSharedFilter(filter);
+    return shared === undefined ? mount + filter : `$share/${shared.group}/${mount}${shared.filter}`;
+  }
+
   #publishPacket(
     message: Message,
     qos: QoS,
@@ -434,7 +460,7 @@ export class Connection implements ParserHandler {
     dup: boolean,
     expiry: number | undefined,
   ): PublishPacket {
-    const packet: PublishPacket = { type: 'publish', topic: message.topic, payload: message.payload, qos, retain, dup };
+    const packet: PublishPacket = { type: 'publish', topic: this.clientTopic(message.topic), payload: message.payload, qos, retain, dup };
     if (packetId !== undefined) packet.packetId = packetId;
     if (this.protocolVersion === 5) {
       let properties: Properties | undefined = message.properties === undefined ? undefined : { ...message.properties };

@@ -1,5 +1,13 @@
 // A message as the router sees it: version-neutral, encoded per wire shape only when sent.
+import type { AccessControl } from '../auth/access-control.js';
+import type { AclSubject } from '../auth/acl-file.js';
 import type { Properties, ProtocolVersion, QoS } from '../codec/types.js';
+
+/** Whose rules a client's actions are judged by: its listener's ACL and who it logged in as. */
+export interface Access {
+  readonly control: AccessControl;
+  readonly subject: AclSubject;
+}
 
 export interface Message {
   readonly topic: string;
@@ -18,6 +26,18 @@ export interface Message {
    */
   readonly wire?: Buffer | undefined;
   readonly wireVersion?: ProtocolVersion | undefined;
+  /** The publisher's access, kept with retained messages for check_retain_source; undefined = no ACL. */
+  readonly source?: Access | undefined;
+}
+
+/**
+ * Whether a retained message may still go to a new subscriber: its publisher must still be allowed
+ * to write the topic (check_retain_source, Mosquitto's default), so revoking write access also
+ * withdraws what was retained under it.
+ */
+export function retainedSourceAllowed(message: Message): boolean {
+  const source = message.source;
+  return source === undefined || source.control.allows(source.subject, 'write', message.topic);
 }
 
 /** Seconds left before `message` expires (rounded up), or undefined when it has no expiry; <= 0 means expired. */

@@ -4,6 +4,7 @@ import { MoatError } from '../codec/errors.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import { DEFAULT_LOGIN_LIMITS } from '../auth/authenticator.js';
+import type { QoS } from '../codec/types.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface BrokerOptions {
@@ -59,6 +60,8 @@ export interface BrokerOptions {
   dropLogIntervalMs?: number;
   /** Hold publishers while a connected QoS 1/2 subscriber they feed catches up, before dropping (flow-control.ts). */
   publisherFlowControl?: boolean;
+  /** A retained message goes to a new subscriber only while its publisher may still write it (check_retain_source). */
+  checkRetainSource?: boolean;
   logger?: Logger;
 }
 
@@ -72,6 +75,10 @@ export interface ListenerPolicy {
   readonly accessControl?: AccessControl | undefined;
   /** use_identity_as_username / use_subject_as_username: the client certificate names the user. */
   readonly certificateIdentity?: CertificateIdentity | undefined;
+  /** max_qos: the highest QoS these clients may publish, subscribe or will with; default 2. */
+  readonly maxQos?: QoS | undefined;
+  /** mount_point: joined to the front of every topic these clients use, removed on the way out. */
+  readonly mountPoint?: string | undefined;
 }
 
 export interface ResolvedBrokerOptions {
@@ -102,6 +109,7 @@ export interface ResolvedBrokerOptions {
   readonly connectionMessages: boolean;
   readonly dropLogIntervalMs: number;
   readonly publisherFlowControl: boolean;
+  readonly checkRetainSource: boolean;
   readonly logger: Logger;
 }
 
@@ -138,6 +146,7 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     connectionMessages: (options.connectionMessages ?? true) && (options.logger?.isLevelEnabled?.('info') ?? true),
     dropLogIntervalMs: options.dropLogIntervalMs ?? 10_000,
     publisherFlowControl: options.publisherFlowControl ?? true,
+    checkRetainSource: options.checkRetainSource ?? true,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);

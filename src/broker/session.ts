@@ -1,13 +1,11 @@
 // Session state that outlives a network connection [MQTT-4.1]: subscriptions, QoS 1/2 messages in
 // flight both ways, messages queued while offline or while the in-flight window is full, the will.
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
-import type { AccessControl } from '../auth/access-control.js';
-import type { AclSubject } from '../auth/acl-file.js';
 import type { Connection } from './connection.js';
 import { FLOW_STALL_MS, FlowGate, flowHighWater, type PublisherHold } from './flow-control.js';
 import { emptyDropCounts, type DropCounts, type DropLedger, type DropReason } from './drops.js';
 import type { LongTimer } from './long-timer.js';
-import { remainingExpiry, type Message } from './message.js';
+import { remainingExpiry, type Access, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Queue } from './queue.js';
@@ -52,7 +50,7 @@ export class Session {
   will: Will | undefined;
   willTimer: LongTimer | undefined;
   /** Who the session belongs to and the rules it reads under; undefined = no ACL can apply. */
-  access: { readonly control: AccessControl; readonly subject: AclSubject } | undefined;
+  access: Access | undefined;
   // Collections are created on first use: most of 10,000s of idle sessions never need all of them,
   // and an empty Map or Set still costs a backing store.
   #subscriptions: Map<string, SubscriptionEntry> | undefined;

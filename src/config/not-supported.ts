@@ -53,7 +53,6 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   psk_file: 'auth',
   psk_hint: 'auth',
   use_username_as_clientid: 'auth',
-  check_retain_source: 'auth',
   clientid_prefixes: 'auth',
   auth_plugin: 'plugins',
   plugin: 'plugins',
@@ -74,10 +73,8 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   autosave_on_changes: 'store',
   // limits and broker behaviour
   memory_limit: 'limits',
-  max_qos: 'broker',
   queue_qos0_messages: 'broker',
   allow_duplicate_messages: 'broker',
-  mount_point: 'broker',
   // transport
   socket_domain: 'transport',
   bind_interface: 'transport',

@@ -43,6 +43,10 @@ export interface ListenerDraft {
   protocol: ListenerProtocol;
   maxConnections: number;
   maxTopicAlias: number;
+  /** `max_qos` / `maximum_qos`: highest QoS clients of this listener may use. */
+  maxQos: 0 | 1 | 2;
+  /** `mount_point`: prefix added to every topic of this listener's clients; undefined = none. */
+  mountPoint: string | undefined;
   readonly security: SecurityDraft;
   /** TLS options given for this listener, with where each was set. */
   readonly tls: TlsDraft;
@@ -104,6 +108,7 @@ export interface Draft {
     authBanTime: number;
     upgradeOutgoingQos: boolean;
     setTcpNodelay: boolean;
+    checkRetainSource: boolean;
   };
   readonly log: {
     /** undefined = log_dest never given (default applies). */
@@ -380,6 +385,42 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
       if (value !== undefined) setListener(ctx, (l) => (l.maxTopicAlias = value));
     },
   },
+  max_qos: {
+    scope: 'listener',
+    example: '1',
+    apply: (ctx) => applyMaxQos(ctx),
+  },
+  // Accepted as Mosquitto's own config reader accepts it, though its man page names only max_qos.
+  maximum_qos: {
+    scope: 'listener',
+    example: '1',
+    apply: (ctx) => applyMaxQos(ctx),
+  },
+  mount_point: {
+    scope: 'listener',
+    example: 'tenant-a/',
+    apply: (ctx) => {
+      const value = single(ctx, 'tenant-a/');
+      if (value === undefined) return;
+      if (/[+#]/.test(value) || value.startsWith('$')) {
+        ctx.error(
+          CONFIG_ISSUE_KINDS.invalidValue,
+          `mount_point must be a plain topic prefix (no + or #, not starting with $), got "${value}"`,
+          'write e.g. "mount_point tenant-a/".',
+        );
+        return;
+      }
+      if (!value.endsWith('/')) {
+        ctx.warn(`mount_point "${value}" does not end with "/": it is joined to each topic as is (topic "x" becomes "${value}x"), as in Mosquitto.`);
+      }
+      setListener(ctx, (l) => (l.mountPoint = value));
+    },
+  },
+  check_retain_source: {
+    scope: 'global',
+    example: 'true',
+    apply: global('checkRetainSource', (ctx) => bool(ctx, 'true')),
+  },
 
   per_listener_settings: {
     scope: 'global',
@@ -552,8 +593,16 @@ export function newListener(port: number, host: string | undefined, source: Conf
     protocol: 'mqtt',
     maxConnections: CONFIG_DEFAULTS.maxConnections,
     maxTopicAlias: CONFIG_DEFAULTS.maxTopicAlias,
+    maxQos: 2,
+    mountPoint: undefined,
     security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
     tls: {},
     source,
   };
+}
+
+/** `max_qos` and its alias `maximum_qos`: 0, 1 or 2 for the current listener. */
+function applyMaxQos(ctx: OptionContext): void {
+  const value = wholeNumber(ctx, 0, 2, '1');
+  if (value !== undefined) setListener(ctx, (l) => (l.maxQos = value as 0 | 1 | 2));
 }

@@ -212,6 +212,7 @@ class ParseState {
         authBanTime: CONFIG_DEFAULTS.authBanTime,
         upgradeOutgoingQos: CONFIG_DEFAULTS.upgradeOutgoingQos,
         setTcpNodelay: CONFIG_DEFAULTS.setTcpNodelay,
+        checkRetainSource: CONFIG_DEFAULTS.checkRetainSource,
       },
       log: {
         destinations: undefined,
@@ -534,6 +535,8 @@ class ParseState {
         aclFile: security.aclFile,
         maxConnections: l.maxConnections,
         maxTopicAlias: l.maxTopicAlias,
+        maxQos: l.maxQos,
+        ...(l.mountPoint === undefined ? {} : { mountPoint: l.mountPoint }),
         ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
         source: Object.freeze({ ...l.source }),
       });

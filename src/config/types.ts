@@ -68,6 +68,7 @@ export const CONFIG_DEFAULTS = {
   upgradeOutgoingQos: false,
   // true, unlike Mosquitto: moat already batches a turn's packets into one write, so Nagle only adds delay.
   setTcpNodelay: true,
+  checkRetainSource: true,
 } as const;
 
 /**
@@ -109,6 +110,10 @@ export interface ListenerConfig {
   readonly maxConnections: number;
   /** `max_topic_alias`: most topic aliases an MQTT 5 client may create (per listener in mosquitto); 0 = none. */
   readonly maxTopicAlias: number;
+  /** `max_qos` (alias `maximum_qos`): highest QoS this listener's clients may publish, subscribe or will with. */
+  readonly maxQos: 0 | 1 | 2;
+  /** `mount_point`: prefix joined to every topic this listener's clients use, removed on the way out. */
+  readonly mountPoint?: string;
   /** `password_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
   readonly passwordFile: string | undefined;
   /** `acl_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
@@ -200,6 +205,8 @@ export interface BrokerConfig {
   readonly upgradeOutgoingQos: boolean;
   /** `set_tcp_nodelay`: disable Nagle's algorithm on client sockets. */
   readonly setTcpNodelay: boolean;
+  /** `check_retain_source`: a retained message goes to a new subscriber only while its publisher may still write it. */
+  readonly checkRetainSource: boolean;
   /** Logging. */
   readonly log: LogConfig;
   /** Remarks worth printing at startup; parsing succeeded regardless. */

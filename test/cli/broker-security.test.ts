@@ -153,7 +153,9 @@ describe('SIGHUP reloads the password and ACL files', () => {
     const aliceLine = readFileSync(passwd, 'utf8').split('\n').find((line) => line.startsWith('alice:'));
     await writePasswords(passwd, { bob: 'bob-new' });
     appendFileSync(passwd, `${aliceLine}\n`);
-    writeFileSync(acl, ['user alice', 'topic read ops/#', 'user bob', 'topic readwrite news/#', ''].join('\n'));
+    // admin keeps its ACL write rights: with check_retain_source (on by default) the retained ops message
+    // goes to new subscribers only while its publisher may still write it.
+    writeFileSync(acl, ['user alice', 'topic read ops/#', 'user bob', 'topic readwrite news/#', 'user admin', 'topic write ops/#', 'topic write news/#', ''].join('\n'));
     await reload();
 
     await until(() => disconnects.size >= 2, 3000, 'bob and admin disconnected');

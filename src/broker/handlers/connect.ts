@@ -16,6 +16,7 @@ import { NEVER_EXPIRES } from '../session.js';
 /** CONNACK 0x90: "The Will Topic Name is not malformed, but is not accepted by this Server." */
 const TOPIC_NAME_INVALID = 0x90;
 const PACKET_TOO_LARGE = 0x95;
+const QOS_NOT_SUPPORTED = 0x9b;
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
@@ -49,6 +50,11 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   const willSize = packet.will?.payload.length ?? 0;
   if (options.messageSizeLimit > 0 && willSize > options.messageSizeLimit) {
     refuse(connection, PACKET_TOO_LARGE, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
+    return;
+  }
+  if (packet.will !== undefined && packet.will.qos > connection.maxQos) {
+    // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
+    refuse(connection, QOS_NOT_SUPPORTED, `will QoS ${packet.will.qos} is above this listener's max_qos ${connection.maxQos}`);
     return;
   }
   if (willProblem !== undefined) {
@@ -119,7 +125,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   connection.loginHash = login.hash;
   const subject = { username: login.username, clientId };
   // A will is a publish made later on the client's behalf: it needs write access now, as in Mosquitto 2.
-  if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', packet.will.topic)) {
+  if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', connection.brokerTopic(packet.will.topic))) {
     refuse(connection, 0x87, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
     return;
   }
@@ -165,6 +171,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
     if (connection.maxTopicAlias > 0) connackProperties.topicAliasMaximum = connection.maxTopicAlias;
     if (options.maxPacketSize < 268_435_460) connackProperties.maximumPacketSize = options.maxPacketSize;
     if (!options.retainAvailable) connackProperties.retainAvailable = 0;
+    if (connection.maxQos < 2) connackProperties.maximumQoS = connection.maxQos;
   }
   const connack: ConnackPacket = { type: 'connack', sessionPresent: false, reasonCode: 0 };
   if (Object.keys(connackProperties).length > 0) connack.properties = connackProperties;
@@ -179,7 +186,8 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   }
 
   const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, expiry);
-  session.will = packet.will;
+  const will = packet.will;
+  session.will = will === undefined || connection.mountPoint === '' ? will : { ...will, topic: connection.brokerTopic(will.topic) };
   session.access = control === undefined ? undefined : { control, subject };
   connack.sessionPresent = sessionPresent;
   connection.writePacket(connack);

@@ -10,6 +10,7 @@ const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 const PACKET_IDENTIFIER_NOT_FOUND = 0x92;
 const NOT_AUTHORIZED = 0x87;
 const TOPIC_NAME_INVALID = 0x90;
+const QOS_NOT_SUPPORTED = 0x9b;
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void {
   const broker = connection.broker;
@@ -18,7 +19,11 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (session === undefined) return;
   broker.stats.messagesReceived++;
 
-  const topic = resolveTopic(connection, packet);
+  if (packet.qos > connection.maxQos) {
+    // Mosquitto disconnects these too; a v5 client was told Maximum QoS in CONNACK [MQTT-3.2.2-11].
+    throw new ProtocolError(QOS_NOT_SUPPORTED, `QoS ${packet.qos} is above this listener's max_qos ${connection.maxQos}`, 'publish');
+  }
+  const topic = connection.brokerTopic(resolveTopic(connection, packet));
   const tooDeep = checkTopicDepth(topic, options.maxTopicLevels, 'topic name');
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
@@ -77,8 +82,9 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     expiresAt: expiryInterval === undefined ? 0 : Date.now() + expiryInterval * 1000,
     origin: connection.clientId,
     // Forwardable byte for byte when nothing in it changes on the way out.
-    wire: packet.dup || packet.properties !== undefined ? undefined : connection.receivedBytes,
+    wire: packet.dup || packet.properties !== undefined || connection.mountPoint !== '' ? undefined : connection.receivedBytes,
     wireVersion: connection.protocolVersion,
+    source: packet.retain ? access : undefined,
   };
   const deliveries = broker.router.publish(message);
   acknowledge(connection, packet, packetId, deliveries === 0 ? NO_MATCHING_SUBSCRIBERS : 0);

@@ -4,6 +4,7 @@ import { ProtocolError } from '../../codec/errors.js';
 import type { SubscribePacket } from '../../codec/types.js';
 import { checkTopicDepth, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
+import { retainedSourceAllowed } from '../message.js';
 import type { SubscriptionEntry } from '../session.js';
 
 const NOT_AUTHORIZED = 0x87;
@@ -32,8 +33,10 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   /** The first refusal's sentence, for a v5 client's SUBACK Reason String. */
   let refusal: string | undefined;
   for (const subscription of packet.subscriptions) {
+    // Stored, routed and judged with the listener's mount point in front (Mosquitto's mount_point).
+    const stored = connection.brokerFilter(subscription.filter);
     // The ACL judges the filter itself; for a shared subscription that is the part after $share/group/.
-    const filter = parseSharedFilter(subscription.filter)?.filter ?? subscription.filter;
+    const filter = parseSharedFilter(stored)?.filter ?? stored;
     // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
     const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
     if (tooDeep !== undefined) {
@@ -47,11 +50,13 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
       continue;
     }
-    const isNew = !session.subscriptions.has(subscription.filter);
+    const isNew = !session.subscriptions.has(stored);
+    // max_qos: granted at most the listener's, as Mosquitto does for 3.1.1 and 5.0 alike.
+    const qos = subscription.qos > connection.maxQos ? connection.maxQos : subscription.qos;
     const entry: SubscriptionEntry = {
       session,
-      filter: subscription.filter,
-      qos: subscription.qos,
+      filter: stored,
+      qos,
       noLocal: subscription.noLocal,
       retainAsPublished: subscription.retainAsPublished,
       retainHandling: subscription.retainHandling,
@@ -59,7 +64,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     };
     session.setSubscription(entry);
     router.subscribe(entry);
-    reasonCodes.push(subscription.qos);
+    reasonCodes.push(qos);
     if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);
   }
   connection.writePacket(
@@ -69,9 +74,10 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   );
   connection.broker.logger.debug({ event: 'subscribe', clientId: connection.clientId, filters: packet.subscriptions.map((s) => s.filter) }, 'subscribed');
 
+  const checkSource = connection.broker.options.checkRetainSource;
   for (const entry of retainedToSend) {
     for (const message of router.retainedFor(entry.filter)) {
-      if (!session.mayRead(message.topic)) continue;
+      if (!session.mayRead(message.topic) || (checkSource && !retainedSourceAllowed(message))) continue;
       const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
       session.deliverRetained(message, qos, subscriptionIdentifiers);

@@ -15,8 +15,9 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
   }
   const reasonCodes: number[] = [];
   for (const filter of packet.filters) {
-    const existed = session.deleteSubscription(filter);
-    if (existed) connection.broker.router.unsubscribe(session, filter);
+    const stored = connection.brokerFilter(filter);
+    const existed = session.deleteSubscription(stored);
+    if (existed) connection.broker.router.unsubscribe(session, stored);
     reasonCodes.push(existed ? 0 : NO_SUBSCRIPTION_EXISTED);
   }
   connection.writePacket({ type: 'unsuback', packetId: packet.packetId, reasonCodes: connection.protocolVersion === 5 ? reasonCodes : [] });
