@@ -62,6 +62,10 @@ export interface BrokerOptions {
   publisherFlowControl?: boolean;
   /** A retained message goes to a new subscriber only while its publisher may still write it (check_retain_source). */
   checkRetainSource?: boolean;
+  /** Answer a wrong user name or password as Mosquitto does (3.1.1 code 5, v5 0x87) instead of code 4 / 0x86. */
+  badPasswordAsNotAuthorized?: boolean;
+  /** Grant ACL-denied subscriptions (and deliver nothing on them) as Mosquitto does, instead of refusing them in SUBACK. */
+  grantDeniedSubscriptions?: boolean;
   logger?: Logger;
 }
 
@@ -110,6 +114,8 @@ export interface ResolvedBrokerOptions {
   readonly dropLogIntervalMs: number;
   readonly publisherFlowControl: boolean;
   readonly checkRetainSource: boolean;
+  readonly badPasswordAsNotAuthorized: boolean;
+  readonly grantDeniedSubscriptions: boolean;
   readonly logger: Logger;
 }
 
@@ -147,6 +153,8 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     dropLogIntervalMs: options.dropLogIntervalMs ?? 10_000,
     publisherFlowControl: options.publisherFlowControl ?? true,
     checkRetainSource: options.checkRetainSource ?? true,
+    badPasswordAsNotAuthorized: options.badPasswordAsNotAuthorized ?? false,
+    grantDeniedSubscriptions: options.grantDeniedSubscriptions ?? false,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);

@@ -94,6 +94,8 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     maxInflightBytes: config.maxInflightBytes,
     upgradeOutgoingQos: config.upgradeOutgoingQos,
     checkRetainSource: config.checkRetainSource,
+    badPasswordAsNotAuthorized: config.badPasswordAnswer === 'mosquitto',
+    grantDeniedSubscriptions: config.aclDeniedSubscribe === 'mosquitto',
     connectionMessages: config.log.connectionMessages,
     allowZeroLengthClientId: config.allowZeroLengthClientId,
     autoIdPrefix: config.autoIdPrefix,

@@ -109,6 +109,8 @@ export interface Draft {
     upgradeOutgoingQos: boolean;
     setTcpNodelay: boolean;
     checkRetainSource: boolean;
+    badPasswordAnswer: 'moat' | 'mosquitto';
+    aclDeniedSubscribe: 'moat' | 'mosquitto';
   };
   readonly log: {
     /** undefined = log_dest never given (default applies). */
@@ -548,6 +550,17 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: '201',
     // 32,768 levels is already half of the longest topic MQTT can carry (65,535 bytes).
     apply: global('maxTopicLevels', (ctx) => wholeNumber(ctx, 1, 32_768, '201')),
+  },
+  // moat extensions restoring Mosquitto 2.0's answer where moat's differs (MIGRATING-FROM-MOSQUITTO.md).
+  bad_password_answer: {
+    scope: 'global',
+    example: 'mosquitto',
+    apply: global('badPasswordAnswer', (ctx) => oneOf(ctx, ['moat', 'mosquitto'] as const, 'mosquitto')),
+  },
+  acl_denied_subscribe: {
+    scope: 'global',
+    example: 'mosquitto',
+    apply: global('aclDeniedSubscribe', (ctx) => oneOf(ctx, ['moat', 'mosquitto'] as const, 'mosquitto')),
   },
   publisher_flow_control: {
     scope: 'global',

@@ -213,6 +213,8 @@ class ParseState {
         upgradeOutgoingQos: CONFIG_DEFAULTS.upgradeOutgoingQos,
         setTcpNodelay: CONFIG_DEFAULTS.setTcpNodelay,
         checkRetainSource: CONFIG_DEFAULTS.checkRetainSource,
+        badPasswordAnswer: CONFIG_DEFAULTS.badPasswordAnswer,
+        aclDeniedSubscribe: CONFIG_DEFAULTS.aclDeniedSubscribe,
       },
       log: {
         destinations: undefined,

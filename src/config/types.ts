@@ -69,6 +69,10 @@ export const CONFIG_DEFAULTS = {
   // true, unlike Mosquitto: moat already batches a turn's packets into one write, so Nagle only adds delay.
   setTcpNodelay: true,
   checkRetainSource: true,
+  /** moat extension: 'moat' answers a wrong password with 3.1.1 code 4 / v5 0x86; 'mosquitto' with 5 / 0x87. */
+  badPasswordAnswer: 'moat',
+  /** moat extension: 'moat' refuses an ACL-denied SUBSCRIBE in SUBACK; 'mosquitto' grants it and delivers nothing. */
+  aclDeniedSubscribe: 'moat',
 } as const;
 
 /**
@@ -207,6 +211,10 @@ export interface BrokerConfig {
   readonly setTcpNodelay: boolean;
   /** `check_retain_source`: a retained message goes to a new subscriber only while its publisher may still write it. */
   readonly checkRetainSource: boolean;
+  /** `bad_password_answer` (moat extension): the CONNACK code for a wrong user name or password. */
+  readonly badPasswordAnswer: 'moat' | 'mosquitto';
+  /** `acl_denied_subscribe` (moat extension): refuse ACL-denied filters in SUBACK, or grant them as Mosquitto does. */
+  readonly aclDeniedSubscribe: 'moat' | 'mosquitto';
   /** Logging. */
   readonly log: LogConfig;
   /** Remarks worth printing at startup; parsing succeeded regardless. */

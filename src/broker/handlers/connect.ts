@@ -17,6 +17,8 @@ import { NEVER_EXPIRES } from '../session.js';
 const TOPIC_NAME_INVALID = 0x90;
 const PACKET_TOO_LARGE = 0x95;
 const QOS_NOT_SUPPORTED = 0x9b;
+const BAD_USER_NAME_OR_PASSWORD = 0x86;
+const NOT_AUTHORIZED = 0x87;
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
@@ -117,7 +119,8 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 /** The login is decided: refuse, or check the will against the ACL and open the session. */
 function admit(connection: Connection, packet: ConnectPacket, login: LoginResult, control: AccessControl | undefined, assigned: boolean): void {
   if (!login.accepted) {
-    refuse(connection, login.reasonCode, login.reason);
+    const mosquittoCode = login.reasonCode === BAD_USER_NAME_OR_PASSWORD && connection.broker.options.badPasswordAsNotAuthorized;
+    refuse(connection, mosquittoCode ? NOT_AUTHORIZED : login.reasonCode, login.reason);
     return;
   }
   const clientId = connection.clientId;

@@ -45,7 +45,8 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       refusal ??= tooDeep;
       continue;
     }
-    if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter)) {
+    // grantDeniedSubscriptions (acl_denied_subscribe mosquitto): granted, and the read check at delivery lets nothing through.
+    if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter) && !connection.broker.options.grantDeniedSubscriptions) {
       connection.broker.logger.debug({ event: 'subscribe_denied', clientId: connection.clientId, username: connection.username, filter: subscription.filter }, 'SUBSCRIBE denied by the ACL');
       reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
       continue;
