@@ -30,7 +30,7 @@ export interface Started {
  * off, the same queue limit, no $SYS, quiet logs. `defaultLimits` keeps each broker's own default
  * queue limits (1,000 messages for both), as the unpaced scenarios are judged at default settings.
  */
-export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles }, defaultLimits = false): string {
+export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles; clientCertificates?: boolean }, defaultLimits = false): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
@@ -43,6 +43,8 @@ export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles
     'log_type warning',
   ];
   if (tls !== undefined) lines.push(`listener ${tls.port} 127.0.0.1`, `certfile ${tls.files.cert}`, `keyfile ${tls.files.key}`);
+  // Every client presents a certificate from the same CA, as a fleet of devices does.
+  if (tls?.clientCertificates === true) lines.push(`cafile ${tls.files.ca}`, 'require_certificate true', 'use_identity_as_username true');
   return `${lines.join('\n')}\n`;
 }
 
@@ -106,7 +108,9 @@ async function waitForPorts(child: TrackedProcess, ports: number[], name: string
   if (child.exitResult !== undefined) throw new Error(`${name} exited at start:\n${child.formatLogs(20)}`);
 }
 
-export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, defaultLimits = false): Promise<Started> {
+/** `clientCertificates`: the TLS listener requires a client certificate (moat and Mosquitto only). */
+export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, defaultLimits = false, clientCertificates = false): Promise<Started> {
+  if (clientCertificates && name === 'aedes') throw new Error('bench/aedes-server.mjs has no client-certificate listener');
   const port = await freePort();
   const tlsPort = tlsFiles !== undefined ? await freePort() : undefined;
   const dir = await mkdtemp(join(tmpdir(), `moat-bench-${name}-`));
@@ -118,7 +122,7 @@ export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, default
     if (tlsFiles !== undefined && tlsPort !== undefined) args.push('--tls', String(tlsPort), tlsFiles.cert, tlsFiles.key);
   } else {
     const conf = join(dir, `${name}.conf`);
-    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles } : undefined, defaultLimits));
+    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles, clientCertificates } : undefined, defaultLimits));
     command = name === 'moat' ? process.execPath : MOSQUITTO;
     args = name === 'moat' ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
   }

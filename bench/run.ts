@@ -1,15 +1,18 @@
 // `npm run bench`: moat, Mosquitto and Aedes, one at a time on free loopback ports, each scenario
 // several rounds with the broker order rotating per round, every run against a fresh broker. Writes
 // bench/RESULTS.md. Flags: --rounds N, --quick (1 round, short runs), --only fanin,latency,
-// --brokers moat,mosquitto, --out FILE.
+// --brokers moat,mosquitto, --key-types ec,rsa and --client-certs no,yes (tls-connect: one run per
+// key type, server-authenticated and with every client presenting a certificate of that type, all
+// from moat certs), --out FILE.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barProgress, formatResult, headline, runBench, SCENARIOS, silentProgress, type BenchOptions } from '../src/bench/index.js';
 import { repoRoot } from '../test/kit/paths.js';
-import { makeTestCertificates } from '../test/kit/certs.js';
-import { BROKERS, MOSQUITTO, startBroker, type BrokerName } from './brokers.js';
+import { generateCerts, KEY_TYPE_LABELS, type KeyType } from '../src/certs/generate.js';
+import { parseKeyType } from '../src/certs/keys.js';
+import { BROKERS, MOSQUITTO, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
 import { renderResults, type Sample } from './results.js';
 
 function flag(name: string): string | undefined {
@@ -22,6 +25,15 @@ const only = flag('only')?.split(',') ?? [...SCENARIOS];
 const brokers = (flag('brokers')?.split(',') ?? [...BROKERS]) as BrokerName[];
 const out = flag('out') ?? join(repoRoot, 'bench', 'RESULTS.md');
 for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s}`);
+const keyTypes = (flag('key-types') ?? 'ec,rsa').split(',').map((word) => {
+  const type = parseKeyType(word);
+  if (type === undefined) throw new Error(`--key-types: unknown key type ${word} (ec, rsa)`);
+  return type;
+});
+const clientCertModes = (flag('client-certs') ?? 'no,yes').split(',').map((word) => {
+  if (word !== 'no' && word !== 'yes') throw new Error(`--client-certs: ${word} is not no or yes`);
+  return word === 'yes';
+});
 
 /** Per-scenario settings for the comparison: short enough that each run stays well under 30 s. */
 function settingsFor(scenario: string): BenchOptions {
@@ -32,7 +44,7 @@ function settingsFor(scenario: string): BenchOptions {
     case 'retained':
       return { retained: q ? 20_000 : 100_000, cleanup: false };
     case 'tls-connect':
-      return { duration: q ? 2 : 6 };
+      return { duration: q ? 2 : 6, handshakes: q ? 100 : 300 };
     case 'latency':
       // Steady state: a fresh process (moat's JIT, Mosquitto's allocator) settles in the first seconds.
       return { duration: q ? 2 : 5, warmup: q ? 1 : 3 };
@@ -59,7 +71,7 @@ const SECONDS: Record<string, [number, number]> = {
   latency: [5, 10],
   abuse: [12, 19],
   connections: [4, 8],
-  'tls-connect': [4, 8],
+  'tls-connect': [6, 11],
   retained: [3, 5],
 };
 
@@ -91,14 +103,25 @@ function machine(): string[] {
   return [`nproc: ${availableParallelism()}`, `CPU: ${model}`, `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`];
 }
 
-const plan: Array<{ scenario: string; protocol: 4 | 5; round: number; broker: BrokerName }> = [];
+/**
+ * tls-connect runs once per key type and client-certificate mode; each gets a section, e.g.
+ * "tls-connect (ECDSA P-256, client certificates)".
+ */
+interface TlsVariant {
+  keyType: KeyType;
+  clientCerts: boolean;
+}
+const plan: Array<{ scenario: string; tls?: TlsVariant; protocol: 4 | 5; round: number; broker: BrokerName }> = [];
 for (const scenario of only) {
-  for (const protocol of [4, 5] as const) {
-    // Aedes speaks MQTT 3.1.1 only: it is compared over 3.1.1.
-    const these = brokers.filter((b) => protocol === 4 || b !== 'aedes');
-    for (let round = 1; round <= rounds; round++) {
-      const shift = (round - 1) % these.length;
-      for (const broker of [...these.slice(shift), ...these.slice(0, shift)]) plan.push({ scenario, protocol, round, broker });
+  const variants = scenario === 'tls-connect' ? keyTypes.flatMap((keyType) => clientCertModes.map((clientCerts) => ({ keyType, clientCerts }))) : [undefined];
+  for (const tls of variants) {
+    for (const protocol of [4, 5] as const) {
+      // Aedes speaks MQTT 3.1.1 only: it is compared over 3.1.1; its bench server has no client certificates.
+      const these = brokers.filter((b) => (protocol === 4 || b !== 'aedes') && (tls?.clientCerts !== true || b !== 'aedes'));
+      for (let round = 1; round <= rounds; round++) {
+        const shift = (round - 1) % these.length;
+        for (const broker of [...these.slice(shift), ...these.slice(0, shift)]) plan.push({ scenario, ...(tls !== undefined ? { tls } : {}), protocol, round, broker });
+      }
     }
   }
 }
@@ -109,17 +132,39 @@ const tlsDir = mkdtempSync(join(tmpdir(), 'moat-bench-tls-'));
 const samples: Sample[] = [];
 const started = Date.now();
 try {
-  const tls = only.includes('tls-connect') ? makeTestCertificates(tlsDir) : undefined;
+  const tlsSets = new Map<KeyType, TlsFiles & { client: { cert: string; key: string } }>();
+  if (only.includes('tls-connect')) {
+    // Mosquitto started as root reads its certificate files as the mosquitto user.
+    chmodSync(tlsDir, 0o755);
+    for (const keyType of keyTypes) {
+      const made = await generateCerts({ dir: join(tlsDir, keyType), keyType, caDays: 2, days: 2, clients: ['bench-device'] });
+      chmodSync(made.server.key, 0o644);
+      const client = made.clients[0];
+      if (client === undefined) throw new Error('moat certs made no client certificate');
+      tlsSets.set(keyType, { ca: made.ca.cert, cert: made.server.cert, key: made.server.key, client });
+    }
+  }
   const progress = process.stderr.isTTY ? barProgress() : silentProgress;
   for (const [i, p] of plan.entries()) {
-    const label = `[${i + 1}/${plan.length}] ${p.scenario} MQTT ${p.protocol === 5 ? '5.0' : '3.1.1'} ${p.broker} round ${p.round}`;
-    const sample: Sample = { ...p };
+    const { tls: variant, ...rest } = p;
+    const name = variant === undefined ? p.scenario : `${p.scenario} (${KEY_TYPE_LABELS[variant.keyType]}${variant.clientCerts ? ', client certificates' : ''})`;
+    const label = `[${i + 1}/${plan.length}] ${name} MQTT ${p.protocol === 5 ? '5.0' : '3.1.1'} ${p.broker} round ${p.round}`;
+    const sample: Sample = { ...rest, scenario: name };
+    const tls = variant === undefined ? undefined : tlsSets.get(variant.keyType);
+    const clientCerts = variant?.clientCerts === true;
     let broker;
     try {
-      broker = await startBroker(p.broker, p.scenario === 'tls-connect' ? tls : undefined, p.scenario.endsWith('-unpaced'));
+      broker = await startBroker(p.broker, tls, p.scenario.endsWith('-unpaced'), clientCerts);
       const url = p.scenario === 'tls-connect' ? broker.tlsUrl : broker.url;
       if (url === undefined) throw new Error('no TLS listener');
-      const options: BenchOptions = { ...settingsFor(p.scenario), url, protocol: p.protocol, pid: broker.pid, ...(tls !== undefined ? { cafile: tls.ca } : {}) };
+      const options: BenchOptions = {
+        ...settingsFor(p.scenario),
+        url,
+        protocol: p.protocol,
+        pid: broker.pid,
+        ...(tls !== undefined ? { cafile: tls.ca } : {}),
+        ...(tls !== undefined && clientCerts ? { cert: tls.client.cert, key: tls.client.key } : {}),
+      };
       sample.result = await runBench(p.scenario, options, { progress });
       const [name, v] = headline(sample.result);
       process.stderr.write(`${label}: ${name} ${Math.round(v.value).toLocaleString('en-US')} ${v.unit}, gen CPU ${Math.round(sample.result.generator.corePercent)}%\n`);
@@ -137,6 +182,6 @@ try {
 }
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-const settings = `Runs: ${rounds} round(s) per scenario × protocol × broker, broker order rotating each round, a fresh broker per run; ${quick ? 'quick mode (short runs, small counts)' : 'full mode'}; total ${Math.round((Date.now() - started) / 1000)} s. moat and Mosquitto share one mosquitto.conf (listener on 127.0.0.1, allow_anonymous true, set_tcp_nodelay true, max_queued_messages 10000 (the unpaced scenarios keep both brokers' default, 1,000), sys_interval 0, in-memory); Aedes runs bench/aedes-server.mjs (in-memory, Nagle off).`;
+const settings = `Runs: ${rounds} round(s) per scenario × protocol × broker, broker order rotating each round, a fresh broker per run; ${quick ? 'quick mode (short runs, small counts)' : 'full mode'}; total ${Math.round((Date.now() - started) / 1000)} s. moat and Mosquitto share one mosquitto.conf (listener on 127.0.0.1, allow_anonymous true, set_tcp_nodelay true, max_queued_messages 10000 (the unpaced scenarios keep both brokers' default, 1,000), sys_interval 0, in-memory); Aedes runs bench/aedes-server.mjs (in-memory, Nagle off). tls-connect: certificates from \`moat certs\` (server and client of the key type named in each section); "client certificates" sections add cafile, require_certificate true and use_identity_as_username true to the TLS listener and every connection presents one (Aedes not run there).`;
 writeFileSync(out, renderResults({ command, date: new Date().toISOString(), machine: machine(), versions: versions(), settings }, samples, brokers));
 process.stderr.write(`moat bench: wrote ${out}\n`);

@@ -4,7 +4,7 @@
 // per read (DUP resends too, but they are counted once), and only the rare control packets
 // (CONNACK, SUBACK) go through the full Parser.
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { encode } from '../codec/encode.js';
 import { Parser } from '../codec/parser.js';
 import type { Packet, ProtocolVersion, QoS } from '../codec/types.js';
@@ -16,6 +16,9 @@ export interface Target {
   tls: boolean;
   /** PEM CA bundle for mqtts:// targets. */
   ca?: Buffer;
+  /** A client certificate and its key (PEM), for listeners with require_certificate. */
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 export interface LeanConnectOptions {
@@ -34,12 +37,16 @@ export interface LeanConnectOptions {
 export type PublishHandler = (buf: Buffer, payloadStart: number, end: number, header: number) => void;
 
 /** Parses `mqtt://host:port` / `mqtts://host:port` into a Target. */
-export function parseTarget(url: string, ca?: Buffer): Target {
+export function parseTarget(url: string, ca?: Buffer, client?: { cert: Buffer; key: Buffer }): Target {
   const u = new URL(url);
   const tls = u.protocol === 'mqtts:';
   if (!tls && u.protocol !== 'mqtt:') throw new Error(`--url must start with mqtt:// or mqtts://, got ${url}`);
   const target: Target = { host: u.hostname, port: u.port === '' ? (tls ? 8883 : 1883) : Number(u.port), tls };
   if (ca !== undefined) target.ca = ca;
+  if (client !== undefined) {
+    target.cert = client.cert;
+    target.key = client.key;
+  }
   return target;
 }
 
@@ -303,6 +310,24 @@ function skipVarint(buf: Buffer, pos: number): number {
   return pos + length;
 }
 
+const contexts = new WeakMap<Target, SecureContext>();
+
+/**
+ * One SecureContext per target (per thread): built per connection, parsing the CA, certificate and
+ * key PEM would cost the client more than some handshakes and hide what the handshake itself costs.
+ */
+function secureContextOf(target: Target): SecureContext {
+  let context = contexts.get(target);
+  if (context === undefined) {
+    context = createSecureContext({
+      ...(target.ca !== undefined ? { ca: target.ca } : {}),
+      ...(target.cert !== undefined && target.key !== undefined ? { cert: target.cert, key: target.key } : {}),
+    });
+    contexts.set(target, context);
+  }
+  return context;
+}
+
 /** Opens TCP (Nagle off: small messages, latency matters) or TLS and resolves once usable. */
 export function openSocket(target: Target, session: Buffer | undefined, timeoutMs: number, onSession?: (s: Buffer) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -313,7 +338,7 @@ export function openSocket(target: Target, session: Buffer | undefined, timeoutM
         host: target.host,
         port: target.port,
         servername: target.host === '127.0.0.1' ? 'localhost' : target.host,
-        ...(target.ca !== undefined ? { ca: target.ca } : {}),
+        secureContext: secureContextOf(target),
         ...(session !== undefined ? { session } : {}),
       });
       // TLS 1.3 tickets arrive after the handshake; keep listening so the caller gets the latest.

@@ -37,7 +37,15 @@ export interface BenchOptions {
   retained?: number;
   /** Seconds idle connections are held (connections scenario). */
   hold?: number;
+  /**
+   * tls-connect: connections made one at a time after the timed phases, full then resumed, for each
+   * side's CPU per handshake (default 200; 0 skips them).
+   */
+  handshakes?: number;
   cafile?: string;
+  /** Client certificate and key files (PEM) every connection presents, for require_certificate listeners. */
+  cert?: string;
+  key?: string;
   /** Broker PID, for its CPU and RSS (same machine, Linux). */
   pid?: number;
   /** Remove the retained messages afterwards (default true). */
@@ -73,6 +81,7 @@ export interface ResolvedBenchOptions {
   readonly ahead: number;
   readonly retained: number;
   readonly holdMs: number;
+  readonly handshakes: number;
   readonly pid: number | undefined;
   readonly cleanup: boolean;
   readonly unpaced: boolean;
@@ -142,9 +151,21 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
       throw new BenchOptionError(`--cafile ${o.cafile}: ${(error as Error).message}`);
     }
   }
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new BenchOptionError('--cert and --key go together: give both the client certificate and its key.');
+  let client: { cert: Buffer; key: Buffer } | undefined;
+  if (o.cert !== undefined && o.key !== undefined) {
+    const read = (flag: string, path: string): Buffer => {
+      try {
+        return readFileSync(path);
+      } catch (error) {
+        throw new BenchOptionError(`--${flag} ${path}: ${(error as Error).message}`);
+      }
+    };
+    client = { cert: read('cert', o.cert), key: read('key', o.key) };
+  }
   let target: Target;
   try {
-    target = parseTarget(url, ca);
+    target = parseTarget(url, ca, client);
   } catch (error) {
     throw new BenchOptionError((error as Error).message);
   }
@@ -175,6 +196,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     ahead: int('ahead', o.ahead ?? (qos === 1 ? 500 : d.ahead), 1, 10_000_000),
     retained: int('retained', o.retained ?? 100_000, 1, 10_000_000),
     holdMs: check('hold', o.hold ?? (name === 'abuse' ? 1 : 2), 0, 3600) * 1000,
+    handshakes: int('handshakes', o.handshakes ?? 200, 0, 100_000),
     pid: o.pid === undefined ? undefined : int('pid', o.pid, 1, 2 ** 31),
     cleanup: o.cleanup ?? true,
     unpaced: name.endsWith('-unpaced'),

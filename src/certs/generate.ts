@@ -1,21 +1,29 @@
 // Development certificates for `moat certs`: a CA, a server certificate with the SANs a local
-// broker needs, and client certificates for require_certificate listeners. RSA 2048 keys come from
-// Node's crypto (fast, on the thread pool); node-forge builds and signs the X.509 structures.
-// Nothing shells out to openssl.
-import { generateKeyPair, createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { access, chmod, constants, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+// broker needs, client certificates for require_certificate listeners, and bulk device certificates
+// with a manifest for manufacturing. Keys are ECDSA P-256 by default (RSA-2048 on request), made and
+// signed on Node's WebCrypto (keys.ts, x509.ts). Nothing shells out to openssl.
+import { X509Certificate } from 'node:crypto';
+import { access, chmod, constants, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { join, resolve, sep } from 'node:path';
-import { promisify } from 'node:util';
-import forge from 'node-forge';
-import { MoatError } from '../codec/errors.js';
+import { basename, join, resolve, sep } from 'node:path';
+import { clientIdProblem, formatManifest, MANIFEST_NAME, mergeManifest, readManifest, type ManifestRow } from './devices.js';
+import { CertsError } from './errors.js';
+import { KEY_TYPE_LABELS, KEY_TYPES, newKeyPair, type KeyPair, type KeyType } from './keys.js';
+import { createCa, issue, loadCa, type Issuer, type SubjectAltName } from './x509.js';
+
+export { CertsError } from './errors.js';
+export { KEY_TYPE_LABELS, type KeyType } from './keys.js';
+export type { SubjectAltName } from './x509.js';
 
 export const CERT_DEFAULTS = {
   dir: 'certs',
   days: 825,
   caDays: 3650,
-  keyBits: 2048,
+  keyType: 'ec',
+  /** Bulk device certificates go here, under --dir: never beside ca.key unless asked. */
+  devicesDir: 'clients',
+  devicePrefix: 'device-',
 } as const;
 
 export interface GenerateCertsOptions {
@@ -27,17 +35,21 @@ export interface GenerateCertsOptions {
   readonly days?: number;
   /** Validity of a newly created CA, in days. Default 3650. */
   readonly caDays?: number;
-  /** One client certificate (CN=name, file name.crt/name.key) per name. */
+  /** Key type of every key made now (a reused CA keeps its own). Default 'ec': ECDSA P-256. */
+  readonly keyType?: KeyType;
+  /** One client certificate (CN=name, file name.crt/name.key in `dir`) per name. */
   readonly clients?: readonly string[];
+  /**
+   * Bulk issuance: one certificate per device id (CN=id, id.crt/id.key) in `devicesDir`, listed in
+   * its manifest.csv. An existing server certificate is kept (a later batch must not replace it).
+   */
+  readonly devices?: readonly string[];
+  /** Where device certificates go; default `<dir>/clients`. */
+  readonly devicesDir?: string;
   /** Replace existing files, the CA included. */
   readonly force?: boolean;
   /** The host name added as a DNS SAN; default os.hostname(). */
   readonly hostname?: string;
-}
-
-export interface SubjectAltName {
-  readonly type: 'DNS' | 'IP';
-  readonly value: string;
 }
 
 export interface CertKeyPair {
@@ -46,24 +58,28 @@ export interface CertKeyPair {
   readonly key: string;
 }
 
+export interface DeviceCert extends CertKeyPair {
+  readonly id: string;
+  readonly sha256: string;
+  readonly serial: string;
+  readonly notAfter: Date;
+}
+
 export interface GeneratedCerts {
   /** Absolute path of the output directory. */
   readonly dir: string;
-  readonly ca: CertKeyPair & { readonly reused: boolean; readonly notAfter: Date };
-  readonly server: CertKeyPair & { readonly sans: readonly SubjectAltName[]; readonly notAfter: Date };
+  /** The key type of the keys made now. */
+  readonly keyType: KeyType;
+  readonly ca: CertKeyPair & { readonly reused: boolean; readonly notAfter: Date; readonly keyLabel: string };
+  /** `reused`: a bulk run kept the existing server certificate. */
+  readonly server: CertKeyPair & { readonly reused: boolean; readonly sans: readonly SubjectAltName[]; readonly notAfter: Date };
   readonly clients: ReadonlyArray<CertKeyPair & { readonly name: string }>;
+  /** Bulk issuance, when `devices` was given. */
+  readonly devices: { readonly dir: string; readonly manifest: string; readonly certs: readonly DeviceCert[] } | undefined;
 }
 
-/** Why `moat certs` could not do its job; `message` is one sentence for the user. */
-export class CertsError extends MoatError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('MOAT_ERR_CERTS', message, options);
-    this.name = 'CertsError';
-  }
-}
-
-const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
-const RESERVED_NAMES = new Set(['ca', 'server']);
+/** Keys made and certificates signed at once: enough to keep libuv's 4 threads busy, no more. */
+const CONCURRENCY = 16;
 
 /** The server's SANs: localhost, 127.0.0.1, ::1, the host name, then `extra`, without duplicates. */
 export function serverSans(extra: readonly string[], host: string = hostname()): SubjectAltName[] {
@@ -81,56 +97,130 @@ export function serverSans(extra: readonly string[], host: string = hostname()):
   return sans;
 }
 
-/** Creates (or, for the CA, reuses) the certificate files in options.dir. Checks everything before writing anything. */
+/** Creates (or, for the CA, reuses) the certificate files. Checks everything before writing anything. */
 export async function generateCerts(options: GenerateCertsOptions = {}): Promise<GeneratedCerts> {
   const dir = resolve(options.dir ?? CERT_DEFAULTS.dir);
   const days = checkDays('--days', options.days ?? CERT_DEFAULTS.days);
   const caDays = checkDays('CA validity', options.caDays ?? CERT_DEFAULTS.caDays);
+  const keyType = options.keyType ?? CERT_DEFAULTS.keyType;
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) throw new CertsError(`key type must be one of ${KEY_TYPES.join(', ')}, not ${String(keyType)}.`);
   const force = options.force === true;
-  const clientNames = checkClientNames(options.clients ?? []);
-  const sans = serverSans(options.sans ?? [], options.hostname ?? hostname());
+  const host = options.hostname ?? hostname();
+  const clientNames = checkIds('client name', options.clients ?? []);
+  const bulk = options.devices !== undefined;
+  const devicesDir = bulk ? resolve(options.devicesDir ?? join(dir, CERT_DEFAULTS.devicesDir)) : undefined;
+  const deviceIds = checkIds('device id', options.devices ?? []);
+  if (bulk && deviceIds.length === 0) throw new CertsError('the list of device ids is empty.');
+  if (devicesDir === dir) {
+    const clash = deviceIds.find((id) => clientNames.some((name) => name.toLowerCase() === id.toLowerCase()));
+    if (clash !== undefined) throw new CertsError(`"${clash}" is both a --client name and a device id in ${dir}; each needs its own files.`);
+  }
 
   const caPaths = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   const serverPaths = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
   const clientPaths = clientNames.map((name) => ({ name, cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) }));
+  const devicePaths = devicesDir === undefined ? [] : deviceIds.map((id) => ({ id, cert: join(devicesDir, `${id}.crt`), key: join(devicesDir, `${id}.key`) }));
+  const manifestPath = devicesDir === undefined ? undefined : join(devicesDir, MANIFEST_NAME);
 
   await prepareDirectory(dir);
+  if (devicesDir !== undefined) await prepareDirectory(devicesDir);
   const caExists = await existing([caPaths.cert, caPaths.key]);
+  const serverExists = await existing([serverPaths.cert, serverPaths.key]);
+  const keepServer = bulk && !force && serverExists.length === 2;
   if (!force) {
     if (caExists.length === 1) {
       throw new CertsError(`${caExists[0]} exists without its ${caExists[0] === caPaths.cert ? 'key (ca.key)' : 'certificate (ca.crt)'}; add the missing file or pass --force to create a new CA.`);
     }
-    const clash = await existing([...Object.values(serverPaths), ...clientPaths.flatMap((c) => [c.cert, c.key])]);
-    if (clash.length > 0) throw new CertsError(`${clash[0]} already exists; pass --force to replace it (and the CA), or choose another --dir.`);
+    if (keepServer && (options.sans ?? []).length > 0) {
+      throw new CertsError(`${serverPaths.cert} exists and a bulk run keeps it, so --san would not apply; move server.crt and server.key away to make a new one.`);
+    }
+    const clash = [
+      ...(keepServer ? [] : serverExists),
+      ...(await existing(clientPaths.flatMap((c) => [c.cert, c.key]))),
+      ...(devicesDir === undefined ? [] : await existingIn(devicesDir, devicePaths.flatMap((d) => [d.cert, d.key]))),
+    ];
+    if (clash.length > 0) {
+      const device = devicePaths.some((d) => d.cert === clash[0] || d.key === clash[0]);
+      const advice = device ? 'choose other device ids or another --clients-dir, or pass --force to replace it (and the CA)' : 'pass --force to replace it (and the CA), or choose another --dir';
+      throw new CertsError(`${clash[0]} already exists; ${advice}.`);
+    }
   }
+  const earlierRows = manifestPath === undefined ? [] : await readManifest(manifestPath);
 
-  // All keys at once: Node generates them on the thread pool.
   const reuseCa = !force && caExists.length === 2;
-  const [caKeys, serverKeys, ...clientKeys] = await Promise.all([
-    reuseCa ? Promise.resolve(undefined) : newKeyPair(),
-    newKeyPair(),
-    ...clientPaths.map(() => newKeyPair()),
+  const caKeys = reuseCa ? undefined : await newKeyPair(keyType);
+  const ca = caKeys === undefined ? await reuse(caPaths) : await createCa(caKeys, caDays, host);
+  const sans = serverSans(options.sans ?? [], host);
+
+  const kept = keepServer ? await checkKeptServer(serverPaths.cert, caPaths.cert, ca) : undefined;
+  const [server, clients, devices] = await Promise.all([
+    kept ??
+      issueWithNewKey(ca, keyType, { commonName: sans.find((s) => s.type === 'DNS' && s.value !== 'localhost')?.value ?? 'localhost', days, extKeyUsage: 'serverAuth', sans }).then((made) => ({ ...made, sans })),
+    mapLimit(clientPaths, CONCURRENCY, async (c) => ({ ...c, ...(await issueWithNewKey(ca, keyType, { commonName: c.name, days, extKeyUsage: 'clientAuth', sans: [] })) })),
+    mapLimit(devicePaths, CONCURRENCY, async (d) => ({ ...d, ...(await issueWithNewKey(ca, keyType, { commonName: d.id, days, extKeyUsage: 'clientAuth', sans: [] })) })),
   ]);
 
-  const ca = reuseCa ? await loadCa(caPaths) : createCa(caKeys as KeyPair, caDays, options.hostname ?? hostname());
-  const server = issue(ca, serverKeys as KeyPair, {
-    commonName: sans.find((s) => s.type === 'DNS' && s.value !== 'localhost')?.value ?? 'localhost',
-    days,
-    extKeyUsage: 'serverAuth',
-    sans,
-  });
-  const clients = clientPaths.map((c, i) => ({ ...c, ...issue(ca, clientKeys[i] as KeyPair, { commonName: c.name, days, extKeyUsage: 'clientAuth', sans: [] }) }));
-
-  if (!reuseCa) await writePair(caPaths, ca.pem, (caKeys as KeyPair).privatePem);
-  await writePair(serverPaths, server.pem, (serverKeys as KeyPair).privatePem);
-  for (const [i, client] of clients.entries()) await writePair(client, client.pem, (clientKeys[i] as KeyPair).privatePem);
+  if (caKeys !== undefined) await writePair(caPaths, ca.pem, caKeys.privatePem);
+  if ('pem' in server) await writePair(serverPaths, server.pem, server.keyPem);
+  for (const client of clients) await writePair(client, client.pem, client.keyPem);
+  await mapLimit(devices, CONCURRENCY, (d) => writePair(d, d.pem, d.keyPem));
+  if (manifestPath !== undefined) {
+    const rows: ManifestRow[] = devices.map((d) => ({ id: d.id, cert: basename(d.cert), key: basename(d.key), sha256: d.sha256, serial: d.serial, notAfter: d.notAfter.toISOString() }));
+    await writeText(manifestPath, formatManifest(mergeManifest(earlierRows, rows)), 0o644);
+  }
 
   return {
     dir,
-    ca: { ...caPaths, reused: reuseCa, notAfter: ca.cert.validity.notAfter },
-    server: { ...serverPaths, sans, notAfter: server.notAfter },
+    keyType,
+    ca: { ...caPaths, reused: reuseCa, notAfter: ca.notAfter, keyLabel: ca.key.label },
+    server: { ...serverPaths, reused: kept !== undefined, sans: server.sans, notAfter: server.notAfter },
     clients: clientPaths,
+    devices:
+      devicesDir === undefined || manifestPath === undefined
+        ? undefined
+        : { dir: devicesDir, manifest: manifestPath, certs: devices.map((d) => ({ id: d.id, cert: d.cert, key: d.key, sha256: d.sha256, serial: d.serial, notAfter: d.notAfter })) },
   };
+}
+
+async function issueWithNewKey(ca: Issuer, keyType: KeyType, leaf: Parameters<typeof issue>[2]): Promise<Awaited<ReturnType<typeof issue>> & { keyPem: string }> {
+  const keys: KeyPair = await newKeyPair(keyType);
+  return { ...(await issue(ca, keys, leaf)), keyPem: keys.privatePem };
+}
+
+async function reuse(paths: CertKeyPair): Promise<Issuer> {
+  let certPem: string;
+  let keyPem: string;
+  try {
+    [certPem, keyPem] = await Promise.all([readFile(paths.cert, 'utf8'), readFile(paths.key, 'utf8')]);
+  } catch (error) {
+    throw new CertsError(`cannot read the existing CA in ${paths.cert}: ${reason(error)}.`, { cause: error });
+  }
+  try {
+    return await loadCa(certPem, keyPem);
+  } catch (error) {
+    throw new CertsError(
+      `cannot reuse the CA in ${paths.cert} (${(error as Error).message.replace(/\.$/, '')}); it must be an unencrypted RSA or ECDSA CA with its key in ca.key, or pass --force to create a new one.`,
+      { cause: error },
+    );
+  }
+}
+
+/** A kept server certificate must be one this CA signed, or every device would refuse the broker. */
+async function checkKeptServer(certPath: string, caPath: string, ca: Issuer): Promise<{ notAfter: Date; sans: SubjectAltName[] }> {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(await readFile(certPath));
+  } catch (error) {
+    throw new CertsError(`cannot read the existing server certificate ${certPath}: ${reason(error)}.`, { cause: error });
+  }
+  if (!cert.checkIssued(new X509Certificate(ca.pem)) || !cert.verify(new X509Certificate(ca.pem).publicKey)) {
+    throw new CertsError(`${certPath} was not signed by ${caPath}, so devices would not trust the broker; move server.crt and server.key away to make a new one.`);
+  }
+  const sans = (cert.subjectAltName ?? '')
+    .split(', ')
+    .map((entry): SubjectAltName | undefined => (entry.startsWith('DNS:') ? { type: 'DNS', value: entry.slice(4) } : entry.startsWith('IP Address:') ? { type: 'IP', value: entry.slice(11) } : undefined))
+    .filter((san): san is SubjectAltName => san !== undefined);
+  return { notAfter: new Date(cert.validTo), sans };
 }
 
 function checkDays(what: string, days: number): number {
@@ -138,15 +228,27 @@ function checkDays(what: string, days: number): number {
   return days;
 }
 
-function checkClientNames(names: readonly string[]): string[] {
-  const unique = [...new Set(names)];
-  for (const name of unique) {
-    if (!CLIENT_NAME.test(name)) {
-      throw new CertsError(`client name "${name}" must start with a letter or digit and contain only letters, digits, "_", ".", "@" and "-" (it names the files).`);
-    }
-    if (RESERVED_NAMES.has(name.toLowerCase())) throw new CertsError(`client name "${name}" is taken by the ${name.toLowerCase()} files; choose another.`);
+function checkIds(what: string, ids: readonly string[]): string[] {
+  const unique = [...new Set(ids)];
+  for (const id of unique) {
+    const problem = clientIdProblem(id);
+    if (problem !== undefined) throw new CertsError(`${what} ${problem}.`);
   }
   return unique;
+}
+
+/** At most `limit` of fn at once, results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /**
@@ -189,13 +291,23 @@ async function existing(paths: readonly string[]): Promise<string[]> {
   return found;
 }
 
+/** `existing` for many files of one directory: one readdir instead of a stat per file. */
+async function existingIn(dir: string, paths: readonly string[]): Promise<string[]> {
+  const names = new Set(await readdir(dir));
+  return paths.filter((path) => names.has(basename(path)));
+}
+
 async function writePair(paths: CertKeyPair, certPem: string, keyPem: string): Promise<void> {
+  await writeText(paths.key, keyPem, 0o600);
+  await writeText(paths.cert, certPem, 0o644);
+}
+
+async function writeText(path: string, text: string, mode: number): Promise<void> {
   try {
-    await writeFile(paths.key, keyPem, { mode: 0o600 });
-    await chmod(paths.key, 0o600); // mode only applies to new files; --force may overwrite an old one
-    await writeFile(paths.cert, certPem, { mode: 0o644 });
+    await writeFile(path, text, { mode });
+    await chmod(path, mode); // mode only applies to new files; --force may overwrite an old one
   } catch (error) {
-    throw new CertsError(`cannot write ${paths.key}: ${reason(error)}.`, { cause: error });
+    throw new CertsError(`cannot write ${path}: ${reason(error)}.`, { cause: error });
   }
 }
 
@@ -203,113 +315,4 @@ function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   const message = error instanceof Error ? error.message : String(error);
   return code === undefined ? message : `${code} (${message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')})`;
-}
-
-interface KeyPair {
-  readonly privatePem: string;
-  readonly privateKey: forge.pki.rsa.PrivateKey;
-  readonly publicKey: forge.pki.rsa.PublicKey;
-}
-
-const generateKeyPairAsync = promisify(generateKeyPair);
-
-async function newKeyPair(): Promise<KeyPair> {
-  const { privateKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: CERT_DEFAULTS.keyBits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return fromPem(privateKey);
-}
-
-function fromPem(privatePem: string): KeyPair {
-  const privateKey = forge.pki.privateKeyFromPem(privatePem) as forge.pki.rsa.PrivateKey;
-  return { privatePem, privateKey, publicKey: forge.pki.setRsaPublicKey(privateKey.n, privateKey.e) };
-}
-
-interface Ca {
-  readonly cert: forge.pki.Certificate;
-  readonly privateKey: forge.pki.rsa.PrivateKey;
-  readonly pem: string;
-}
-
-function createCa(keys: KeyPair, days: number, host: string): Ca {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  setSerialAndValidity(cert, days);
-  const subject = [
-    { name: 'commonName', value: `moat development CA (${host})` },
-    { name: 'organizationName', value: 'moat' },
-  ];
-  cert.setSubject(subject);
-  cert.setIssuer(subject);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert, privateKey: keys.privateKey, pem: forge.pki.certificateToPem(cert) };
-}
-
-async function loadCa(paths: CertKeyPair): Promise<Ca> {
-  let certPem: string;
-  let keyPem: string;
-  try {
-    [certPem, keyPem] = await Promise.all([readFile(paths.cert, 'utf8'), readFile(paths.key, 'utf8')]);
-  } catch (error) {
-    throw new CertsError(`cannot read the existing CA in ${paths.cert}: ${reason(error)}.`, { cause: error });
-  }
-  try {
-    if (!new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the key does not belong to the certificate');
-    const { privateKey } = fromPem(keyPem);
-    return { cert: forge.pki.certificateFromPem(certPem), privateKey, pem: certPem };
-  } catch (error) {
-    throw new CertsError(
-      `cannot reuse the CA in ${paths.cert} (${(error as Error).message.replace(/\.$/, '')}); it must be an unencrypted RSA CA with its key in ca.key, or pass --force to create a new one.`,
-      { cause: error },
-    );
-  }
-}
-
-interface LeafOptions {
-  readonly commonName: string;
-  readonly days: number;
-  readonly extKeyUsage: 'serverAuth' | 'clientAuth';
-  readonly sans: readonly SubjectAltName[];
-}
-
-function issue(ca: Ca, keys: KeyPair, options: LeafOptions): { pem: string; notAfter: Date } {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  setSerialAndValidity(cert, options.days);
-  cert.setSubject([{ name: 'commonName', value: options.commonName }]);
-  cert.setIssuer(ca.cert.subject.attributes);
-  const extensions: object[] = [
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', [options.extKeyUsage]: true },
-    { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
-  ];
-  if (options.sans.length > 0) {
-    extensions.push({
-      name: 'subjectAltName',
-      altNames: options.sans.map((san) => (san.type === 'IP' ? { type: 7, ip: san.value } : { type: 2, value: san.value })),
-    });
-  }
-  cert.setExtensions(extensions);
-  cert.sign(ca.privateKey, forge.md.sha256.create());
-  return { pem: forge.pki.certificateToPem(cert), notAfter: cert.validity.notAfter };
-}
-
-function setSerialAndValidity(cert: forge.pki.Certificate, days: number): void {
-  // 16 random bytes, first byte in 0x40..0x7f: positive, and minimal DER (no leading zero byte).
-  const serial = randomBytes(16);
-  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
-  cert.serialNumber = serial.toString('hex');
-  const now = Date.now();
-  // A few minutes back, so a client whose clock is slightly behind still accepts a fresh certificate.
-  cert.validity.notBefore = new Date(now - 5 * 60_000);
-  cert.validity.notAfter = new Date(now + days * 86_400_000);
 }

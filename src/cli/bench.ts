@@ -19,7 +19,10 @@ interface BenchFlags {
   ahead?: number;
   retained?: number;
   hold?: number;
+  handshakes?: number;
   cafile?: string;
+  cert?: string;
+  key?: string;
   pid?: number;
   cleanup: boolean;
   unpaced?: boolean;
@@ -63,7 +66,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--rss-limit <MiB>', 'abuse: cut a flood short when the broker\'s RSS grows by more (needs --pid); also caps resubscribe at this many MiB of retained payload (default 1024)', num)
     .option('--retained <n>', 'retained messages to store (retained, default 100000)', num)
     .option('--hold <s>', 'connections: seconds to hold idle connections (default 2); abuse: seconds after a flood before "RSS after" is read (default 1)', num)
+    .option('--handshakes <n>', 'tls-connect: connections made one at a time afterwards, full and resumed, for the client\'s and the broker\'s (--pid) CPU per handshake (default 200; 0 skips)', num)
     .option('--cafile <file>', 'CA certificate (PEM) for mqtts:// brokers')
+    .option('--cert <file>', 'client certificate (PEM) every connection presents, for require_certificate listeners; needs --key')
+    .option('--key <file>', 'private key (PEM) of --cert')
     .option('--pid <pid>', "broker's process id: report its CPU and RSS (Linux, same machine); abuse: RSS peak, RSS after and the RSS guard", num)
     .option('--no-cleanup', 'keep the retained messages the retained and abuse scenarios stored')
     .option('--json', 'print one JSON object instead of the table')
@@ -81,11 +87,14 @@ Scenarios:
   abuse                 that pair at 1,000 msg/s beside a client that never reads while
                         it floods (--flood); the pair's latency and loss, broker RSS
                         peak and after (--pid)
-  connections, tls-connect, retained   connects/s and RSS, handshakes/s, retained burst`,
+  tls-connect           full and resumed handshakes/s, then CPU per handshake of this
+                        client and of the broker (--pid); the broker's certificate sets
+                        the key type: run once per certificate (moat certs --key-type)
+  connections, retained connects/s and RSS, retained burst`,
     )
     .action(async (scenario: string, flags: BenchFlags) => {
       const options: BenchOptions = { cleanup: flags.cleanup };
-      const keys = ['url', 'size', 'publishers', 'subscribers', 'connections', 'concurrency', 'rate', 'duration', 'warmup', 'window', 'ahead', 'retained', 'hold', 'cafile', 'pid', 'unpaced', 'retainedSize', 'rssLimit'] as const;
+      const keys = ['url', 'size', 'publishers', 'subscribers', 'connections', 'concurrency', 'rate', 'duration', 'warmup', 'window', 'ahead', 'retained', 'hold', 'handshakes', 'cafile', 'cert', 'key', 'pid', 'unpaced', 'retainedSize', 'rssLimit'] as const;
       for (const key of keys) if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
       if (flags.protocol !== undefined) options.protocol = flags.protocol as 4 | 5;
       if (flags.qos !== undefined) options.qos = flags.qos as 0 | 1;

@@ -1,7 +1,9 @@
-// `moat certs`: the generated CA, server and client certificates verify with Node's X509Certificate,
-// carry the right SANs and usages, and — the real proof — a moat TLS listener built from them
-// accepts mosquitto_pub, with and without require_certificate.
+// `moat certs`: the generated CA, server and client certificates verify with Node's X509Certificate
+// and openssl, carry the right key type, SANs and usages, an existing CA of either key type is
+// reused, and — the real proof — a moat TLS listener built from them accepts mosquitto_pub, with and
+// without require_certificate.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +32,37 @@ after(async () => {
 
 const x509 = (path: string): X509Certificate => new X509Certificate(readFileSync(path));
 const keyMatches = (cert: string, key: string): boolean => x509(cert).checkPrivateKey(createPrivateKey(readFileSync(key)));
+
+const openssl = (args: string[]): string => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const curve = (path: string): string | undefined => x509(path).publicKey.asymmetricKeyDetails?.namedCurve;
+
+test('by default every key is ECDSA P-256 (prime256v1), signed with ecdsa-with-SHA256; the chain verifies with openssl', () => {
+  assert.equal(result.keyType, 'ec');
+  for (const path of [result.ca.cert, result.server.cert, ...result.clients.map((c) => c.cert)]) {
+    assert.equal(curve(path), 'prime256v1', path);
+    assert.match(openssl(['x509', '-in', path, '-noout', '-text']), /Signature Algorithm: ecdsa-with-SHA256/);
+  }
+  assert.equal(createPrivateKey(readFileSync(result.ca.key)).asymmetricKeyType, 'ec');
+  const verified = openssl(['verify', '-CAfile', result.ca.cert, '-purpose', 'sslserver', result.server.cert]);
+  assert.match(verified, /: OK$/m);
+  const client = result.clients[0];
+  assert.ok(client);
+  assert.match(openssl(['verify', '-CAfile', result.ca.cert, '-purpose', 'sslclient', client.cert]), /: OK$/m);
+});
+
+test('extensions: the CA is critical CA:TRUE pathlen:0 with keyCertSign/cRLSign; leaves are CA:FALSE, digitalSignature only (EC), with key identifiers', () => {
+  const ca = openssl(['x509', '-in', result.ca.cert, '-noout', '-ext', 'basicConstraints,keyUsage,subjectKeyIdentifier']);
+  assert.match(ca, /Basic Constraints: critical\n\s+CA:TRUE, pathlen:0/);
+  assert.match(ca, /Key Usage: critical\n\s+Certificate Sign, CRL Sign/);
+  const caKeyId = /Subject Key Identifier: \n\s+(\S+)/.exec(ca)?.[1];
+  assert.ok(caKeyId);
+  const server = openssl(['x509', '-in', result.server.cert, '-noout', '-ext', 'basicConstraints,keyUsage,extendedKeyUsage,subjectKeyIdentifier,authorityKeyIdentifier']);
+  assert.match(server, /Basic Constraints: critical\n\s+CA:FALSE/);
+  assert.match(server, /Key Usage: critical\n\s+Digital Signature\n/);
+  assert.match(server, /Extended Key Usage: \n\s+TLS Web Server Authentication/);
+  assert.match(server, /Subject Key Identifier: \n\s+[0-9A-F:]{59}/);
+  assert.ok(server.includes(caKeyId), 'authorityKeyIdentifier is the CA\'s subjectKeyIdentifier');
+});
 
 test('the CA is a CA, self-signed, and its key matches', () => {
   const ca = x509(result.ca.cert);
@@ -101,6 +134,64 @@ test('an existing CA is reused; --force replaces it', async () => {
   assert.notEqual(x509(forced.ca.cert).fingerprint256, x509(result.ca.cert).fingerprint256);
   assert.equal(x509(forced.server.cert).verify(x509(forced.ca.cert).publicKey), true);
   assert.equal(statSync(forced.ca.key).mode & 0o777, 0o600);
+});
+
+test('--key-type rsa: RSA-2048 keys, sha256WithRSAEncryption, keyUsage with keyEncipherment', async () => {
+  const rsa = await generateCerts({ dir: join(root, 'rsa'), keyType: 'rsa', clients: ['carol'] });
+  assert.equal(rsa.ca.keyLabel, 'RSA-2048');
+  for (const path of [rsa.ca.cert, rsa.server.cert, ...rsa.clients.map((c) => c.cert)]) {
+    assert.equal(x509(path).publicKey.asymmetricKeyDetails?.modulusLength, 2048, path);
+    assert.match(openssl(['x509', '-in', path, '-noout', '-text']), /Signature Algorithm: sha256WithRSAEncryption/);
+  }
+  assert.match(openssl(['x509', '-in', rsa.server.cert, '-noout', '-ext', 'keyUsage']), /Digital Signature, Key Encipherment/);
+  assert.match(openssl(['verify', '-CAfile', rsa.ca.cert, rsa.server.cert]), /: OK$/m);
+  assert.equal(statSync(rsa.ca.key).mode & 0o777, 0o600);
+});
+
+test('a CA of either key type is reused to sign the other: RSA CA → P-256 leaves, P-256 CA (made by openssl) → RSA leaves', async () => {
+  const rsaDir = join(root, 'rsa-ca');
+  const rsaCa = await generateCerts({ dir: rsaDir, keyType: 'rsa' });
+  rmSync(rsaCa.server.cert);
+  rmSync(rsaCa.server.key);
+  const ecLeaves = await generateCerts({ dir: rsaDir, clients: ['dave'] });
+  assert.equal(ecLeaves.ca.reused, true);
+  assert.equal(ecLeaves.ca.keyLabel, 'RSA-2048');
+  assert.equal(curve(ecLeaves.server.cert), 'prime256v1');
+  assert.match(openssl(['x509', '-in', ecLeaves.server.cert, '-noout', '-text']), /Signature Algorithm: sha256WithRSAEncryption/);
+  assert.match(openssl(['verify', '-CAfile', rsaCa.ca.cert, ecLeaves.server.cert, join(rsaDir, 'dave.crt')]), /dave\.crt: OK$/m);
+
+  // An openssl-made P-256 CA, in SEC1 form ("EC PRIVATE KEY"), as older guides write it.
+  const sslDir = join(root, 'openssl-ca');
+  mkdirSync(sslDir);
+  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(sslDir, 'ca.key')]);
+  openssl(['req', '-x509', '-new', '-key', join(sslDir, 'ca.key'), '-out', join(sslDir, 'ca.crt'), '-days', '2', '-subj', '/O=Acme, Inc./CN=acme test CA']);
+  assert.match(readFileSync(join(sslDir, 'ca.key'), 'utf8'), /BEGIN EC PRIVATE KEY/);
+  const rsaLeaves = await generateCerts({ dir: sslDir, keyType: 'rsa', clients: ['erin'] });
+  assert.equal(rsaLeaves.ca.keyLabel, 'ECDSA P-256');
+  assert.equal(x509(rsaLeaves.server.cert).publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+  assert.equal(x509(rsaLeaves.server.cert).checkIssued(x509(rsaLeaves.ca.cert)), true, 'issuer is the CA subject, byte for byte');
+  assert.match(openssl(['verify', '-CAfile', rsaLeaves.ca.cert, rsaLeaves.server.cert, join(sslDir, 'erin.crt')]), /erin\.crt: OK$/m);
+});
+
+test('a CA moat cannot sign with, or a certificate that is no CA, is refused with the reason and nothing is written', async () => {
+  const ed = join(root, 'ed25519-ca');
+  mkdirSync(ed);
+  openssl(['req', '-x509', '-newkey', 'ed25519', '-nodes', '-keyout', join(ed, 'ca.key'), '-out', join(ed, 'ca.crt'), '-days', '2', '-subj', '/CN=ed CA']);
+  await assert.rejects(generateCerts({ dir: ed }), (e: unknown) => e instanceof CertsError && /cannot reuse the CA .*its key is of type ed25519; moat signs with RSA or ECDSA/.test(e.message));
+  assert.deepEqual(readdirSync(ed).sort(), ['ca.crt', 'ca.key']);
+
+  const leafAsCa = join(root, 'leaf-as-ca');
+  mkdirSync(leafAsCa);
+  copyFileSync(result.server.cert, join(leafAsCa, 'ca.crt'));
+  copyFileSync(result.server.key, join(leafAsCa, 'ca.key'));
+  await assert.rejects(generateCerts({ dir: leafAsCa }), (e: unknown) => e instanceof CertsError && /it is not a CA certificate/.test(e.message));
+
+  const mismatched = join(root, 'mismatched-ca');
+  mkdirSync(mismatched);
+  copyFileSync(result.ca.cert, join(mismatched, 'ca.crt'));
+  copyFileSync(result.server.key, join(mismatched, 'ca.key'));
+  await assert.rejects(generateCerts({ dir: mismatched }), (e: unknown) => e instanceof CertsError && /the key does not belong to the certificate/.test(e.message));
+  assert.deepEqual(readdirSync(mismatched).sort(), ['ca.crt', 'ca.key']);
 });
 
 test('existing server or client files, a bad client name, bad --days or an unusable dir are a CertsError and nothing is written', async () => {
