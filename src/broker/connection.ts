@@ -12,6 +12,7 @@ import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
+import { clip } from './logger.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
@@ -269,7 +270,7 @@ export class Connection implements ParserHandler {
         this.protocolViolation(error);
       } else {
         // A bug of ours must cost only this connection, never the broker.
-        this.broker.logger.error({ event: 'handler_error', clientId: this.clientId, packet: packet.type, err: error }, 'internal error while handling a packet');
+        this.broker.logger.error({ event: 'handler_error', clientId: clip(this.clientId), packet: packet.type, err: error }, 'internal error while handling a packet');
         this.close(0x83, 'internal error');
       }
     }
@@ -283,7 +284,7 @@ export class Connection implements ParserHandler {
   protocolViolation(error: ProtocolError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.broker.logger.warn(
-      { event: 'protocol_error', clientId: this.clientId || undefined, address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message },
+      { event: 'protocol_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: clip(error.message) },
       'closing connection after a protocol violation',
     );
     const reasonCode = error.reasonCode ?? 0x82;
@@ -445,7 +446,7 @@ export class Connection implements ParserHandler {
       this.broker.logger.info({ event: 'connect_timeout', address: this.remoteAddress }, 'no CONNECT received in time; closing');
       this.close(undefined, 'connect timeout');
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
-      this.broker.logger.info({ event: 'keepalive_timeout', clientId: this.clientId, keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
+      this.broker.logger.info({ event: 'keepalive_timeout', clientId: clip(this.clientId), keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
       this.close(0x8d, 'keep alive timeout');
     }
   }
@@ -520,7 +521,7 @@ export class Connection implements ParserHandler {
   }
 
   #onStreamError(error: Error): void {
-    this.broker.logger.debug({ event: 'socket_error', clientId: this.clientId || undefined, address: this.remoteAddress, err: error.message }, 'socket error');
+    this.broker.logger.debug({ event: 'socket_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, err: error.message }, 'socket error');
     this.stream.destroy();
   }
 
