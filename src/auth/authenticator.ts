@@ -11,7 +11,7 @@
 // and per user name; a user name's ban applies only to addresses that have failed themselves.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ReasonCode } from '../codec/reason-codes.js';
-import type { Logger } from '../broker/logger.js';
+import { clip, type Logger } from '../broker/logger.js';
 import type { AccessControl } from './access-control.js';
 import { FailureLimiter } from './failure-limiter.js';
 import { defaultHashWorkers, HashPool } from './hash-pool.js';
@@ -319,7 +319,7 @@ export class Authenticator {
     const suppressed = this.#busyLog.take();
     if (suppressed !== undefined) {
       this.#logger.warn(
-        { event: 'auth_busy', address: attempt.address, username: attempt.username, clientId: attempt.clientId, reasonCode: ReasonCode.ServerBusy, detail, suppressed, busyRefusals: this.#stats.busyRefusals },
+        { event: 'auth_busy', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), reasonCode: ReasonCode.ServerBusy, detail, suppressed, busyRefusals: this.#stats.busyRefusals },
         'login refused: password checks are at their bounds',
       );
     }
@@ -332,18 +332,18 @@ export class Authenticator {
 
   #internalError(attempt: LoginAttempt, error: unknown): LoginResult {
     this.#stats.errors++;
-    this.#logger.error({ event: 'auth_error', address: attempt.address, username: attempt.username, clientId: attempt.clientId, err: error instanceof Error ? error.message : String(error) }, 'internal error while checking a password');
+    this.#logger.error({ event: 'auth_error', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), err: error instanceof Error ? error.message : String(error) }, 'internal error while checking a password');
     return { accepted: false, reasonCode: ReasonCode.UnspecifiedError, reason: 'internal error while checking the password; try again' };
   }
 
   #refuse(attempt: LoginAttempt, reasonCode: number, reason: string, detail: string, counted: Counted): LoginResult {
-    const context = { event: 'auth_failed', address: attempt.address, username: attempt.username, clientId: attempt.clientId, reasonCode, reason, detail };
+    const context = { event: 'auth_failed', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), reasonCode, reason: clip(reason), detail };
     this.#logger.warn(context, 'login refused');
     if (counted !== 'none') {
       const keys = [attempt.address === undefined ? undefined : addressKey(attempt.address), counted === 'both' && attempt.username !== undefined ? userKey(attempt.username) : undefined];
       for (const key of keys) {
         if (key !== undefined && this.#limiter.recordFailure(key)) {
-          this.#logger.warn({ event: 'auth_banned', key, address: attempt.address, username: attempt.username }, 'too many failed logins; banning for a while');
+          this.#logger.warn({ event: 'auth_banned', key: clip(key), address: attempt.address, username: clip(attempt.username) }, 'too many failed logins; banning for a while');
         }
       }
     }

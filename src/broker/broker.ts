@@ -8,7 +8,7 @@ import { ReasonCode } from '../codec/reason-codes.js';
 import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import { DropLedger } from './drops.js';
-import type { Logger } from './logger.js';
+import { clip, type Logger } from './logger.js';
 import { forwardedProperties, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
@@ -119,14 +119,14 @@ export class Broker {
     let session = this.#sessions.get(clientId);
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
-      this.logger.info({ event: 'session_takeover', clientId, address: connection.remoteAddress }, 'client id reconnected; closing the older connection');
+      this.logger.info({ event: 'session_takeover', clientId: clip(clientId), address: connection.remoteAddress }, 'client id reconnected; closing the older connection');
       this.#detach(previous, session);
       previous.close(0x8e, 'session taken over');
     }
     if (session?.willTimer !== undefined) {
       // A new connection for the client id inside the will delay: no will, whether it resumes the
       // session or starts clean [MQTT-3.1.2-8]. Mosquitto 2.0 does the same.
-      this.logger.debug({ event: 'will_cancelled', clientId }, 'client id reconnected within the will delay; its will is not sent');
+      this.logger.debug({ event: 'will_cancelled', clientId: clip(clientId) }, 'client id reconnected within the will delay; its will is not sent');
       session.willTimer.cancel();
       session.willTimer = undefined;
       session.will = undefined;
@@ -165,7 +165,7 @@ export class Broker {
       const current = connection.username === undefined ? undefined : control.passwords?.lookup(connection.username);
       if (current !== undefined && samePasswordHash(current, hash)) continue;
       const reason = current === undefined ? 'the user was removed from the password file' : "the user's password was changed";
-      this.logger.warn({ event: 'login_revoked', clientId: connection.clientId, username: connection.username, address: connection.remoteAddress, reason }, 'disconnecting a client whose login no longer holds');
+      this.logger.warn({ event: 'login_revoked', clientId: clip(connection.clientId), username: clip(connection.username), address: connection.remoteAddress, reason }, 'disconnecting a client whose login no longer holds');
       connection.close(ReasonCode.NotAuthorized, reason);
       revoked++;
     }
@@ -185,7 +185,7 @@ export class Broker {
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     this.#detach(connection, session);
-    if (this.options.connectionMessages) this.logger.info({ event: 'client_disconnected', clientId: session.clientId, graceful: connection.graceful }, 'client disconnected');
+    if (this.options.connectionMessages) this.logger.info({ event: 'client_disconnected', clientId: clip(session.clientId), graceful: connection.graceful }, 'client disconnected');
   }
 
   /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
@@ -221,7 +221,7 @@ export class Broker {
 
   #sessionExpired(session: Session): void {
     if (session.connection !== undefined || this.#sessions.get(session.clientId) !== session) return;
-    this.logger.debug({ event: 'session_expired', clientId: session.clientId }, 'session expired');
+    this.logger.debug({ event: 'session_expired', clientId: clip(session.clientId) }, 'session expired');
     this.#endSession(session);
   }
 
@@ -237,7 +237,7 @@ export class Broker {
   }
 
   publishWill(clientId: string, will: Will, source: Access | undefined): void {
-    this.logger.info({ event: 'will_published', clientId, topic: will.topic }, 'publishing will');
+    this.logger.info({ event: 'will_published', clientId: clip(clientId), topic: clip(will.topic) }, 'publishing will');
     const expiry = will.properties?.messageExpiryInterval;
     this.publish({
       topic: will.topic,

@@ -12,6 +12,7 @@ import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
+import { clip } from './logger.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
@@ -276,7 +277,7 @@ export class Connection implements ParserHandler {
         this.protocolViolation(error);
       } else {
         // A bug of ours must cost only this connection, never the broker.
-        this.broker.logger.error({ event: 'handler_error', clientId: this.clientId, packet: packet.type, err: error }, 'internal error while handling a packet');
+        this.broker.logger.error({ event: 'handler_error', clientId: clip(this.clientId), packet: packet.type, err: error }, 'internal error while handling a packet');
         this.close(0x83, 'internal error');
       }
     }
@@ -290,7 +291,7 @@ export class Connection implements ParserHandler {
   protocolViolation(error: ProtocolError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.broker.logger.warn(
-      { event: 'protocol_error', clientId: this.clientId || undefined, address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message },
+      { event: 'protocol_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: clip(error.message) },
       'closing connection after a protocol violation',
     );
     const reasonCode = error.reasonCode ?? 0x82;
@@ -358,7 +359,7 @@ export class Connection implements ParserHandler {
     const bytes = this.encodeToFit(packet);
     if (bytes === undefined) {
       this.broker.logger.warn(
-        { event: 'packet_too_large_for_client', clientId: this.clientId || undefined, packet: packet.type, maximumPacketSize: this.clientMaxPacketSize },
+        { event: 'packet_too_large_for_client', clientId: clip(this.clientId) || undefined, packet: packet.type, maximumPacketSize: this.clientMaxPacketSize },
         `not sending a ${packet.type.toUpperCase()}: it is larger than the Maximum Packet Size the client accepts`,
       );
       return false;
@@ -499,7 +500,7 @@ export class Connection implements ParserHandler {
       this.broker.logger.info({ event: 'connect_timeout', address: this.remoteAddress }, 'no CONNECT received in time; closing');
       this.close(undefined, 'connect timeout');
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
-      this.broker.logger.info({ event: 'keepalive_timeout', clientId: this.clientId, keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
+      this.broker.logger.info({ event: 'keepalive_timeout', clientId: clip(this.clientId), keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
       this.close(0x8d, 'keep alive timeout');
     }
   }
@@ -575,7 +576,7 @@ export class Connection implements ParserHandler {
   }
 
   #onStreamError(error: Error): void {
-    this.broker.logger.debug({ event: 'socket_error', clientId: this.clientId || undefined, address: this.remoteAddress, err: error.message }, 'socket error');
+    this.broker.logger.debug({ event: 'socket_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, err: error.message }, 'socket error');
     this.stream.destroy();
   }
 

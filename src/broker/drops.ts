@@ -2,7 +2,7 @@
 // client, and reported in the log at most once per client per interval: the first drop after a
 // quiet spell at once, then one summary per interval while drops go on. $SYS and the broker's stats
 // read the totals. Nothing is dropped silently (docs/ARCHITECTURE.md, "Fair under load").
-import type { Logger } from './logger.js';
+import { clip, type Logger } from './logger.js';
 
 /** Why a message was dropped, with the sentence a log line gives for it. */
 export const DROP_REASONS = {
@@ -53,7 +53,8 @@ export class DropLedger {
     if (report === undefined) {
       // The first drop after a quiet spell is reported at once: that is when an operator wants to know.
       this.#reports.set(clientId, { loggedAt: now, counts: emptyDropCounts(), unreported: 0 });
-      this.#logger.warn({ event: 'messages_dropped', clientId, reason, count: 1, detail: DROP_REASONS[reason] }, `dropping messages for client ${clientId}: ${DROP_REASONS[reason]}`);
+      const client = clip(clientId);
+      this.#logger.warn({ event: 'messages_dropped', clientId: client, reason, count: 1, detail: DROP_REASONS[reason] }, `dropping messages for client ${client}: ${DROP_REASONS[reason]}`);
       return;
     }
     report.counts[reason]++;
@@ -78,9 +79,10 @@ export class DropLedger {
         report.counts[reason] = 0;
       }
       const seconds = Math.round((now - report.loggedAt) / 1000);
+      const client = clip(clientId);
       this.#logger.warn(
-        { event: 'messages_dropped', clientId, count: report.unreported, byReason, seconds },
-        `dropped ${report.unreported} more messages for client ${clientId} in the last ${seconds} s, mostly because ${DROP_REASONS[top]}`,
+        { event: 'messages_dropped', clientId: client, count: report.unreported, byReason, seconds },
+        `dropped ${report.unreported} more messages for client ${client} in the last ${seconds} s, mostly because ${DROP_REASONS[top]}`,
       );
       report.unreported = 0;
       report.loggedAt = now;

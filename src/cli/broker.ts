@@ -8,14 +8,18 @@ import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
 import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
 import { AccessControl } from '../auth/access-control.js';
-import { createLogger } from './log.js';
+import { openLog } from './log.js';
 import { logPasswordWarnings, reloadOnSighup, type TlsListening } from './reload.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
+import type { Logger } from '../broker/logger.js';
 import type { ListenerOptions, Listening } from '../transport/listen.js';
 import { listenTcp } from '../transport/tcp.js';
 import { listenTls } from '../transport/tls.js';
 import { listenWebSocket } from '../transport/ws.js';
+
+/** How long a stopping broker waits for its log destinations to take the lines they still hold. */
+const LOG_DRAIN_MS = 2000;
 
 interface BrokerCommandOptions {
   config?: string;
@@ -58,7 +62,16 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     }
     throw error;
   }
-  const logger = createLogger(config.log, options.verbose === true);
+  const log = await openLog(config.log, options.verbose === true);
+  const code = await serve(config, log.logger);
+  // A destination still holding lines (a pipe nobody reads) keeps the event loop, and so the
+  // process, alive for ever: after a short wait, leave without them.
+  if (!(await log.drain(LOG_DRAIN_MS))) process.exit(code);
+  return code;
+}
+
+/** Runs the broker on `config` until SIGINT/SIGTERM; the exit code. */
+async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
   for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
 
   const security = resolveSecurity(config);
@@ -174,6 +187,5 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
   sys.stop();
   broker.close();
   await Promise.all(listeners.map((l) => l.close()));
-  logger.flush();
   return 0;
 }

@@ -1,6 +1,9 @@
-// The broker's pino logger, built from the mosquitto-style log options.
+// The broker's pino logger, built from the mosquitto-style log options, writing to bounded
+// asynchronous destinations (log-sink.ts) so that logging never blocks the broker.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger as PinoLogger, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { LogConfig } from '../config/types.js';
+import { LogSink, type LogSinkEvents, type LogTarget } from './log-sink.js';
 
 /** Lowest pino level that shows every Mosquitto log_type asked for. */
 function levelFor(types: readonly string[], verbose: boolean): LevelWithSilent {
@@ -11,16 +14,54 @@ function levelFor(types: readonly string[], verbose: boolean): LevelWithSilent {
   return 'silent';
 }
 
-export function createLogger(log: LogConfig, verbose: boolean): PinoLogger {
-  const streams: DestinationStream[] = [];
-  if (log.destinations.includes('stdout')) streams.push(pino.destination(1));
-  if (log.destinations.includes('stderr')) streams.push(pino.destination(2));
-  if (log.destinations.includes('file') && log.file !== undefined) streams.push(pino.destination({ dest: log.file, mkdir: true, sync: false }));
-  const level = streams.length === 0 ? 'silent' : levelFor(log.types, verbose);
-  const destination = streams.length === 1 ? (streams[0] as DestinationStream) : pino.multistream(streams.map((stream) => ({ stream, level: level === 'silent' ? 'fatal' : level })));
+export interface BrokerLog {
+  readonly logger: PinoLogger;
+  readonly sinks: readonly LogSink[];
+  /**
+   * Waits at most `timeoutMs` for every destination to write what it holds. False when one still
+   * holds lines (a pipe nobody reads): its pending write keeps the event loop alive, so the caller
+   * must leave with process.exit rather than wait for the loop to empty.
+   */
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+/** Opens every log_dest (refusing a log file that cannot be opened) and builds the logger on them. */
+export async function openLog(log: LogConfig, verbose: boolean, bufferBytes?: number): Promise<BrokerLog> {
+  // The destinations report through the logger they feed, so it is bound once it exists.
+  let logger: PinoLogger | undefined;
+  const events: LogSinkEvents = {
+    caughtUp: (sink, count) =>
+      logger?.warn(
+        { event: 'log_lines_dropped', destination: sink.name, count, total: sink.droppedTotal },
+        `dropped ${count} log lines: ${sink.name} did not take them fast enough`,
+      ),
+    failed: (sink, error) =>
+      logger?.error({ event: 'log_destination_failed', destination: sink.name, err: error.message }, `cannot write to ${sink.name}; its log lines are dropped from now on`),
+  };
+  const targets: LogTarget[] = [];
+  if (log.destinations.includes('stdout')) targets.push('stdout');
+  if (log.destinations.includes('stderr')) targets.push('stderr');
+  if (log.destinations.includes('file') && log.file !== undefined) targets.push({ file: log.file });
+  const sinks = await Promise.all(targets.map((target) => LogSink.open(target, events, bufferBytes)));
+
+  const level = sinks.length === 0 ? 'silent' : levelFor(log.types, verbose);
+  const stream: DestinationStream =
+    sinks.length === 1 ? (sinks[0] as LogSink) : pino.multistream(sinks.map((d) => ({ stream: d, level: level === 'silent' ? 'fatal' : level })));
   const format = log.timestampFormat;
   const timestamp = !log.timestamp ? false : format === undefined ? true : () => `,"time":${JSON.stringify(strftime(format, new Date()))}`;
-  return pino({ level, base: { service: 'moat' }, timestamp }, destination);
+  logger = pino({ level, base: { service: 'moat' }, timestamp }, stream);
+  return {
+    logger,
+    sinks,
+    async drain(timeoutMs) {
+      const idle = Promise.all(sinks.map((d) => d.idle())).then(() => true);
+      const ac = new AbortController();
+      const timedOut = sleep(timeoutMs, false, { signal: ac.signal }).catch(() => false);
+      const drained = await Promise.race([idle, timedOut]);
+      ac.abort();
+      return drained;
+    },
+  };
 }
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../broker/broker.js';
+import { clip } from '../broker/logger.js';
 import type { ListenerTlsConfig } from '../config/types.js';
 import { bind, type ListenerOptions, type Listening } from './listen.js';
 import { serverTlsOptions, setUpTlsServer } from './tls-context.js';
@@ -50,14 +51,14 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
     handleProtocols: (offered: Set<string>) => MQTT_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
   });
   wss.on('wsClientError', (error: Error, _socket: Duplex, request: IncomingMessage) => {
-    broker.logger.debug({ event: 'websocket_error', listener, address: request.socket.remoteAddress, err: error.message }, 'WebSocket handshake refused');
+    broker.logger.debug({ event: 'websocket_error', listener, address: request.socket.remoteAddress, err: clip(error.message) }, 'WebSocket handshake refused');
   });
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError); // a reset before the handshake is done must not crash the process
     if (pickSubprotocol(request.headers['sec-websocket-protocol']) === undefined) {
       broker.logger.info(
-        { event: 'websocket_refused', listener, address: request.socket.remoteAddress, subprotocol: request.headers['sec-websocket-protocol'] ?? null },
+        { event: 'websocket_refused', listener, address: request.socket.remoteAddress, subprotocol: clip(request.headers['sec-websocket-protocol']) ?? null },
         'WebSocket upgrade without the "mqtt" subprotocol refused',
       );
       refuse(socket, 400, 'Bad Request', 'moat: MQTT over WebSocket needs the subprotocol "mqtt" (Sec-WebSocket-Protocol: mqtt)\n');

@@ -176,3 +176,29 @@ test('close() answers the logins still waiting, at once', async () => {
   assert.ok(results.every((r) => !r.accepted));
   assert.equal(refusal(auth.login(rules, attempt('a', '1', '10.0.0.5')) as LoginResult).code, 0x88);
 });
+
+test('a client-chosen user name and client id reach the log clipped, also inside a ban key and a refusal reason', async () => {
+  const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 1000) };
+  const { logger, events } = recordingLogger();
+  const auth = new Authenticator({ failureLimit: 2, banMs: 60_000, logger });
+  try {
+    const username = 'm'.repeat(10_000);
+    const long = { ...attempt(username, 'guess', '10.0.9.1'), clientId: 'c'.repeat(70_000) };
+    // Two failures ban the user name; the third try, from an address with one failure, is refused for it.
+    await auth.login(rules, long);
+    await auth.login(rules, { ...long, address: '10.0.9.2' });
+    await auth.login(rules, { ...long, address: '10.0.9.2' });
+    const records = [...events('auth_failed'), ...events('auth_banned')];
+    assert.ok(events('auth_banned').length > 0 && events('auth_failed').length >= 2, JSON.stringify(records).slice(0, 500));
+    for (const record of records) {
+      const size = JSON.stringify(record).length;
+      assert.ok(size < 2048, `${String(record['event'])} record is ${size} characters`);
+    }
+    const failed = events('auth_failed')[0];
+    assert.equal(failed?.['username'], `${'m'.repeat(200)}…(+9,800 chars, 10,000 total)`);
+    assert.equal(failed?.['clientId'], `${'c'.repeat(200)}…(+69,800 chars, 70,000 total)`);
+    assert.ok(events('auth_failed').some((r) => /^too many failed logins for user "m{167}…\(\+9,853 chars, 10,053 total\)$/.test(String(r['reason']))), JSON.stringify(events('auth_failed').map((r) => r['reason'])).slice(0, 800));
+  } finally {
+    auth.close();
+  }
+});

@@ -3,6 +3,7 @@ import { ProtocolError } from '../../codec/errors.js';
 import type { AckPacket, PublishPacket } from '../../codec/types.js';
 import { checkTopicDepth } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
+import { clip } from '../logger.js';
 import { forwardedProperties, type Message } from '../message.js';
 
 const NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -28,7 +29,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
     if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(TOPIC_NAME_INVALID, tooDeep, 'publish');
-    broker.logger.info({ event: 'publish_refused', clientId: connection.clientId, reasonCode: TOPIC_NAME_INVALID, reason: tooDeep }, 'PUBLISH refused');
+    broker.logger.info({ event: 'publish_refused', clientId: clip(connection.clientId), topic: clip(topic), reasonCode: TOPIC_NAME_INVALID, reason: tooDeep }, 'PUBLISH refused');
     acknowledge(connection, packet, packet.packetId ?? 0, TOPIC_NAME_INVALID);
     return;
   }
@@ -67,7 +68,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   // flow completes and the message is dropped, as Mosquitto does.
   const access = session.access;
   if (access !== undefined && !access.control.allows(access.subject, 'write', topic)) {
-    broker.logger.debug({ event: 'publish_denied', clientId: connection.clientId, username: connection.username, topic }, 'PUBLISH denied by the ACL');
+    broker.logger.debug({ event: 'publish_denied', clientId: clip(connection.clientId), username: clip(connection.username), topic: clip(topic) }, 'PUBLISH denied by the ACL');
     acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
     return;
   }
