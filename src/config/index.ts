@@ -2,7 +2,9 @@
 
 export { ConfigError, CONFIG_ISSUE_KINDS } from './errors.js';
 export type { ConfigIssue, ConfigIssueKind } from './errors.js';
-export { NOT_YET_SUPPORTED, PLANNED_AREAS } from './not-supported.js';
+export { NEVER_SUPPORTED, NEVER_SUPPORTED_PREFIXES, NEVER_SUPPORTED_VALUES } from './never.js';
+export type { NeverReason } from './never.js';
+export { NOT_YET_SUPPORTED, NOT_YET_SUPPORTED_VALUES, PLANNED_AREAS } from './not-supported.js';
 export type { PlannedArea } from './not-supported.js';
 export { compareIncludeNames, defaultConfig, KNOWN_OPTIONS, loadConfig, parseConfig } from './parse.js';
 export type { ConfigFileText, IncludeDirResult, ParseConfigOptions } from './parse.js';

@@ -5,7 +5,8 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue, type ConfigIssueKind } from './errors.js';
-import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf } from './not-supported.js';
+import { NEVER_SUPPORTED, neverReasonOf, neverReasonOfValue, neverSupportedMessage } from './never.js';
+import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf, plannedAreaOfValue } from './not-supported.js';
 import {
   bindAddress,
   newListener,
@@ -81,8 +82,8 @@ export function compareIncludeNames(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** Every option name moat recognises (implemented or planned): used for "did you mean". */
-export const KNOWN_OPTIONS: readonly string[] = [...Object.keys(OPTIONS), ...Object.keys(NOT_YET_SUPPORTED)];
+/** Every option name moat recognises (implemented, planned or refused for good): used for "did you mean". */
+export const KNOWN_OPTIONS: readonly string[] = [...Object.keys(OPTIONS), ...Object.keys(NOT_YET_SUPPORTED), ...Object.keys(NEVER_SUPPORTED)];
 
 /** Parses one mosquitto.conf text. Throws ConfigError listing every problem found. */
 export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): BrokerConfig {
@@ -212,6 +213,10 @@ class ParseState {
         authBanTime: CONFIG_DEFAULTS.authBanTime,
         upgradeOutgoingQos: CONFIG_DEFAULTS.upgradeOutgoingQos,
         setTcpNodelay: CONFIG_DEFAULTS.setTcpNodelay,
+        queueQos0Messages: CONFIG_DEFAULTS.queueQos0Messages,
+        clientidPrefixes: undefined,
+        websocketsHeadersSize: CONFIG_DEFAULTS.websocketsHeadersSize,
+        pidFile: undefined,
       },
       log: {
         destinations: undefined,
@@ -261,12 +266,17 @@ class ParseState {
       }
       const spec = optionSpec(line.option);
       if (spec !== undefined) {
-        spec.apply(ctx);
+        if (!this.#refusedValue(ctx)) spec.apply(ctx);
         continue;
       }
       const area = plannedAreaOf(line.option);
       if (area !== undefined) {
         ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(line.option, area));
+        continue;
+      }
+      const never = neverReasonOf(line.option);
+      if (never !== undefined) {
+        ctx.error(CONFIG_ISSUE_KINDS.neverSupported, neverSupportedMessage(line.option, never));
         continue;
       }
       const suggestion = closest(line.option, KNOWN_OPTIONS);
@@ -279,6 +289,24 @@ class ParseState {
           : `did you mean "${suggestion}"?`,
       );
     }
+  }
+
+  /** A value of an implemented option that moat does not take (yet, or ever): reported, true. */
+  #refusedValue(ctx: OptionContext): boolean {
+    const { option, args } = ctx.line;
+    const value = args[0];
+    if (value === undefined) return false;
+    const area = plannedAreaOfValue(option, value);
+    if (area !== undefined) {
+      ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(`${option} ${value}`, area));
+      return true;
+    }
+    const never = neverReasonOfValue(option, value);
+    if (never !== undefined) {
+      ctx.error(CONFIG_ISSUE_KINDS.neverSupported, neverSupportedMessage(`${option} ${value}`, never));
+      return true;
+    }
+    return false;
   }
 
   /** `listener PORT [BIND_ADDRESS]`: starts a listener block. Returns the block (a detached one if the line is bad). */
@@ -310,12 +338,22 @@ class ParseState {
     }
     let host: string | undefined;
     if (hostText !== undefined) {
+      // mosquitto: port 0 and a path make a Unix socket listener.
       if (port === 0 && hostText.includes('/')) {
-        ctx.error(
-          CONFIG_ISSUE_KINDS.notYetSupported,
-          notYetSupportedMessage(`listener 0 ${hostText} (a Unix socket)`, 'transport'),
-        );
-        return detached;
+        const twin = this.draft.listeners.find((l) => l.socketPath === hostText);
+        if (twin !== undefined) {
+          ctx.error(
+            CONFIG_ISSUE_KINDS.invalidValue,
+            `listener 0 ${hostText} is already defined at ${twin.source.file}:${twin.source.line}`,
+            'remove one of the two, or give them different socket paths.',
+          );
+          return detached;
+        }
+        const listener = newListener(0, undefined, source);
+        listener.socketPath = hostText;
+        this.draft.listeners.push(listener);
+        this.draft.firstListener ??= { ...source, port: 0 };
+        return listener;
       }
       host = bindAddress(ctx, hostText, '1883 127.0.0.1');
       if (host === undefined) return detached;
@@ -421,7 +459,6 @@ class ParseState {
     return [...items].sort((a, b) => order(a.file) - order(b.file) || a.line - b.line);
   }
 
-  /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
   /** A listener with any TLS option must have a certificate and key; client certificates need a CA. */
   #checkTls(listener: ListenerDraft): void {
     const tls = listener.tls;
@@ -447,25 +484,9 @@ class ParseState {
         'add "cafile PATH" (the CA that signed your client certificates) under the listener',
       );
     }
-    // As in mosquitto: the username comes from the client's certificate, so one must be required,
-    // and it comes from one place only.
+    // use_*_as_username without require_certificate is allowed, as in Mosquitto 2.0: no client is asked
+    // for a certificate, so every client is refused (resolveSecurity warns).
     const lines = tls.usernameLines ?? {};
-    for (const [which, on] of [
-      ['identity', tls.useIdentityAsUsername],
-      ['subject', tls.useSubjectAsUsername],
-    ] as const) {
-      const line = lines[which];
-      if (on !== true || line === undefined || tls.requireCertificate === true) continue;
-      const option = `use_${which}_as_username`;
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        option,
-        `${option} true on listener ${listener.port} takes the username from the client's certificate, but the listener does not require one`,
-        'add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
-      );
-    }
     if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true) {
       const line = lines.subject ?? lines.identity ?? at;
       this.#issue(
@@ -479,6 +500,7 @@ class ParseState {
     }
   }
 
+  /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
   finish(): BrokerConfig {
     const { draft } = this;
     const localOnly = draft.firstListener === undefined && draft.defaultListenerDeclared === undefined;
@@ -526,6 +548,7 @@ class ParseState {
       return Object.freeze({
         port: l.port,
         host: l.host,
+        socketPath: l.socketPath,
         protocol: l.protocol,
         allowAnonymous: security.allowAnonymous,
         allowZeroLengthClientId: security.allowZeroLengthClientId ?? CONFIG_DEFAULTS.allowZeroLengthClientId,
@@ -534,6 +557,9 @@ class ParseState {
         aclFile: security.aclFile,
         maxConnections: l.maxConnections,
         maxTopicAlias: l.maxTopicAlias,
+        useUsernameAsClientid: l.useUsernameAsClientid,
+        socketDomain: l.socketDomain,
+        bindInterface: l.bindInterface,
         ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
         source: Object.freeze({ ...l.source }),
       });
@@ -573,6 +599,8 @@ function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
     ...(draft.keyfile === undefined ? {} : { keyfile: draft.keyfile }),
     ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
     ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
+    ...(draft.ciphersTls13 === undefined ? {} : { ciphersTls13: draft.ciphersTls13 }),
+    ...(draft.dhparamfile === undefined ? {} : { dhparamfile: draft.dhparamfile }),
     requireCertificate: draft.requireCertificate ?? false,
     handshakeTimeout: draft.handshakeTimeout ?? CONFIG_DEFAULTS.tlsHandshakeTimeout,
     useIdentityAsUsername: draft.useIdentityAsUsername ?? false,
