@@ -84,7 +84,8 @@ export function secureContextOptions(tls: ListenerTlsConfig): SecureContextOptio
     ...(ca.length > 0 ? { ca } : {}),
     minVersion: tls.tlsVersion === 'tlsv1.3' ? 'TLSv1.3' : 'TLSv1.2',
     ...(ciphers === undefined ? {} : { ciphers }),
-    ...(dhparam === undefined ? {} : { dhparam }),
+    // Without dhparamfile, well-known parameters as strong as the key, as Mosquitto 2.0 gets from OpenSSL 3.
+    dhparam: dhparam ?? 'auto',
     sessionIdContext: 'moat',
     sessionTimeout: 3600,
   };
