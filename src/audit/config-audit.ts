@@ -183,6 +183,11 @@ async function passwords(security: readonly ListenerSecurity[], files: FileCache
     out.push(users.length === 0
       ? finding('password-file', 'warning', `The password file ${path} has no users`, 'No client can log in.', `moat passwd ${path} USERNAME`)
       : finding('password-file', 'ok', `Password file ${path}`, `${users.length} user${users.length === 1 ? '' : 's'}.`));
+    const { warnings } = loaded.file;
+    if (warnings.length > 0) {
+      out.push(finding('password-file', 'warning', `The password file ${path} has ${warnings.length} line${warnings.length === 1 ? '' : 's'} to fix`,
+        `${warnings.join(' ')} The broker starts with it and skips such lines.`, `moat passwd ${path} USERNAME`));
+    }
     out.push(...weakHashes(loaded.file));
   }
   return out;

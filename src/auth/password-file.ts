@@ -1,12 +1,12 @@
 // Mosquitto-compatible password files: one `username:hash` line per user, with the hash in
 // mosquitto_passwd's format. Parsing mirrors Mosquitto 2.0's pwfile__parse/unpwd__decode_passwords
-// (src/security_default.c) except that moat refuses what Mosquitto silently drops (plain-text
-// passwords, broken hashes, lines that are not `user:hash`): a user who cannot log in because of a
-// typo in the file is better reported at startup than discovered in production.
+// (src/security_default.c): a line Mosquitto drops (plain-text password, broken hash, not
+// `user:hash`) is skipped by moat too, so one bad line cannot lock every user out; unlike Mosquitto,
+// which drops some silently, moat warns about each one with file:line and the fix.
 import { pbkdf2, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue } from '../config/errors.js';
+import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
 
 export type PasswordHash =
   | { readonly kind: 'sha512'; readonly salt: Buffer; readonly hash: Buffer }
@@ -55,7 +55,7 @@ function trimBlanks(text: string): string {
 /** A loaded password file: username -> hash. */
 export class PasswordFile {
   readonly file: string;
-  /** Non-fatal findings ("file:line: ..."), e.g. a username listed twice. */
+  /** Findings ("file:line: ... Fix: ..."): lines skipped because they are malformed, a username listed twice. */
   readonly warnings: readonly string[];
   readonly #entries: ReadonlyMap<string, PasswordHash>;
 
@@ -65,23 +65,26 @@ export class PasswordFile {
     this.warnings = warnings;
   }
 
-  /** Parses the text of a password file; throws a ConfigError listing every bad line. */
+  /** Parses the text of a password file; malformed lines are skipped, each with a warning. */
   static parse(text: string, file: string): PasswordFile {
     const entries = new Map<string, PasswordHash>();
     const firstLine = new Map<string, number>();
-    const issues: ConfigIssue[] = [];
     const warnings: string[] = [];
+    const skip = (lineNumber: number, problem: string, fix: string): void => {
+      warnings.push(`${where(file, lineNumber)}${problem}, so this line is skipped (as Mosquitto skips it) and the other users still log in. Fix: ${fix}.`);
+    };
     text.split('\n').forEach((line, index) => {
       const lineNumber = index + 1;
       const parsed = parsePasswordLine(line);
       if (parsed.kind === 'skip') return;
       if (parsed.kind === 'malformed') {
-        issues.push(lineIssue(file, lineNumber, `${parsed.problem}. Fix: write one USERNAME:HASH per line, or create entries with \`moat passwd ${file} USERNAME\``));
+        skip(lineNumber, parsed.problem, `write one USERNAME:HASH per line, or create entries with \`moat passwd ${file} USERNAME\``);
         return;
       }
       const hash = parsePasswordHash(parsed.password);
       if (hash === undefined) {
-        issues.push(lineIssue(file, lineNumber, describeBadPassword(parsed.username, parsed.password, file)));
+        const bad = describeBadPassword(parsed.username, parsed.password, file);
+        skip(lineNumber, bad.problem, bad.fix);
         return;
       }
       const earlier = firstLine.get(parsed.username);
@@ -93,7 +96,6 @@ export class PasswordFile {
       }
       entries.set(parsed.username, hash);
     });
-    if (issues.length > 0) throw new ConfigError(issues);
     return new PasswordFile(file, entries, warnings);
   }
 
@@ -123,22 +125,17 @@ export class PasswordFile {
   }
 }
 
-function lineIssue(file: string, line: number, text: string): ConfigIssue {
-  return { kind: CONFIG_ISSUE_KINDS.invalidValue, file, line, option: undefined, message: `${where(file, line)}${text}.` };
-}
-
-/** Why a password field is not a usable hash; never quotes the field (it may be a plain-text password). */
-function describeBadPassword(username: string, password: string, file: string): string {
+/** Why a password field is not a usable hash, and the fix; never quotes the field (it may be a plain-text password). */
+function describeBadPassword(username: string, password: string, file: string): { problem: string; fix: string } {
   const user = JSON.stringify(username);
-  const reset = `\`moat passwd ${file} ${username}\``;
-  if (password === '') return `user ${user} has no password hash. Fix: set one with ${reset}`;
-  if (password.startsWith('$6$') || password.startsWith('$7$')) {
-    return `user ${user} has a damaged ${password.slice(0, 3)} hash (Mosquitto would drop this user). Fix: set a new password with ${reset}`;
-  }
-  if (/^\$[^$]*\$/.test(password)) {
-    return `user ${user} has a hash type Mosquitto does not support (only $6$ and $7$). Fix: set a new password with ${reset}`;
-  }
-  return `user ${user} has a plain-text password; moat only accepts hashed passwords. Fix: run \`moat passwd -U ${file}\` to hash plain-text passwords`;
+  const reset = `set a new password with \`moat passwd ${file} ${username}\``;
+  if (password === '') return { problem: `user ${user} has no password hash`, fix: reset };
+  if (password.startsWith('$6$') || password.startsWith('$7$')) return { problem: `user ${user} has a damaged ${password.slice(0, 3)} hash`, fix: reset };
+  if (/^\$[^$]*\$/.test(password)) return { problem: `user ${user} has a hash type Mosquitto does not support (only $6$ and $7$)`, fix: reset };
+  return {
+    problem: `user ${user} has a plain-text password, which neither moat nor Mosquitto accepts`,
+    fix: `run \`moat passwd -U ${file}\` to hash plain-text passwords`,
+  };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;

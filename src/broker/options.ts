@@ -23,6 +23,10 @@ export interface BrokerOptions {
   maxInflightMessages?: number;
   /** Messages queued per client beyond the in-flight window; QoS 0 to online clients is not counted. */
   maxQueuedMessages?: number;
+  /** Queue QoS 0 messages for offline sessions too, within maxQueuedMessages (queue_qos0_messages). Default false. */
+  queueQos0Messages?: boolean;
+  /** Only client ids starting with this may connect (clientid_prefixes); others get CONNACK 0x87. Default: any. */
+  clientIdPrefix?: string | undefined;
   /** Incoming topic aliases a v5 client may use (Topic Alias Maximum in CONNACK). */
   maxTopicAlias?: number;
   /** A socket that sends no CONNECT within this time is closed, milliseconds. */
@@ -83,6 +87,8 @@ export interface ListenerPolicy {
   readonly maxQos?: QoS | undefined;
   /** mount_point: joined to the front of every topic these clients use, removed on the way out. */
   readonly mountPoint?: string | undefined;
+  /** use_username_as_clientid: the logged-in user name replaces the client id; clients without one are refused (0x87). */
+  readonly useUsernameAsClientId?: boolean | undefined;
 }
 
 export interface ResolvedBrokerOptions {
@@ -94,6 +100,8 @@ export interface ResolvedBrokerOptions {
   readonly persistentClientExpiration: number | undefined;
   readonly maxInflightMessages: number;
   readonly maxQueuedMessages: number;
+  readonly queueQos0Messages: boolean;
+  readonly clientIdPrefix: string | undefined;
   readonly maxTopicAlias: number;
   readonly connectTimeoutMs: number;
   readonly allowAnonymous: boolean;
@@ -132,6 +140,8 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     persistentClientExpiration: options.persistentClientExpiration,
     maxInflightMessages: options.maxInflightMessages ?? 20,
     maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+    queueQos0Messages: options.queueQos0Messages ?? false,
+    clientIdPrefix: options.clientIdPrefix,
     maxTopicAlias: options.maxTopicAlias ?? 10,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     allowAnonymous: options.allowAnonymous ?? true,

@@ -37,6 +37,9 @@ export interface Inflight extends Delivery {
 
 const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
 
+/** What bounds a session's queue and window. */
+export type SessionLimits = Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes' | 'queueQos0Messages'>;
+
 /** Session Expiry Interval meaning "never expires". */
 export const NEVER_EXPIRES = 0xffffffff;
 
@@ -71,7 +74,7 @@ export class Session {
   readonly #flowHigh: number;
   /** Date.now() of the last acknowledgement, or of the send that opened an empty window: a subscriber silent for FLOW_STALL_MS since holds no one. */
   #lastAckAt = 0;
-  readonly #limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>;
+  readonly #limits: SessionLimits;
 
   // Scratch fields the router uses to merge overlapping subscriptions without allocating.
   routeStamp = 0;
@@ -89,7 +92,7 @@ export class Session {
     clientId: string,
     protocolVersion: ProtocolVersion,
     expiryInterval: number,
-    limits: Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes'>,
+    limits: SessionLimits,
     drops: DropLedger,
   ) {
     this.#drops = drops;
@@ -149,15 +152,18 @@ export class Session {
   }
 
   /**
-   * Sends now when connected and the window allows, else queues (QoS 0 is never queued for an
-   * offline client, as in Mosquitto). Takes the delivery's fields as arguments so the hot path
+   * Sends now when connected and the window allows, else queues (QoS 0 is queued for an offline
+   * client only with queue_qos0_messages, as in Mosquitto). Takes the delivery's fields as arguments so the hot path
    * allocates a Delivery only for messages that wait. Returns true when the message had to wait and
    * this connected subscriber is falling behind while still draining: its publishers should be held.
    */
   deliver(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): boolean {
     const connection = this.connection;
     if (qos === 0) {
-      if (connection === undefined) return false;
+      if (connection === undefined) {
+        if (this.#limits.queueQos0Messages) this.#enqueue(message, 0, retain, subscriptionIdentifiers);
+        return false;
+      }
       // A slow consumer loses QoS 0 first (docs/ARCHITECTURE.md, backpressure).
       if (connection.backedUp) this.recordDrop('slow_consumer');
       else connection.sendPublish(message, 0, retain, subscriptionIdentifiers, 0, false, wire);
@@ -168,14 +174,20 @@ export class Session {
       this.#send(connection, message, qos, retain, subscriptionIdentifiers, wire);
       return false;
     }
+    this.#enqueue(message, qos, retain, subscriptionIdentifiers);
+    return this.#draining(connection);
+  }
+
+  /** Queues a delivery within max_queued_messages / max_queued_bytes, else counts it dropped. */
+  #enqueue(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
     const limits = this.#limits;
+    const size = message.payload.length;
     if (this.queueLength >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
       this.recordDrop('queue_full');
-      return this.#draining(connection);
+      return;
     }
     (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     this.queuedBytes += size;
-    return this.#draining(connection);
   }
 
   /** Connected, over the flow high-water mark, and acknowledging: slow, not stalled. */

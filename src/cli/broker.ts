@@ -1,14 +1,15 @@
-// `moat broker [-c FILE]`: load the config (or the local-only defaults), start the listeners,
-// log one structured "listening" line per listener, re-read TLS certificates and the password and
-// ACL files on SIGHUP (reload.ts), stop cleanly on SIGINT/SIGTERM.
+// `moat broker [-c FILE]`: load the config (or the local-only defaults), write the pid_file, start
+// the listeners, log one structured "listening" line per listener, re-read TLS certificates and the
+// password and ACL files on SIGHUP (reload.ts), stop cleanly on SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { MoatError } from '../codec/errors.js';
 import { ConfigError } from '../config/errors.js';
-import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
+import { defaultConfig, loadConfig, parseConfig, resolveSecurity, type ListenerSecurity } from '../config/index.js';
 import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
 import { AccessControl } from '../auth/access-control.js';
 import { openLog } from './log.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { logPasswordWarnings, reloadOnSighup, type TlsListening } from './reload.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
@@ -63,15 +64,15 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     throw error;
   }
   const log = await openLog(config.log, options.verbose === true);
-  const code = await serve(config, log.logger);
+  const code = await start(config, log.logger);
   // A destination still holding lines (a pipe nobody reads) keeps the event loop, and so the
   // process, alive for ever: after a short wait, leave without them.
   if (!(await log.drain(LOG_DRAIN_MS))) process.exit(code);
   return code;
 }
 
-/** Runs the broker on `config` until SIGINT/SIGTERM; the exit code. */
-async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
+/** Checks what the listeners need, writes the pid_file, then serves until SIGINT/SIGTERM; the exit code. */
+async function start(config: BrokerConfig, logger: Logger): Promise<number> {
   for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
 
   const security = resolveSecurity(config);
@@ -90,7 +91,27 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
     }
     throw error;
   }
+  const { pidFile } = config;
+  if (pidFile !== undefined) {
+    const problem = await writePidFile(pidFile);
+    if (problem !== undefined) {
+      process.stderr.write(`moat broker: ${problem}\n`);
+      return 1;
+    }
+  }
+  try {
+    return await serve(config, logger, security, accessControls);
+  } finally {
+    if (pidFile !== undefined) await removePidFile(pidFile);
+  }
+}
 
+async function serve(
+  config: BrokerConfig,
+  logger: Logger,
+  security: readonly ListenerSecurity[],
+  accessControls: Map<ListenerConfig, AccessControl>,
+): Promise<number> {
   const broker = new Broker({
     maxKeepalive: config.maxKeepalive,
     maxTopicLevels: config.maxTopicLevels,
@@ -103,6 +124,8 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
     maxInflightMessages: config.maxInflightMessages === 0 ? 65535 : config.maxInflightMessages,
     // 0 means no limit in mosquitto.conf, not "queue nothing".
     maxQueuedMessages: config.maxQueuedMessages === 0 ? Number.MAX_SAFE_INTEGER : config.maxQueuedMessages,
+    queueQos0Messages: config.queueQos0Messages,
+    clientIdPrefix: config.clientidPrefixes,
     maxQueuedBytes: config.maxQueuedBytes,
     maxInflightBytes: config.maxInflightBytes,
     upgradeOutgoingQos: config.upgradeOutgoingQos,
@@ -136,13 +159,16 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
       const handshake = tls === undefined ? {} : { handshakeTimeoutMs: tls.handshakeTimeout * 1000 };
       const listen =
         listener.protocol === 'websockets'
-          ? (b: Broker, o: ListenerOptions) => listenWebSocket(b, { ...o, tls, ...handshake })
+          ? (b: Broker, o: ListenerOptions) => listenWebSocket(b, { ...o, tls, ...handshake, maxHeaderSize: config.websocketsHeadersSize })
           : tls === undefined
             ? listenTcp
             : (b: Broker, o: ListenerOptions) => listenTls(b, { ...o, tls, ...handshake });
       const listening = await listen(broker, {
         host: listener.host,
         port: listener.port,
+        socketPath: listener.socketPath,
+        socketDomain: listener.socketDomain,
+        bindInterface: listener.bindInterface,
         noDelay: config.setTcpNodelay,
         maxConnections: listener.maxConnections,
         policy: {
@@ -154,16 +180,19 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
           mountPoint: listener.mountPoint,
           accessControl: accessControls.get(listener),
           certificateIdentity: tls?.useIdentityAsUsername === true ? 'common-name' : tls?.useSubjectAsUsername === true ? 'subject' : undefined,
+          useUsernameAsClientId: listener.useUsernameAsClientid,
         },
       });
       listeners.push(listening);
       const protocol = listener.protocol === 'websockets' ? (tls === undefined ? 'websockets' : 'wss') : tls === undefined ? 'mqtt' : 'mqtts';
       if (listening.reloadTls !== undefined) tlsListeners.push({ listening, protocol, listener });
-      logger.info({ event: 'listening', protocol, host: listening.host, port: listening.port }, `listening on ${listening.host}:${listening.port} (${protocol})`);
+      const at = listener.socketPath ?? `${listening.host}:${listening.port}`;
+      logger.info({ event: 'listening', protocol, host: listening.host, port: listening.port }, `listening on ${at} (${protocol})`);
     } catch (error) {
+      const at = listener.socketPath ?? `${listener.host ?? '*'}:${listener.port}`;
       logger.error(
-        { event: 'listen_failed', host: listener.host, port: listener.port, err: (error as Error).message },
-        `cannot listen on ${listener.host ?? '*'}:${listener.port} (${listener.source.file}:${listener.source.line})`,
+        { event: 'listen_failed', host: listener.host, port: listener.port, path: listener.socketPath, err: (error as Error).message },
+        `cannot listen on ${at} (${listener.source.file}:${listener.source.line})`,
       );
       await Promise.all(listeners.map((l) => l.close()));
       return 1;

@@ -5,6 +5,7 @@ export const CONFIG_ISSUE_KINDS = {
   unknownOption: 'unknown-option',
   invalidValue: 'invalid-value',
   notYetSupported: 'not-yet-supported',
+  neverSupported: 'never-supported',
   misplaced: 'misplaced',
   file: 'file',
 } as const;

@@ -1,16 +1,12 @@
 // mosquitto.conf options moat recognises but does not implement yet. Each one is an error (never silently
 // ignored), naming the area of moat that will implement it. When an area lands, its issue moves the lines
-// from this table into options.ts.
+// from this table into options.ts. Options moat will never implement are in never.ts.
 
 /** Areas that will implement the options below: the label shown in errors and what to do until then. */
 export const PLANNED_AREAS = {
   auth: {
     label: 'authentication: password/ACL/PSK files',
     hint: 'keep this broker on a private network with "allow_anonymous true" until then',
-  },
-  plugins: {
-    label: 'authentication: moat plugins (mosquitto .so plugins cannot be loaded)',
-    hint: 'use a password or ACL file once supported',
   },
   tls: {
     label: 'TLS listeners',
@@ -21,28 +17,20 @@ export const PLANNED_AREAS = {
     hint: 'accept that sessions and retained messages are kept in memory until then',
   },
   limits: {
-    label: 'broker limits',
-    hint: 'rely on the other limits (max_queued_messages, max_queued_bytes, max_connections) until then',
+    label: 'capacity, limits and monitoring',
+    hint: 'rely on the other limits (max_queued_messages, max_queued_bytes, max_connections) and $SYS until then',
   },
   broker: {
     label: 'broker behaviour',
     hint: 'accept moat\'s standard MQTT behaviour for it until then',
   },
-  transport: {
-    label: 'transport listeners',
-    hint: 'use a plain "listener PORT [ADDRESS]" until then',
+  dashboard: {
+    label: 'dashboard and admin HTTP',
+    hint: 'serve the files from a web server next to moat until then',
   },
   bridge: {
     label: 'bridges',
     hint: 'keep the bridge on a mosquitto instance next to moat until then',
-  },
-  process: {
-    label: 'moat CLI / process management',
-    hint: 'let your service manager (systemd, Docker) handle it until then',
-  },
-  logging: {
-    label: 'logging',
-    hint: 'log to stdout or stderr and let your service manager forward it until then',
   },
 } as const;
 export type PlannedArea = keyof typeof PLANNED_AREAS;
@@ -52,39 +40,20 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   // authentication and access control
   psk_file: 'auth',
   psk_hint: 'auth',
-  use_username_as_clientid: 'auth',
-  clientid_prefixes: 'auth',
-  auth_plugin: 'plugins',
-  plugin: 'plugins',
-  global_plugin: 'plugins',
-  auth_plugin_deny_special_chars: 'plugins',
   // TLS
-  'ciphers_tls1.3': 'tls',
   crlfile: 'tls',
-  dhparamfile: 'tls',
-  tls_engine: 'tls',
-  tls_engine_kpass_sha1: 'tls',
-  tls_keyform: 'tls',
   // persistence
   persistence: 'store',
+  // Mosquitto 2.0.11 still reads this old name of `persistence` (undocumented).
+  retained_persistence: 'store',
   persistence_file: 'store',
   persistence_location: 'store',
   autosave_interval: 'store',
   autosave_on_changes: 'store',
   // limits and broker behaviour
   memory_limit: 'limits',
-  queue_qos0_messages: 'broker',
-  allow_duplicate_messages: 'broker',
-  // transport
-  socket_domain: 'transport',
-  bind_interface: 'transport',
-  http_dir: 'transport',
-  websockets_log_level: 'transport',
-  websockets_headers_size: 'transport',
-  // process
-  pid_file: 'process',
-  user: 'process',
-  log_facility: 'logging',
+  // a websockets listener serving files
+  http_dir: 'dashboard',
   // bridges
   connection: 'bridge',
   address: 'bridge',
@@ -128,17 +97,10 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   try_private: 'bridge',
 };
 
-/** Option-name prefixes that are not supported yet (mosquitto's plugin options). */
-export const NOT_YET_SUPPORTED_PREFIXES: Readonly<Record<string, PlannedArea>> = {
-  auth_opt_: 'plugins',
-  plugin_opt_: 'plugins',
-};
-
 /** Values of implemented options that are not supported yet: `option value` → area. */
 export const NOT_YET_SUPPORTED_VALUES: Readonly<Record<string, PlannedArea>> = {
-  'log_dest syslog': 'logging',
-  'log_dest dlt': 'logging',
-  'log_dest topic': 'logging',
+  // $SYS/broker/log/...: log lines as messages, with the monitoring work.
+  'log_dest topic': 'limits',
 };
 
 /** The planned area for `option value`, if that value of an implemented option is not supported yet. */
@@ -149,11 +111,7 @@ export function plannedAreaOfValue(option: string, value: string): PlannedArea |
 
 /** The planned area for an option name, if it is a known-but-unimplemented mosquitto option. */
 export function plannedAreaOf(option: string): PlannedArea | undefined {
-  if (Object.hasOwn(NOT_YET_SUPPORTED, option)) return NOT_YET_SUPPORTED[option];
-  for (const [prefix, area] of Object.entries(NOT_YET_SUPPORTED_PREFIXES)) {
-    if (option.startsWith(prefix)) return area;
-  }
-  return undefined;
+  return Object.hasOwn(NOT_YET_SUPPORTED, option) ? NOT_YET_SUPPORTED[option] : undefined;
 }
 
 /** "X is not yet supported by moat (planned: <area>); remove the line or <hint>." */

@@ -2,17 +2,19 @@
 // error messages and a function that validates the line and records the value in the draft.
 // Structure (listener scoping, include_dir, defaults) lives in parse.ts.
 
+import { CLIENT_OPTIONS } from './client-options.js';
 import { LOG_OPTIONS } from './log-options.js';
 import { TLS_OPTIONS } from './tls-options.js';
+import { TRANSPORT_OPTIONS } from './transport-options.js';
 import { isIP } from 'node:net';
 import { CONFIG_ISSUE_KINDS, type ConfigIssueKind } from './errors.js';
-import { notYetSupportedMessage, plannedAreaOfValue } from './not-supported.js';
 import {
   CONFIG_DEFAULTS,
   LISTENER_PROTOCOLS,
   type ConfigSource,
   type ListenerProtocol,
   type LogDestination,
+  type SocketDomain,
   type LogType,
 } from './types.js';
 
@@ -40,6 +42,8 @@ export interface SecurityDraft {
 export interface ListenerDraft {
   port: number;
   host: string | undefined;
+  /** `listener 0 PATH`: a Unix socket. */
+  socketPath: string | undefined;
   protocol: ListenerProtocol;
   maxConnections: number;
   maxTopicAlias: number;
@@ -47,6 +51,9 @@ export interface ListenerDraft {
   maxQos: 0 | 1 | 2;
   /** `mount_point`: prefix added to every topic of this listener's clients; undefined = none. */
   mountPoint: string | undefined;
+  useUsernameAsClientid: boolean;
+  socketDomain: SocketDomain | undefined;
+  bindInterface: string | undefined;
   readonly security: SecurityDraft;
   /** TLS options given for this listener, with where each was set. */
   readonly tls: TlsDraft;
@@ -60,6 +67,8 @@ export interface TlsDraft {
   keyfile?: string;
   tlsVersion?: 'tlsv1.2' | 'tlsv1.3';
   ciphers?: string;
+  ciphersTls13?: string;
+  dhparamfile?: string;
   requireCertificate?: boolean;
   /** `tls_handshake_timeout`, seconds (moat extension). */
   handshakeTimeout?: number;
@@ -111,6 +120,10 @@ export interface Draft {
     checkRetainSource: boolean;
     badPasswordAnswer: 'moat' | 'mosquitto';
     aclDeniedSubscribe: 'moat' | 'mosquitto';
+    queueQos0Messages: boolean;
+    clientidPrefixes: string | undefined;
+    websocketsHeadersSize: number;
+    pidFile: string | undefined;
   };
   readonly log: {
     /** undefined = log_dest never given (default applies). */
@@ -340,7 +353,7 @@ export function setListener(ctx: OptionContext, apply: (l: ListenerDraft) => voi
 
 // ---------------------------------------------------------------------------------------------
 
-function global<K extends keyof Draft['values']>(key: K, read: (ctx: OptionContext) => Draft['values'][K] | undefined) {
+export function global<K extends keyof Draft['values']>(key: K, read: (ctx: OptionContext) => Draft['values'][K] | undefined) {
   return (ctx: OptionContext): void => {
     const value = read(ctx);
     if (value !== undefined) ctx.draft.values[key] = value;
@@ -362,11 +375,6 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: 'mqtt',
     apply: (ctx) => {
       const value = oneOf(ctx, LISTENER_PROTOCOLS, 'mqtt');
-      const planned = value === undefined ? undefined : plannedAreaOfValue('protocol', value);
-      if (value !== undefined && planned !== undefined) {
-        ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(`protocol ${value}`, planned));
-        return;
-      }
       if (value !== undefined) setListener(ctx, (l) => (l.protocol = value));
     },
   },
@@ -589,7 +597,10 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     apply: global('upgradeOutgoingQos', (ctx) => bool(ctx, 'false')),
   },
   set_tcp_nodelay: { scope: 'global', example: 'true', apply: global('setTcpNodelay', (ctx) => bool(ctx, 'true')) },
+  pid_file: { scope: 'global', example: '/run/moat/moat.pid', apply: global('pidFile', (ctx) => freeText(ctx, '/run/moat/moat.pid')) },
 
+  ...CLIENT_OPTIONS,
+  ...TRANSPORT_OPTIONS,
   ...LOG_OPTIONS,
 };
 
@@ -603,11 +614,15 @@ export function newListener(port: number, host: string | undefined, source: Conf
   return {
     port,
     host,
+    socketPath: undefined,
     protocol: 'mqtt',
     maxConnections: CONFIG_DEFAULTS.maxConnections,
     maxTopicAlias: CONFIG_DEFAULTS.maxTopicAlias,
     maxQos: 2,
     mountPoint: undefined,
+    useUsernameAsClientid: false,
+    socketDomain: undefined,
+    bindInterface: undefined,
     security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
     tls: {},
     source,

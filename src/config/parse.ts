@@ -1,11 +1,11 @@
 // mosquitto.conf reader: splits lines, scopes options to listeners the way mosquitto 2.0 does, follows
 // include_dir, applies defaults, and reports every problem at once as one ConfigError.
 
-import type { Dirent } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue, type ConfigIssueKind } from './errors.js';
-import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf } from './not-supported.js';
+import { describeFsError, readIncludeDir, type IncludeDirResult } from './include-dir.js';
+import { NEVER_SUPPORTED, neverReasonOf, neverReasonOfValue, neverSupportedMessage } from './never.js';
+import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf, plannedAreaOfValue } from './not-supported.js';
 import {
   bindAddress,
   newListener,
@@ -28,17 +28,6 @@ import {
   type ListenerConfig,
   type ListenerTlsConfig,
 } from './types.js';
-
-/** A config file's name and contents. */
-export interface ConfigFileText {
-  readonly file: string;
-  readonly text: string;
-}
-
-/** What reading an include_dir gave: its *.conf files in load order, or why it failed. */
-export type IncludeDirResult =
-  | { readonly files: readonly ConfigFileText[] }
-  | { readonly error: string; readonly fix?: string };
 
 export interface ParseConfigOptions {
   /**
@@ -64,25 +53,8 @@ export function splitLines(text: string, file: string): ConfigLine[] {
   return out;
 }
 
-/**
- * mosquitto's include_dir order: case-insensitive first, then upper case before lower case of the same
- * letter (00.conf, 01.conf, A.conf, a.conf, B.conf, b.conf).
- */
-export function compareIncludeNames(a: string, b: string): number {
-  const upper = (c: number): number => (c >= 0x61 && c <= 0x7a ? c - 0x20 : c);
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const ca = a.charCodeAt(i);
-    const cb = b.charCodeAt(i);
-    const folded = upper(ca) - upper(cb);
-    if (folded !== 0) return folded;
-    if (ca !== cb) return ca - cb;
-  }
-  return a.length - b.length;
-}
-
-/** Every option name moat recognises (implemented or planned): used for "did you mean". */
-export const KNOWN_OPTIONS: readonly string[] = [...Object.keys(OPTIONS), ...Object.keys(NOT_YET_SUPPORTED)];
+/** Every option name moat recognises (implemented, planned or refused for good): used for "did you mean". */
+export const KNOWN_OPTIONS: readonly string[] = [...Object.keys(OPTIONS), ...Object.keys(NOT_YET_SUPPORTED), ...Object.keys(NEVER_SUPPORTED)];
 
 /** Parses one mosquitto.conf text. Throws ConfigError listing every problem found. */
 export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): BrokerConfig {
@@ -120,58 +92,6 @@ export async function loadConfig(path: string): Promise<BrokerConfig> {
 /** No config file: one listener on 127.0.0.1:1883 that allows anonymous clients (local-only mode). */
 export function defaultConfig(): BrokerConfig {
   return new ParseState('<defaults>', {}).finish();
-}
-
-// ---------------------------------------------------------------------------------------------
-
-async function readIncludeDir(mainFile: string, dir: string): Promise<IncludeDirResult> {
-  const full = isAbsolute(dir) ? dir : join(dirname(mainFile), dir);
-  let entries: Dirent[];
-  try {
-    entries = await readdir(full, { withFileTypes: true });
-  } catch (err) {
-    return {
-      error: `cannot read directory "${full}": ${describeFsError(err)}`,
-      fix: 'create the directory or correct the path (a relative path is relative to the main config file).',
-    };
-  }
-  const names = entries
-    .filter((e) => e.name.endsWith('.conf') && !e.isDirectory())
-    .map((e) => e.name)
-    .sort(compareIncludeNames);
-  const files: ConfigFileText[] = [];
-  for (const name of names) {
-    const file = join(full, name);
-    if (resolve(file) === resolve(mainFile)) {
-      return {
-        error: `the directory contains the main config file ${mainFile}, which would be read twice`,
-        fix: 'move the main config file out of that directory, or include another directory.',
-      };
-    }
-    try {
-      files.push({ file, text: await readFile(file, 'utf8') });
-    } catch (err) {
-      return { error: `cannot read included file "${file}": ${describeFsError(err)}`, fix: 'check its permissions.' };
-    }
-  }
-  return { files };
-}
-
-function describeFsError(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'it does not exist';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'ENOTDIR':
-      return 'it is not a directory';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
 }
 
 class ParseState {
@@ -215,6 +135,10 @@ class ParseState {
         checkRetainSource: CONFIG_DEFAULTS.checkRetainSource,
         badPasswordAnswer: CONFIG_DEFAULTS.badPasswordAnswer,
         aclDeniedSubscribe: CONFIG_DEFAULTS.aclDeniedSubscribe,
+        queueQos0Messages: CONFIG_DEFAULTS.queueQos0Messages,
+        clientidPrefixes: undefined,
+        websocketsHeadersSize: CONFIG_DEFAULTS.websocketsHeadersSize,
+        pidFile: undefined,
       },
       log: {
         destinations: undefined,
@@ -264,12 +188,17 @@ class ParseState {
       }
       const spec = optionSpec(line.option);
       if (spec !== undefined) {
-        spec.apply(ctx);
+        if (!this.#refusedValue(ctx)) spec.apply(ctx);
         continue;
       }
       const area = plannedAreaOf(line.option);
       if (area !== undefined) {
         ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(line.option, area));
+        continue;
+      }
+      const never = neverReasonOf(line.option);
+      if (never !== undefined) {
+        ctx.error(CONFIG_ISSUE_KINDS.neverSupported, neverSupportedMessage(line.option, never));
         continue;
       }
       const suggestion = closest(line.option, KNOWN_OPTIONS);
@@ -282,6 +211,24 @@ class ParseState {
           : `did you mean "${suggestion}"?`,
       );
     }
+  }
+
+  /** A value of an implemented option that moat does not take (yet, or ever): reported, true. */
+  #refusedValue(ctx: OptionContext): boolean {
+    const { option, args } = ctx.line;
+    const value = args[0];
+    if (value === undefined) return false;
+    const area = plannedAreaOfValue(option, value);
+    if (area !== undefined) {
+      ctx.error(CONFIG_ISSUE_KINDS.notYetSupported, notYetSupportedMessage(`${option} ${value}`, area));
+      return true;
+    }
+    const never = neverReasonOfValue(option, value);
+    if (never !== undefined) {
+      ctx.error(CONFIG_ISSUE_KINDS.neverSupported, neverSupportedMessage(`${option} ${value}`, never));
+      return true;
+    }
+    return false;
   }
 
   /** `listener PORT [BIND_ADDRESS]`: starts a listener block. Returns the block (a detached one if the line is bad). */
@@ -313,12 +260,22 @@ class ParseState {
     }
     let host: string | undefined;
     if (hostText !== undefined) {
+      // mosquitto: port 0 and a path make a Unix socket listener.
       if (port === 0 && hostText.includes('/')) {
-        ctx.error(
-          CONFIG_ISSUE_KINDS.notYetSupported,
-          notYetSupportedMessage(`listener 0 ${hostText} (a Unix socket)`, 'transport'),
-        );
-        return detached;
+        const twin = this.draft.listeners.find((l) => l.socketPath === hostText);
+        if (twin !== undefined) {
+          ctx.error(
+            CONFIG_ISSUE_KINDS.invalidValue,
+            `listener 0 ${hostText} is already defined at ${twin.source.file}:${twin.source.line}`,
+            'remove one of the two, or give them different socket paths.',
+          );
+          return detached;
+        }
+        const listener = newListener(0, undefined, source);
+        listener.socketPath = hostText;
+        this.draft.listeners.push(listener);
+        this.draft.firstListener ??= { ...source, port: 0 };
+        return listener;
       }
       host = bindAddress(ctx, hostText, '1883 127.0.0.1');
       if (host === undefined) return detached;
@@ -424,7 +381,6 @@ class ParseState {
     return [...items].sort((a, b) => order(a.file) - order(b.file) || a.line - b.line);
   }
 
-  /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
   /** A listener with any TLS option must have a certificate and key; client certificates need a CA. */
   #checkTls(listener: ListenerDraft): void {
     const tls = listener.tls;
@@ -450,25 +406,9 @@ class ParseState {
         'add "cafile PATH" (the CA that signed your client certificates) under the listener',
       );
     }
-    // As in mosquitto: the username comes from the client's certificate, so one must be required,
-    // and it comes from one place only.
+    // use_*_as_username without require_certificate is allowed, as in Mosquitto 2.0: no client is asked
+    // for a certificate, so every client is refused (resolveSecurity warns).
     const lines = tls.usernameLines ?? {};
-    for (const [which, on] of [
-      ['identity', tls.useIdentityAsUsername],
-      ['subject', tls.useSubjectAsUsername],
-    ] as const) {
-      const line = lines[which];
-      if (on !== true || line === undefined || tls.requireCertificate === true) continue;
-      const option = `use_${which}_as_username`;
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        option,
-        `${option} true on listener ${listener.port} takes the username from the client's certificate, but the listener does not require one`,
-        'add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
-      );
-    }
     if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true) {
       const line = lines.subject ?? lines.identity ?? at;
       this.#issue(
@@ -482,6 +422,7 @@ class ParseState {
     }
   }
 
+  /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
   finish(): BrokerConfig {
     const { draft } = this;
     const localOnly = draft.firstListener === undefined && draft.defaultListenerDeclared === undefined;
@@ -529,6 +470,7 @@ class ParseState {
       return Object.freeze({
         port: l.port,
         host: l.host,
+        socketPath: l.socketPath,
         protocol: l.protocol,
         allowAnonymous: security.allowAnonymous,
         allowZeroLengthClientId: security.allowZeroLengthClientId ?? CONFIG_DEFAULTS.allowZeroLengthClientId,
@@ -539,6 +481,9 @@ class ParseState {
         maxTopicAlias: l.maxTopicAlias,
         maxQos: l.maxQos,
         ...(l.mountPoint === undefined ? {} : { mountPoint: l.mountPoint }),
+        useUsernameAsClientid: l.useUsernameAsClientid,
+        socketDomain: l.socketDomain,
+        bindInterface: l.bindInterface,
         ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
         source: Object.freeze({ ...l.source }),
       });
@@ -578,6 +523,8 @@ function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
     ...(draft.keyfile === undefined ? {} : { keyfile: draft.keyfile }),
     ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
     ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
+    ...(draft.ciphersTls13 === undefined ? {} : { ciphersTls13: draft.ciphersTls13 }),
+    ...(draft.dhparamfile === undefined ? {} : { dhparamfile: draft.dhparamfile }),
     requireCertificate: draft.requireCertificate ?? false,
     handshakeTimeout: draft.handshakeTimeout ?? CONFIG_DEFAULTS.tlsHandshakeTimeout,
     useIdentityAsUsername: draft.useIdentityAsUsername ?? false,

@@ -30,8 +30,9 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
 }
 
-/** "0.0.0.0:1883 (all interfaces)" / "127.0.0.1:1883" / "[::1]:1883". */
+/** "port 1883 on all interfaces" / "127.0.0.1:1883" / "[::1]:1883" / "Unix socket /run/moat.sock". */
 export function describeListener(listener: ListenerConfig): string {
+  if (listener.socketPath !== undefined) return `Unix socket ${listener.socketPath}`;
   const port = listener.port === 0 ? 'any free port' : String(listener.port);
   if (listener.host === undefined) return `port ${port} on all interfaces`;
   return listener.host.includes(':') ? `[${listener.host}]:${port}` : `${listener.host}:${port}`;
@@ -45,7 +46,8 @@ export function describeListener(listener: ListenerConfig): string {
 export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity[] {
   const tlsListener = config.listeners.find((l) => l.tls !== undefined);
   return config.listeners.map((listener) => {
-    const loopbackOnly = isLoopbackHost(listener.host);
+    // A Unix socket is reached through the file system of this machine only.
+    const loopbackOnly = listener.socketPath !== undefined || isLoopbackHost(listener.host);
     const name = describeListener(listener);
     const scope = config.perListenerSettings ? 'on this listener' : 'globally';
     let anonymousAllowed: boolean;
@@ -61,12 +63,28 @@ export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity
       reason = 'allow_anonymous is not set, and with a listener configured it defaults to false (mosquitto 2)';
     }
     const tls = listener.tls;
-    const authenticates = listener.passwordFile !== undefined || tls?.useIdentityAsUsername === true || tls?.useSubjectAsUsername === true;
-    const noClientCanConnect = !anonymousAllowed && !authenticates;
     const at = `${listener.source.file}:${listener.source.line}`;
+    // use_identity/subject_as_username: the certificate is every client's credential, anonymous or not.
+    // Without require_certificate none is asked for in the handshake, so, as in Mosquitto 2.0, every
+    // client is refused with "bad user name or password".
+    const certificateNames = tls?.useIdentityAsUsername === true || tls?.useSubjectAsUsername === true;
+    const certificateNeverAsked = certificateNames && tls?.requireCertificate !== true;
+    if (certificateNeverAsked) {
+      anonymousAllowed = false;
+      reason = `${tls?.useIdentityAsUsername === true ? 'use_identity_as_username' : 'use_subject_as_username'} takes every user name from a client certificate that this listener never asks for`;
+    }
+    const authenticates = listener.passwordFile !== undefined || (certificateNames && !certificateNeverAsked);
+    const noClientCanConnect = certificateNeverAsked || (!anonymousAllowed && !authenticates);
     let refusal: string | undefined;
     const warnings: string[] = [];
-    if (!loopbackOnly && !authenticates && listener.allowAnonymous !== true) {
+    if (certificateNeverAsked) {
+      warnings.push(
+        `listener ${name} (${at}) takes user names from client certificates but does not require one, so no client is ` +
+          'asked for a certificate and every client is refused with CONNACK 0x86 Bad user name or password (3.1.1: 4), ' +
+          'as in Mosquitto 2.0. Fix: add "require_certificate true" and "cafile PATH" under the listener, or remove the ' +
+          'use_identity_as_username / use_subject_as_username line.',
+      );
+    } else if (!loopbackOnly && !authenticates && listener.allowAnonymous !== true) {
       refusal =
         `listener ${name} (${at}) can be reached from other machines but has no way to log clients in. ` +
         'Fix: add "password_file /etc/moat/passwd" (create it with "moat passwd -c /etc/moat/passwd USER"), ' +

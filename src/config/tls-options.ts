@@ -1,5 +1,6 @@
 // The listener TLS options of mosquitto.conf (cafile, capath, certfile, keyfile, ciphers,
-// tls_version, require_certificate, use_identity_as_username, use_subject_as_username) and moat's
+// ciphers_tls1.3, dhparamfile, tls_keyform pem, tls_version, require_certificate,
+// use_identity_as_username, use_subject_as_username) and moat's
 // tls_handshake_timeout: each sets a field of the listener's TlsDraft; parse.ts checks the
 // combination (certificate and key together, a CA for client certificates, a required client
 // certificate for the username options).
@@ -13,7 +14,7 @@ function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
 }
 
 /** A listener TLS option whose value is a path or free text. */
-function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'ciphers', example: string): OptionSpec {
+function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'ciphers' | 'ciphersTls13' | 'dhparamfile', example: string): OptionSpec {
   return {
     scope: 'listener',
     example,
@@ -30,6 +31,16 @@ export const TLS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   certfile: tlsPath('certfile', '/etc/moat/server.crt'),
   keyfile: tlsPath('keyfile', '/etc/moat/server.key'),
   ciphers: tlsPath('ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'),
+  'ciphers_tls1.3': tlsPath('ciphersTls13', 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'),
+  dhparamfile: tlsPath('dhparamfile', '/etc/moat/dhparam.pem'),
+  // Only "pem" (key files, the default); "engine" is refused in never.ts. Nothing to record.
+  tls_keyform: {
+    scope: 'listener',
+    example: 'pem',
+    apply: (ctx) => {
+      if (oneOf(ctx, ['pem'] as const, 'pem') !== undefined) setTls(ctx, () => {});
+    },
+  },
   tls_version: {
     scope: 'listener',
     example: 'tlsv1.2',

@@ -11,6 +11,10 @@ export interface ConfigSource {
 export const LISTENER_PROTOCOLS = ['mqtt', 'websockets'] as const;
 export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
 
+/** `socket_domain`: the one IP version a listener binds. */
+export const SOCKET_DOMAINS = ['ipv4', 'ipv6'] as const;
+export type SocketDomain = (typeof SOCKET_DOMAINS)[number];
+
 /** Log destinations moat can write to (mosquitto's `log_dest`; `none` clears the list). */
 export const LOG_DESTINATIONS = ['stdout', 'stderr', 'topic', 'file'] as const;
 export type LogDestination = (typeof LOG_DESTINATIONS)[number];
@@ -73,6 +77,9 @@ export const CONFIG_DEFAULTS = {
   badPasswordAnswer: 'moat',
   /** moat extension: 'moat' refuses an ACL-denied SUBSCRIBE in SUBACK; 'mosquitto' grants it and delivers nothing. */
   aclDeniedSubscribe: 'moat',
+  queueQos0Messages: false,
+  /** 0 = Node's own limit on HTTP request headers (16 KB; Mosquitto's libwebsockets: 1024 bytes). */
+  websocketsHeadersSize: 0,
 } as const;
 
 /**
@@ -86,6 +93,10 @@ export interface ListenerTlsConfig {
   readonly keyfile?: string;
   readonly tlsVersion?: string;
   readonly ciphers?: string;
+  /** `ciphers_tls1.3`: the TLS 1.3 cipher suites (`ciphers` is for TLS 1.2). */
+  readonly ciphersTls13?: string;
+  /** `dhparamfile`: PEM Diffie-Hellman parameters, which enable the DHE ciphers of TLS 1.2. */
+  readonly dhparamfile?: string;
   readonly requireCertificate: boolean;
   /** `tls_handshake_timeout` in seconds (moat extension); the connect_timeout starts after it. */
   readonly handshakeTimeout: number;
@@ -99,6 +110,8 @@ export interface ListenerConfig {
   readonly port: number;
   /** Address to bind (listener's 2nd argument or `bind_address`); undefined = all interfaces. */
   readonly host: string | undefined;
+  /** `listener 0 PATH`: the Unix socket to listen on instead of a TCP port (port is 0, host undefined). */
+  readonly socketPath: string | undefined;
   /** `protocol`: plain MQTT over TCP, or MQTT over WebSockets. */
   readonly protocol: ListenerProtocol;
   /**
@@ -118,6 +131,12 @@ export interface ListenerConfig {
   readonly maxQos: 0 | 1 | 2;
   /** `mount_point`: prefix joined to every topic this listener's clients use, removed on the way out. */
   readonly mountPoint?: string;
+  /** `use_username_as_clientid`: a client's user name replaces its client id; clients without one are refused. */
+  readonly useUsernameAsClientid: boolean;
+  /** `socket_domain`: bind IPv4 only or IPv6 only; undefined = whatever the address gives (both for all interfaces). */
+  readonly socketDomain: SocketDomain | undefined;
+  /** `bind_interface`: bind the address of this network interface (looked up when the broker starts). */
+  readonly bindInterface: string | undefined;
   /** `password_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
   readonly passwordFile: string | undefined;
   /** `acl_file` for this listener (its own when per_listener_settings, else the global one); undefined = none. */
@@ -215,6 +234,14 @@ export interface BrokerConfig {
   readonly badPasswordAnswer: 'moat' | 'mosquitto';
   /** `acl_denied_subscribe` (moat extension): refuse ACL-denied filters in SUBACK, or grant them as Mosquitto does. */
   readonly aclDeniedSubscribe: 'moat' | 'mosquitto';
+  /** `queue_qos0_messages`: queue QoS 0 messages for offline persistent sessions too (within max_queued_messages). */
+  readonly queueQos0Messages: boolean;
+  /** `clientid_prefixes` (deprecated in Mosquitto): only client ids starting with this may connect; undefined = any. */
+  readonly clientidPrefixes: string | undefined;
+  /** `websockets_headers_size`: largest HTTP request header of a WebSocket upgrade, bytes; 0 = Node's default. */
+  readonly websocketsHeadersSize: number;
+  /** `pid_file`: the broker writes its process id here at start and removes it at exit. */
+  readonly pidFile: string | undefined;
   /** Logging. */
   readonly log: LogConfig;
   /** Remarks worth printing at startup; parsing succeeded regardless. */

@@ -1,5 +1,5 @@
 // The one place that turns a listener's TLS settings (mosquitto's cafile/capath/certfile/keyfile/
-// tls_version/ciphers/require_certificate) into Node TLS options, shared by mqtts (tls.ts) and wss
+// tls_version/ciphers/ciphers_tls1.3/dhparamfile/require_certificate) into Node TLS options, shared by mqtts (tls.ts) and wss
 // (ws.ts), and re-reads them on SIGHUP. Every file is read and parsed on its own first, so a
 // missing file or bad PEM is reported with the file's name and the option that names it.
 //
@@ -10,7 +10,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext, type SecureContextOptions, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
+import { createSecureContext, DEFAULT_CIPHERS, type SecureContextOptions, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import { CONFIG_DEFAULTS, type ListenerTlsConfig } from '../config/types.js';
 
@@ -76,12 +76,16 @@ export function secureContextOptions(tls: ListenerTlsConfig): SecureContextOptio
     ca.push(pem);
   }
   if (tls.capath !== undefined) ca.push(...readCaPath(tls.capath));
+  const ciphers = cipherList(tls);
+  const dhparam = tls.dhparamfile === undefined ? undefined : readDhParams(tls.dhparamfile);
   const options: SecureContextOptions = {
     cert,
     key,
     ...(ca.length > 0 ? { ca } : {}),
     minVersion: tls.tlsVersion === 'tlsv1.3' ? 'TLSv1.3' : 'TLSv1.2',
-    ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    ...(ciphers === undefined ? {} : { ciphers }),
+    // Without dhparamfile, well-known parameters as strong as the key, as Mosquitto 2.0 gets from OpenSSL 3.
+    dhparam: dhparam ?? 'auto',
     sessionIdContext: 'moat',
     sessionTimeout: 3600,
   };
@@ -91,6 +95,28 @@ export function secureContextOptions(tls: ListenerTlsConfig): SecureContextOptio
     throw new TlsFileError(tls.certfile, `certfile ${tls.certfile} / keyfile ${tls.keyfile}: ${(error as Error).message}`);
   }
   return options;
+}
+
+/**
+ * Node takes TLS 1.3 suites (TLS_*) and TLS 1.2 ciphers in one list, and a list without 1.2 ciphers
+ * turns TLS 1.2 off: so each of `ciphers` (1.2) and `ciphers_tls1.3` keeps Node's default for the
+ * other version, as each does in Mosquitto. undefined: neither is set, Node's defaults.
+ */
+function cipherList(tls: ListenerTlsConfig): string | undefined {
+  if (tls.ciphers === undefined && tls.ciphersTls13 === undefined) return undefined;
+  const defaults = DEFAULT_CIPHERS.split(':');
+  const tls13 = tls.ciphersTls13 ?? defaults.filter((c) => c.startsWith('TLS_')).join(':');
+  const tls12 = tls.ciphers ?? defaults.filter((c) => !c.startsWith('TLS_')).join(':');
+  return `${tls13}:${tls12}`;
+}
+
+/** dhparamfile: Node silently ignores parameters it cannot read, so check that they are there. */
+function readDhParams(file: string): Buffer {
+  const pem = readTlsFile('dhparamfile', file);
+  if (!pem.includes('-----BEGIN DH PARAMETERS-----')) {
+    throw new TlsFileError(file, `dhparamfile ${file} holds no PEM DH parameters (make them with "openssl dhparam -out ${file} 2048")`);
+  }
+  return pem;
 }
 
 /** Everything a TLS (or HTTPS) server is created with: the secure context plus client-certificate and timeout settings. */

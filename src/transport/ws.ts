@@ -21,6 +21,8 @@ export interface WebSocketListenerOptions extends ListenerOptions {
   tls?: ListenerTlsConfig | undefined;
   /** wss only: a TLS handshake not finished in this time is dropped (`tls_handshake_timeout`). Default 30 s. */
   handshakeTimeoutMs?: number;
+  /** Largest HTTP request header of an upgrade, bytes (`websockets_headers_size`); larger ones get 431. 0/absent = Node's default (16 KB). */
+  maxHeaderSize?: number;
 }
 
 /** The subprotocols accepted, best first. */
@@ -40,9 +42,10 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
   const secure = options.tls !== undefined;
   const listener = `${secure ? 'wss' : 'ws'}:${options.port}`;
   const noDelay = options.noDelay ?? true;
+  const headers = options.maxHeaderSize ? { maxHeaderSize: options.maxHeaderSize } : {};
   const server = secure
-    ? createHttpsServer({ ...serverTlsOptions(options.tls as ListenerTlsConfig, options.handshakeTimeoutMs), noDelay }, notWebSocket)
-    : createHttpServer({ noDelay }, notWebSocket);
+    ? createHttpsServer({ ...serverTlsOptions(options.tls as ListenerTlsConfig, options.handshakeTimeoutMs), noDelay, ...headers }, notWebSocket)
+    : createHttpServer({ noDelay, ...headers }, notWebSocket);
   const reloadTls = secure ? setUpTlsServer(server as TlsServer, broker, options.tls as ListenerTlsConfig) : undefined;
   const wss = new WebSocketServer({
     noServer: true,

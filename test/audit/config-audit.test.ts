@@ -159,6 +159,19 @@ test('missing password and ACL files are findings, not crashes', async () => {
   assert.match(files[0]?.detail ?? '', /does not exist/);
 });
 
+test('a password file with a malformed line: the users that parse count, the skipped line is a warning naming file:line', async () => {
+  const strong = await hashPassword('s3cret', { iterations: 20_000 });
+  const mixed = join(dir, 'mixed.passwd');
+  await writeFile(mixed, `alice:${formatPasswordHash(strong)}\nbob:hunter2\n`);
+  const text = `listener 8883\ncertfile /c.crt\nkeyfile /c.key\npassword_file ${mixed}\n`;
+  const files = (await auditConfig(parseConfig(text, 'mixed.conf'), AMPLE)).filter((f) => f.id === 'password-file');
+  assert.deepEqual(verdicts(files), ['password-file:ok', 'password-file:warning']);
+  assert.equal(files[0]?.detail, '1 user.');
+  assert.equal(files[1]?.title, `The password file ${mixed} has 1 line to fix`);
+  assert.match(files[1]?.detail ?? '', new RegExp(`^${mixed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: user "bob" has a plain-text password`));
+  assert.ok(!(files[1]?.detail ?? '').includes('hunter2'), 'the password itself is not quoted');
+});
+
 test('local-only mode (no listener) is private; anonymous access there is only info', async () => {
   const findings = await auditConfig(parseConfig(HARDENED_LIMITS, 'local.conf'), AMPLE);
   assert.deepEqual(verdicts(findings.slice(0, 4)), ['private-broker:ok', 'tls:ok', 'anonymous-access:info', 'acl-file:info']);

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import {
   ConfigError,
   KNOWN_OPTIONS,
+  NEVER_SUPPORTED,
+  NEVER_SUPPORTED_PREFIXES,
+  NEVER_SUPPORTED_VALUES,
   NOT_YET_SUPPORTED,
   PLANNED_AREAS,
   parseConfig,
@@ -132,17 +135,37 @@ test('every not-yet-supported option is an error naming its planned area, never 
   }
 });
 
-test('not-yet-supported: exact message for crlfile and for plugin option prefixes and values', () => {
+test('not-yet-supported: exact message for persistence and for a planned value', () => {
   assert.equal(
-    only('listener 8883\ncrlfile /etc/moat/crl.pem\n'),
-    'moat.conf:2: crlfile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
-      'front of moat (nginx, HAProxy or stunnel) until then.',
+    only('persistence true\n'),
+    'moat.conf:1: persistence is not yet supported by moat (planned: durable store); remove the line or accept that ' +
+      'sessions and retained messages are kept in memory until then.',
   );
-  assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);
-  assert.match(only('plugin_opt_x y\n'), /^moat\.conf:1: plugin_opt_x is not yet supported/);
-  assert.match(only('log_dest syslog\n'), /^moat\.conf:1: log_dest syslog is not yet supported by moat \(planned: logging\)/);
-  assert.match(only('log_dest topic\n'), /^moat\.conf:1: log_dest topic is not yet supported by moat \(planned: logging\)/);
-  assert.match(only('listener 0 /run/moat.sock\n'), /^moat\.conf:1: listener 0 \/run\/moat\.sock \(a Unix socket\) is not yet supported/);
+  assert.match(only('log_dest topic\n'), /^moat\.conf:1: log_dest topic is not yet supported by moat \(planned: capacity, limits and monitoring\)/);
+});
+
+test('never supported: each option, prefix and value is an error saying why and what to do instead', () => {
+  for (const [option, reason] of Object.entries(NEVER_SUPPORTED)) {
+    const found = issues(`${option} x\n`);
+    assert.equal(found.length, 1, option);
+    assert.equal(found[0]?.kind, 'never-supported', option);
+    assert.equal(found[0]?.message, `moat.conf:1: ${option} is not supported by moat and will not be: ${reason.why}; ${reason.instead}.`);
+  }
+  for (const [prefix, reason] of Object.entries(NEVER_SUPPORTED_PREFIXES)) {
+    assert.equal(only(`${prefix}backend mysql\n`), `moat.conf:1: ${prefix}backend is not supported by moat and will not be: ${reason.why}; ${reason.instead}.`);
+  }
+  for (const [line, reason] of Object.entries(NEVER_SUPPORTED_VALUES)) {
+    const context = line.startsWith('tls_') ? 'listener 8883\ncertfile /c\nkeyfile /k\n' : '';
+    const found = issues(`${context}${line}\n`);
+    assert.deepEqual(found.map((i) => i.kind), ['never-supported'], line);
+    const at = context.split('\n').length;
+    assert.equal(found[0]?.message, `moat.conf:${at}: ${line} is not supported by moat and will not be: ${reason.why}; ${reason.instead}.`);
+  }
+  assert.equal(
+    only('listener 8883\ntls_engine pkcs11\n'),
+    'moat.conf:2: tls_engine is not supported by moat and will not be: moat does not load OpenSSL engines (deprecated since ' +
+      'OpenSSL 3.0, and in Node.js); remove the line and give the private key as a PEM file (keyfile PATH).',
+  );
 });
 
 test('protocol websockets is accepted, plain (ws://) and with TLS options (wss://)', () => {
@@ -158,7 +181,7 @@ test('all errors in a file are reported together, in line order', () => {
   let caught: unknown;
   try {
     parseConfig(
-      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'crlfile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'autosave_interval 60', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
       'moat.conf',
     );
   } catch (err) {
@@ -170,7 +193,7 @@ test('all errors in a file are reported together, in line order', () => {
     [
       [1, 'invalid-value', 'max_keepalive'],
       [2, 'unknown-option', 'max_conections'],
-      [4, 'not-yet-supported', 'crlfile'],
+      [4, 'not-yet-supported', 'autosave_interval'],
       [5, 'invalid-value', 'retain_available'],
       [6, 'not-yet-supported', 'memory_limit'],
     ],
@@ -190,10 +213,13 @@ test('the file name given to parseConfig is the one errors name', () => {
   assert.match(issues('nope 1\n', '/etc/mosquitto/mosquitto.conf')[0]?.message ?? '', /^\/etc\/mosquitto\/mosquitto\.conf:1: /);
 });
 
-test('KNOWN_OPTIONS holds implemented and planned options once each', () => {
+test('KNOWN_OPTIONS holds implemented, planned and never-supported options once each', () => {
   assert.equal(new Set(KNOWN_OPTIONS).size, KNOWN_OPTIONS.length);
   assert.ok(KNOWN_OPTIONS.includes('max_keepalive'));
   assert.ok(KNOWN_OPTIONS.includes('password_file'));
+  assert.ok(KNOWN_OPTIONS.includes('persistence'));
+  assert.ok(KNOWN_OPTIONS.includes('tls_engine'));
+  assert.equal(only('tls_engin x\n'), 'moat.conf:1: unknown option "tls_engin". Fix: did you mean "tls_engine"?');
 });
 
 test('editDistance and closest', () => {

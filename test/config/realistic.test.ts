@@ -17,8 +17,8 @@ test('seed: "Production configuration for 5,000 devices" — limits parse (with 
   assert.deepEqual(found.map((i) => [i.line, i.option, i.kind]), [[5, 'memory_limit', 'not-yet-supported']]);
   assert.equal(
     found[0]?.message,
-    'mosquitto.conf:5: memory_limit is not yet supported by moat (planned: broker limits); remove the line or rely on ' +
-      'the other limits (max_queued_messages, max_queued_bytes, max_connections) until then.',
+    'mosquitto.conf:5: memory_limit is not yet supported by moat (planned: capacity, limits and monitoring); remove the line or rely on ' +
+      'the other limits (max_queued_messages, max_queued_bytes, max_connections) and $SYS until then.',
   );
 
   // Without memory_limit the rest parses: no listener line, so moat stays local-only (and says so).
@@ -108,7 +108,6 @@ test("Debian's packaged /etc/mosquitto/mosquitto.conf: each unsupported line is 
   assert.deepEqual(
     found.map((i) => [i.line, i.option, i.kind]),
     [
-      [6, 'pid_file', 'not-yet-supported'],
       [8, 'persistence', 'not-yet-supported'],
       [9, 'persistence_location', 'not-yet-supported'],
       [13, 'include_dir', 'file'], // parseConfig has no file access; loadConfig would read the directory

@@ -3,7 +3,7 @@
 // exclude each other. Errors name file:line and say what to write.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/config/index.js';
+import { parseConfig, resolveSecurity } from '../../src/config/index.js';
 import { CONFIG_DEFAULTS } from '../../src/config/types.js';
 import { issues, only } from './issues.js';
 
@@ -57,19 +57,30 @@ test('use_identity_as_username / use_subject_as_username default to false and ar
   assert.equal(tlsOf(`${TLS}use_identity_as_username false\n`).useIdentityAsUsername, false, 'false needs no client certificate');
 });
 
-test('use_identity_as_username without require_certificate true is an error at its line, with the fix', () => {
-  assert.equal(
-    only(`${TLS}use_identity_as_username true\n`),
-    'moat.conf:5: use_identity_as_username true on listener 8883 takes the username from the client\'s certificate, but the ' +
-      'listener does not require one. Fix: add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
-  );
-  assert.match(
-    only(`${TLS}require_certificate false\nuse_subject_as_username true\n`),
-    /^moat\.conf:6: use_subject_as_username true on listener 8883 takes the username from the client's certificate, but the listener does not require one\. Fix: add "require_certificate true"/,
-  );
-  const [issue] = issues(`${TLS}use_subject_as_username 1\n`);
-  assert.equal(issue?.option, 'use_subject_as_username');
-  assert.equal(issue?.line, 5);
+// Mosquitto 2.0 starts with it and asks no client for a certificate, so it refuses every client
+// (test/interop/cert-username-optional.test.ts shows both brokers doing so): moat starts too, and warns.
+test('use_identity_as_username without require_certificate true parses; resolveSecurity says no client can connect, and why', () => {
+  for (const [option, extra] of [['use_identity_as_username', ''], ['use_subject_as_username', 'require_certificate false\n']] as const) {
+    const config = parseConfig(`${TLS}${extra}${option} true\nallow_anonymous true\n`, 'moat.conf');
+    const tls = config.listeners[0]?.tls;
+    assert.equal(tls?.requireCertificate, false);
+    assert.equal(option === 'use_identity_as_username' ? tls?.useIdentityAsUsername : tls?.useSubjectAsUsername, true);
+    const [security] = resolveSecurity(config);
+    assert.equal(security?.anonymousAllowed, false, 'allow_anonymous true lets no one in either: every client needs a certificate');
+    assert.equal(security?.noClientCanConnect, true);
+    assert.equal(security?.authenticates, false);
+    assert.equal(security?.refusal, undefined, 'nothing is open: moat starts, as Mosquitto does');
+    assert.deepEqual(security?.warnings, [
+      'listener port 8883 on all interfaces (moat.conf:1) takes user names from client certificates but does not require one, so ' +
+        'no client is asked for a certificate and every client is refused with CONNACK 0x86 Bad user name or password (3.1.1: 4), ' +
+        'as in Mosquitto 2.0. Fix: add "require_certificate true" and "cafile PATH" under the listener, or remove the ' +
+        'use_identity_as_username / use_subject_as_username line.',
+    ]);
+  }
+  const [required] = resolveSecurity(parseConfig(`${TLS}require_certificate true\nuse_identity_as_username true\n`, 'moat.conf'));
+  assert.equal(required?.authenticates, true);
+  assert.equal(required?.noClientCanConnect, false);
+  assert.deepEqual(required?.warnings, []);
 });
 
 test('use_identity_as_username and use_subject_as_username cannot both be true', () => {

@@ -46,6 +46,12 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     assigned = true;
   }
   connection.clientId = clientId;
+  // clientid_prefixes (deprecated in Mosquitto, which answers "not authorized" too); assigned ids included.
+  const prefix = options.clientIdPrefix;
+  if (prefix !== undefined && !clientId.startsWith(prefix)) {
+    refuse(connection, 0x87, `client ids must start with "${prefix}" (clientid_prefixes)`);
+    return;
+  }
 
   // The will is published later under this topic: refuse now what no PUBLISH could carry [MQTT-3.1.3-11].
   const willProblem = packet.will === undefined ? undefined : checkWill(packet.will, options.maxTopicLevels);
@@ -123,6 +129,15 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
     const mosquittoCode = login.reasonCode === BAD_USER_NAME_OR_PASSWORD && connection.broker.options.badPasswordAsNotAuthorized;
     refuse(connection, mosquittoCode ? NOT_AUTHORIZED : login.reasonCode, login.reason);
     return;
+  }
+  if (connection.info.policy?.useUsernameAsClientId === true) {
+    // use_username_as_clientid, as in Mosquitto: the user name is the client id, so one client cannot
+    // take over another's session by reusing its id; no user name, no client id.
+    if (login.username === undefined || login.username === '') {
+      refuse(connection, 0x87, 'this listener uses the user name as client id (use_username_as_clientid), and the client sent none');
+      return;
+    }
+    connection.clientId = login.username;
   }
   const clientId = connection.clientId;
   connection.username = login.username;
