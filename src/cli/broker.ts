@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig, resolveSecurity } from '../config/index.js';
 import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
 import { AccessControl } from '../auth/access-control.js';
+import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import { createLogger } from './log.js';
 import { logPasswordWarnings, reloadOnSighup, type TlsListening } from './reload.js';
 import { SysPublisher } from '../observe/sys.js';
@@ -40,6 +41,12 @@ export function registerBrokerCommand(program: Command): void {
         process.exitCode = 2;
       }
     });
+}
+
+/** Where use_identity_as_username / use_subject_as_username take the user name from on this listener. */
+function certificateIdentity(tls: ListenerTlsConfig | undefined): CertificateIdentity | undefined {
+  if (tls?.useIdentityAsUsername === true) return tls.pskHint !== undefined ? 'psk-identity' : 'common-name';
+  return tls?.useSubjectAsUsername === true ? 'subject' : undefined;
 }
 
 async function runBroker(options: BrokerCommandOptions): Promise<number> {
@@ -135,7 +142,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
           autoIdPrefix: listener.autoIdPrefix,
           maxTopicAlias: listener.maxTopicAlias,
           accessControl: accessControls.get(listener),
-          certificateIdentity: tls?.useIdentityAsUsername === true ? 'common-name' : tls?.useSubjectAsUsername === true ? 'subject' : undefined,
+          certificateIdentity: certificateIdentity(tls),
         },
       });
       listeners.push(listening);

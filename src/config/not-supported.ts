@@ -50,8 +50,6 @@ export type PlannedArea = keyof typeof PLANNED_AREAS;
 /** Option name → area that will implement it. */
 export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   // authentication and access control
-  psk_file: 'auth',
-  psk_hint: 'auth',
   use_username_as_clientid: 'auth',
   check_retain_source: 'auth',
   clientid_prefixes: 'auth',
@@ -61,7 +59,6 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   auth_plugin_deny_special_chars: 'plugins',
   // TLS
   'ciphers_tls1.3': 'tls',
-  crlfile: 'tls',
   dhparamfile: 'tls',
   tls_engine: 'tls',
   tls_engine_kpass_sha1: 'tls',

@@ -8,6 +8,7 @@ import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue, type ConfigIs
 import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf } from './not-supported.js';
 import {
   bindAddress,
+  emptySecurity,
   newListener,
   optionSpec,
   OPTIONS,
@@ -15,8 +16,8 @@ import {
   type Draft,
   type ListenerDraft,
   type OptionContext,
-  type TlsDraft,
 } from './options.js';
+import { checkListenerTls, checkPskFileUsed, listenerTlsConfig, type ReportIssue } from './tls-listener.js';
 import { closest } from './suggest.js';
 import {
   CONFIG_DEFAULTS,
@@ -26,7 +27,6 @@ import {
   type ConfigSource,
   type ConfigWarning,
   type ListenerConfig,
-  type ListenerTlsConfig,
 } from './types.js';
 
 /** A config file's name and contents. */
@@ -190,7 +190,7 @@ class ParseState {
       defaultListenerDeclared: undefined,
       defaultListenerOptions: [],
       firstListener: undefined,
-      security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
+      security: emptySecurity(),
       perListenerSettings: undefined,
       firstSecurityOption: undefined,
       securityLines: new Map(),
@@ -422,63 +422,6 @@ class ParseState {
   }
 
   /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
-  /** A listener with any TLS option must have a certificate and key; client certificates need a CA. */
-  #checkTls(listener: ListenerDraft): void {
-    const tls = listener.tls;
-    const at = tls.source;
-    if (at === undefined) return;
-    if (tls.certfile === undefined || tls.keyfile === undefined) {
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        at.file,
-        at.line,
-        undefined,
-        `listener ${listener.port} has TLS options but ${tls.certfile === undefined ? 'no certfile' : 'no keyfile'}`,
-        'add both "certfile PATH" and "keyfile PATH" under the listener',
-      );
-    }
-    if (tls.requireCertificate === true && tls.cafile === undefined && tls.capath === undefined) {
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        at.file,
-        at.line,
-        'require_certificate',
-        `listener ${listener.port} requires client certificates but names no CA to check them against`,
-        'add "cafile PATH" (the CA that signed your client certificates) under the listener',
-      );
-    }
-    // As in mosquitto: the username comes from the client's certificate, so one must be required,
-    // and it comes from one place only.
-    const lines = tls.usernameLines ?? {};
-    for (const [which, on] of [
-      ['identity', tls.useIdentityAsUsername],
-      ['subject', tls.useSubjectAsUsername],
-    ] as const) {
-      const line = lines[which];
-      if (on !== true || line === undefined || tls.requireCertificate === true) continue;
-      const option = `use_${which}_as_username`;
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        option,
-        `${option} true on listener ${listener.port} takes the username from the client's certificate, but the listener does not require one`,
-        'add "require_certificate true" (and "cafile PATH") under the listener, or remove the line',
-      );
-    }
-    if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true) {
-      const line = lines.subject ?? lines.identity ?? at;
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        undefined,
-        `listener ${listener.port} sets both use_identity_as_username and use_subject_as_username`,
-        'keep one: use_identity_as_username takes the certificate\'s CN, use_subject_as_username its whole subject',
-      );
-    }
-  }
-
   finish(): BrokerConfig {
     const { draft } = this;
     const localOnly = draft.firstListener === undefined && draft.defaultListenerDeclared === undefined;
@@ -509,7 +452,9 @@ class ParseState {
         );
       }
     }
-    for (const listener of [...draft.listeners, draft.defaultListener]) this.#checkTls(listener);
+    const report: ReportIssue = (kind, file, line, option, text, fix) => this.#issue(kind, file, line, option, text, fix);
+    for (const listener of [...draft.listeners, draft.defaultListener]) checkListenerTls(draft, listener, report);
+    checkPskFileUsed(draft, [...draft.listeners, draft.defaultListener], report);
     if (this.#issues.length > 0) {
       throw new ConfigError(this.#sorted(this.#issues));
     }
@@ -534,7 +479,7 @@ class ParseState {
         aclFile: security.aclFile,
         maxConnections: l.maxConnections,
         maxTopicAlias: l.maxTopicAlias,
-        ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
+        ...(l.tls.source === undefined ? {} : { tls: listenerTlsConfig(l.tls, security.pskFile) }),
         source: Object.freeze({ ...l.source }),
       });
     });
@@ -563,19 +508,4 @@ class ParseState {
       warnings: Object.freeze(this.#sorted(this.#warnings)),
     });
   }
-}
-
-function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
-  return Object.freeze({
-    ...(draft.cafile === undefined ? {} : { cafile: draft.cafile }),
-    ...(draft.capath === undefined ? {} : { capath: draft.capath }),
-    ...(draft.certfile === undefined ? {} : { certfile: draft.certfile }),
-    ...(draft.keyfile === undefined ? {} : { keyfile: draft.keyfile }),
-    ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
-    ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
-    requireCertificate: draft.requireCertificate ?? false,
-    handshakeTimeout: draft.handshakeTimeout ?? CONFIG_DEFAULTS.tlsHandshakeTimeout,
-    useIdentityAsUsername: draft.useIdentityAsUsername ?? false,
-    useSubjectAsUsername: draft.useSubjectAsUsername ?? false,
-  });
 }

@@ -132,10 +132,10 @@ test('every not-yet-supported option is an error naming its planned area, never 
   }
 });
 
-test('not-yet-supported: exact message for crlfile and for plugin option prefixes and values', () => {
+test('not-yet-supported: exact message for dhparamfile and for plugin option prefixes and values', () => {
   assert.equal(
-    only('listener 8883\ncrlfile /etc/moat/crl.pem\n'),
-    'moat.conf:2: crlfile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
+    only('listener 8883\ndhparamfile /etc/moat/dh.pem\n'),
+    'moat.conf:2: dhparamfile is not yet supported by moat (planned: TLS listeners); remove the line or terminate TLS in ' +
       'front of moat (nginx, HAProxy or stunnel) until then.',
   );
   assert.match(only('auth_opt_backend mysql\n'), /^moat\.conf:1: auth_opt_backend is not yet supported by moat \(planned: authentication/);
@@ -158,7 +158,7 @@ test('all errors in a file are reported together, in line order', () => {
   let caught: unknown;
   try {
     parseConfig(
-      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'crlfile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'dhparamfile /x', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
       'moat.conf',
     );
   } catch (err) {
@@ -170,7 +170,7 @@ test('all errors in a file are reported together, in line order', () => {
     [
       [1, 'invalid-value', 'max_keepalive'],
       [2, 'unknown-option', 'max_conections'],
-      [4, 'not-yet-supported', 'crlfile'],
+      [4, 'not-yet-supported', 'dhparamfile'],
       [5, 'invalid-value', 'retain_available'],
       [6, 'not-yet-supported', 'memory_limit'],
     ],
