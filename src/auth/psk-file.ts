@@ -5,7 +5,7 @@
 // Mosquitto, moat refuses lines it cannot use instead of skipping them, naming file:line.
 import { readFileSync } from 'node:fs';
 import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue } from '../config/errors.js';
-import { MAX_PSK_IDENTITY_BYTES } from '../config/tls-options.js';
+import { MAX_PSK_IDENTITY_BYTES } from '../config/types.js';
 import { trimBlanks } from './password-file.js';
 
 /** OpenSSL's PSK_MAX_PSK_LEN: a longer key cannot be used in a handshake. */

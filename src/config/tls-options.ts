@@ -4,10 +4,8 @@
 // checks the combination (certificate and key together, a CA for client certificates, a required
 // client certificate or a PSK for the username options, a psk_file for psk_hint).
 import { CONFIG_ISSUE_KINDS } from './errors.js';
+import { MAX_PSK_IDENTITY_BYTES } from './types.js';
 import { bool, freeText, oneOf, setListener, wholeNumber, type OptionContext, type OptionSpec, type TlsDraft } from './options.js';
-
-/** OpenSSL's PSK_MAX_IDENTITY_LEN: the longest identity hint (and identity) a TLS-PSK handshake carries. */
-export const MAX_PSK_IDENTITY_BYTES = 256;
 
 function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
   setListener(ctx, (l) => {
@@ -52,8 +50,8 @@ export const TLS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
           `psk_hint is ${Buffer.byteLength(value)} bytes long; TLS-PSK carries at most ${MAX_PSK_IDENTITY_BYTES}`,
           'write a shorter hint, e.g. "psk_hint moat".',
         );
-        return;
       }
+      // Recorded even when too long, so the listener's psk_file is not reported as unused as well.
       setTls(ctx, (t) => {
         t.pskHint = value;
         (t.optionLines ??= {}).psk_hint = { file: ctx.line.file, line: ctx.line.line };

@@ -70,6 +70,9 @@ export const CONFIG_DEFAULTS = {
   setTcpNodelay: true,
 } as const;
 
+/** OpenSSL's PSK_MAX_IDENTITY_LEN: the longest identity hint (and identity) a TLS-PSK handshake carries. */
+export const MAX_PSK_IDENTITY_BYTES = 256;
+
 /**
  * TLS settings of a listener (cafile/capath/certfile/keyfile/crlfile/tls_version/ciphers/
  * require_certificate, tls_handshake_timeout, use_identity_as_username/use_subject_as_username,
