@@ -4,16 +4,30 @@
 // raw Common Name value (X509_NAME_get_entry + ASN1_STRING_get0_data), or the subject printed with
 // X509_NAME_print_ex(..., XN_FLAG_RFC2253). Node's X509Certificate.subject is escaped for display
 // and one RDN per line, which is neither, so an ACL `user` line copied from openssl would not match.
+// On a TLS-PSK listener (psk_hint) use_identity_as_username takes the PSK identity instead, as
+// Mosquitto does; the transport records it when the handshake looks the key up.
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import forge from 'node-forge';
 
-export type CertificateIdentity = 'common-name' | 'subject';
+/** Where the user name comes from: the certificate's CN, its whole subject, or the TLS-PSK identity. */
+export type CertificateIdentity = 'common-name' | 'subject' | 'psk-identity';
 
 export type CertificateUsername = { readonly username: string } | { readonly problem: string };
 
-/** The user name the verified peer certificate of `stream` gives, or why there is none. */
+const pskIdentities = new WeakMap<object, string>();
+
+/** The PSK identity a TLS-PSK handshake on `socket` found a key for (called by the transport's pskCallback). */
+export function rememberPskIdentity(socket: TLSSocket, identity: string): void {
+  pskIdentities.set(socket, identity);
+}
+
+/** The user name the verified peer certificate (or PSK identity) of `stream` gives, or why there is none. */
 export function usernameFromCertificate(stream: Duplex, identity: CertificateIdentity): CertificateUsername {
+  if (identity === 'psk-identity') {
+    const name = pskIdentities.get(stream);
+    return name === undefined ? { problem: 'this listener takes the user name from the PSK identity, and the client did not use a PSK' } : { username: name };
+  }
   const socket = stream as Partial<TLSSocket>;
   const raw = socket.authorized === true && typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate().raw : undefined;
   if (raw === undefined || raw.length === 0) return { problem: 'this listener takes the user name from the client certificate, and the client presented none' };
@@ -33,7 +47,7 @@ export function usernameFromCertificate(stream: Duplex, identity: CertificateIde
 }
 
 /** One AttributeTypeAndValue of the subject, in DER order; `set` numbers the RDN it belongs to. */
-interface NameEntry {
+export interface NameEntry {
   readonly oid: string;
   readonly set: number;
   readonly tag: number;
@@ -51,8 +65,13 @@ export function subjectEntries(der: Buffer): NameEntry[] {
   const tbs = children(children(certificate)[0]);
   const first = tbs[0];
   const offset = first !== undefined && first.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
+  return nameEntries(tbs[offset + 4]);
+}
+
+/** The AttributeTypeAndValues of an X.501 Name (a certificate's subject or issuer, a CRL's issuer), in DER order. */
+export function nameEntries(name: forge.asn1.Asn1 | undefined): NameEntry[] {
   const entries: NameEntry[] = [];
-  children(tbs[offset + 4]).forEach((rdn, set) => {
+  children(name).forEach((rdn, set) => {
     for (const attribute of children(rdn)) {
       const [type, value] = children(attribute);
       if (type === undefined || value === undefined || typeof value.value !== 'string') throw new Error('malformed name attribute');

@@ -48,7 +48,7 @@ export function parsePasswordLine(line: string): PasswordLine {
 }
 
 /** C's isspace() set only: String.prototype.trim would also strip Unicode spaces Mosquitto keeps. */
-function trimBlanks(text: string): string {
+export function trimBlanks(text: string): string {
   return text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
 }
 

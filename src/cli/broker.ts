@@ -10,6 +10,7 @@ import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/
 import { AccessControl } from '../auth/access-control.js';
 import { openLog } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
+import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import { logPasswordWarnings, reloadOnSighup, type TlsListening } from './reload.js';
 import { SysPublisher } from '../observe/sys.js';
 import { MOAT_VERSION } from '../version.js';
@@ -45,6 +46,12 @@ export function registerBrokerCommand(program: Command): void {
         process.exitCode = 2;
       }
     });
+}
+
+/** Where use_identity_as_username / use_subject_as_username take the user name from on this listener. */
+function certificateIdentity(tls: ListenerTlsConfig | undefined): CertificateIdentity | undefined {
+  if (tls?.useIdentityAsUsername === true) return tls.pskHint !== undefined ? 'psk-identity' : 'common-name';
+  return tls?.useSubjectAsUsername === true ? 'subject' : undefined;
 }
 
 async function runBroker(options: BrokerCommandOptions): Promise<number> {
@@ -179,7 +186,7 @@ async function serve(
           maxQos: listener.maxQos,
           mountPoint: listener.mountPoint,
           accessControl: accessControls.get(listener),
-          certificateIdentity: tls?.useIdentityAsUsername === true ? 'common-name' : tls?.useSubjectAsUsername === true ? 'subject' : undefined,
+          certificateIdentity: certificateIdentity(tls),
           useUsernameAsClientId: listener.useUsernameAsClientid,
         },
       });

@@ -1,5 +1,6 @@
 // SIGHUP for `moat broker`: re-read what Mosquitto re-reads without a restart — every TLS
-// listener's certfile/keyfile/cafile (Let's Encrypt renewals), and the password and ACL files.
+// listener's certfile/keyfile/cafile/crlfile (Let's Encrypt renewals, revocations) and psk_file,
+// and the password and ACL files.
 // Connected clients stay, except those whose password-file entry is gone or changed. A file that
 // cannot be used is named in the log and the old certificate or rules stay in force.
 import type { AccessControl } from '../auth/access-control.js';
@@ -41,7 +42,15 @@ function reloadTls(tlsListeners: readonly TlsListening[], logger: Logger): void 
     try {
       listening.reloadTls?.();
       logger.info(
-        { event: 'tls_reloaded', ...where, certfile: listener.tls?.certfile, keyfile: listener.tls?.keyfile, cafile: listener.tls?.cafile },
+        {
+          event: 'tls_reloaded',
+          ...where,
+          certfile: listener.tls?.certfile,
+          keyfile: listener.tls?.keyfile,
+          cafile: listener.tls?.cafile,
+          crlfile: listener.tls?.crlfile,
+          pskFile: listener.tls?.pskFile,
+        },
         `reloaded the TLS certificate of ${listening.host}:${listening.port} (${protocol})`,
       );
     } catch (error) {

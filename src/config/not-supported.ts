@@ -37,11 +37,6 @@ export type PlannedArea = keyof typeof PLANNED_AREAS;
 
 /** Option name → area that will implement it. */
 export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
-  // authentication and access control
-  psk_file: 'auth',
-  psk_hint: 'auth',
-  // TLS
-  crlfile: 'tls',
   // persistence
   persistence: 'store',
   // Mosquitto 2.0.11 still reads this old name of `persistence` (undocumented).

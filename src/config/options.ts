@@ -36,6 +36,9 @@ export interface SecurityDraft {
   autoIdPrefix: string | undefined;
   passwordFile: string | undefined;
   aclFile: string | undefined;
+  /** `psk_file`, and the line that set it (for "no listener uses it" errors). */
+  pskFile: string | undefined;
+  pskFileSource: ConfigSource | undefined;
 }
 
 /** A listener while the file is being read. */
@@ -70,6 +73,11 @@ export interface TlsDraft {
   ciphersTls13?: string;
   dhparamfile?: string;
   requireCertificate?: boolean;
+  crlfile?: string;
+  /** `psk_hint`: the listener accepts TLS-PSK clients (and needs no certificate of its own). */
+  pskHint?: string;
+  /** The line of crlfile / psk_hint, for errors about the combination. */
+  optionLines?: { crlfile?: ConfigSource; psk_hint?: ConfigSource };
   /** `tls_handshake_timeout`, seconds (moat extension). */
   handshakeTimeout?: number;
   useIdentityAsUsername?: boolean;
@@ -329,14 +337,19 @@ function setSecurity<K extends SecurityKey>(ctx: OptionContext, key: K, value: S
   draft.security[key] = value;
 }
 
-/** A security option whose value is a file path (password_file, acl_file). */
-function securityPath(key: 'passwordFile' | 'aclFile', example: string): OptionSpec {
+/** A security option whose value is a file path (password_file, acl_file, psk_file). */
+function securityPath(key: 'passwordFile' | 'aclFile' | 'pskFile', example: string): OptionSpec {
   return {
     scope: 'security',
     example,
     apply: (ctx) => {
       const value = freeText(ctx, example);
-      if (value !== undefined) setSecurity(ctx, key, value);
+      if (value === undefined) return;
+      setSecurity(ctx, key, value);
+      if (key === 'pskFile') {
+        const security = ctx.draft.perListenerSettings !== undefined ? ctx.listener.security : ctx.draft.security;
+        security.pskFileSource = { file: ctx.line.file, line: ctx.line.line };
+      }
     },
   };
 }
@@ -482,6 +495,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   },
   password_file: securityPath('passwordFile', '/etc/moat/passwd'),
   acl_file: securityPath('aclFile', '/etc/moat/acl'),
+  psk_file: securityPath('pskFile', '/etc/moat/psk'),
   auto_id_prefix: {
     scope: 'security',
     example: 'auto-',
@@ -609,6 +623,19 @@ export function optionSpec(name: string): OptionSpec | undefined {
   return Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined;
 }
 
+/** Security options before any line set them. */
+export function emptySecurity(): SecurityDraft {
+  return {
+    allowAnonymous: undefined,
+    allowZeroLengthClientId: undefined,
+    autoIdPrefix: undefined,
+    passwordFile: undefined,
+    aclFile: undefined,
+    pskFile: undefined,
+    pskFileSource: undefined,
+  };
+}
+
 /** A fresh listener with mosquitto's per-listener defaults. */
 export function newListener(port: number, host: string | undefined, source: ConfigSource): ListenerDraft {
   return {
@@ -623,7 +650,7 @@ export function newListener(port: number, host: string | undefined, source: Conf
     useUsernameAsClientid: false,
     socketDomain: undefined,
     bindInterface: undefined,
-    security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
+    security: emptySecurity(),
     tls: {},
     source,
   };

@@ -8,6 +8,7 @@ import { NEVER_SUPPORTED, neverReasonOf, neverReasonOfValue, neverSupportedMessa
 import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf, plannedAreaOfValue } from './not-supported.js';
 import {
   bindAddress,
+  emptySecurity,
   newListener,
   optionSpec,
   OPTIONS,
@@ -15,8 +16,8 @@ import {
   type Draft,
   type ListenerDraft,
   type OptionContext,
-  type TlsDraft,
 } from './options.js';
+import { checkListenerTls, checkPskFileUsed, listenerTlsConfig, type ReportIssue } from './tls-listener.js';
 import { closest } from './suggest.js';
 import {
   CONFIG_DEFAULTS,
@@ -26,7 +27,6 @@ import {
   type ConfigSource,
   type ConfigWarning,
   type ListenerConfig,
-  type ListenerTlsConfig,
 } from './types.js';
 
 export interface ParseConfigOptions {
@@ -110,7 +110,7 @@ class ParseState {
       defaultListenerDeclared: undefined,
       defaultListenerOptions: [],
       firstListener: undefined,
-      security: { allowAnonymous: undefined, allowZeroLengthClientId: undefined, autoIdPrefix: undefined, passwordFile: undefined, aclFile: undefined },
+      security: emptySecurity(),
       perListenerSettings: undefined,
       firstSecurityOption: undefined,
       securityLines: new Map(),
@@ -381,47 +381,6 @@ class ParseState {
     return [...items].sort((a, b) => order(a.file) - order(b.file) || a.line - b.line);
   }
 
-  /** A listener with any TLS option must have a certificate and key; client certificates need a CA. */
-  #checkTls(listener: ListenerDraft): void {
-    const tls = listener.tls;
-    const at = tls.source;
-    if (at === undefined) return;
-    if (tls.certfile === undefined || tls.keyfile === undefined) {
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        at.file,
-        at.line,
-        undefined,
-        `listener ${listener.port} has TLS options but ${tls.certfile === undefined ? 'no certfile' : 'no keyfile'}`,
-        'add both "certfile PATH" and "keyfile PATH" under the listener',
-      );
-    }
-    if (tls.requireCertificate === true && tls.cafile === undefined && tls.capath === undefined) {
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        at.file,
-        at.line,
-        'require_certificate',
-        `listener ${listener.port} requires client certificates but names no CA to check them against`,
-        'add "cafile PATH" (the CA that signed your client certificates) under the listener',
-      );
-    }
-    // use_*_as_username without require_certificate is allowed, as in Mosquitto 2.0: no client is asked
-    // for a certificate, so every client is refused (resolveSecurity warns).
-    const lines = tls.usernameLines ?? {};
-    if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true) {
-      const line = lines.subject ?? lines.identity ?? at;
-      this.#issue(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        undefined,
-        `listener ${listener.port} sets both use_identity_as_username and use_subject_as_username`,
-        'keep one: use_identity_as_username takes the certificate\'s CN, use_subject_as_username its whole subject',
-      );
-    }
-  }
-
   /** Applies defaults, checks what needs the whole file, and returns the config or throws. */
   finish(): BrokerConfig {
     const { draft } = this;
@@ -453,7 +412,9 @@ class ParseState {
         );
       }
     }
-    for (const listener of [...draft.listeners, draft.defaultListener]) this.#checkTls(listener);
+    const report: ReportIssue = (kind, file, line, option, text, fix) => this.#issue(kind, file, line, option, text, fix);
+    for (const listener of [...draft.listeners, draft.defaultListener]) checkListenerTls(draft, listener, report);
+    checkPskFileUsed(draft, [...draft.listeners, draft.defaultListener], report);
     if (this.#issues.length > 0) {
       throw new ConfigError(this.#sorted(this.#issues));
     }
@@ -484,7 +445,7 @@ class ParseState {
         useUsernameAsClientid: l.useUsernameAsClientid,
         socketDomain: l.socketDomain,
         bindInterface: l.bindInterface,
-        ...(l.tls.source === undefined ? {} : { tls: tlsConfig(l.tls) }),
+        ...(l.tls.source === undefined ? {} : { tls: listenerTlsConfig(l.tls, security.pskFile) }),
         source: Object.freeze({ ...l.source }),
       });
     });
@@ -513,21 +474,4 @@ class ParseState {
       warnings: Object.freeze(this.#sorted(this.#warnings)),
     });
   }
-}
-
-function tlsConfig(draft: TlsDraft): ListenerTlsConfig {
-  return Object.freeze({
-    ...(draft.cafile === undefined ? {} : { cafile: draft.cafile }),
-    ...(draft.capath === undefined ? {} : { capath: draft.capath }),
-    ...(draft.certfile === undefined ? {} : { certfile: draft.certfile }),
-    ...(draft.keyfile === undefined ? {} : { keyfile: draft.keyfile }),
-    ...(draft.tlsVersion === undefined ? {} : { tlsVersion: draft.tlsVersion }),
-    ...(draft.ciphers === undefined ? {} : { ciphers: draft.ciphers }),
-    ...(draft.ciphersTls13 === undefined ? {} : { ciphersTls13: draft.ciphersTls13 }),
-    ...(draft.dhparamfile === undefined ? {} : { dhparamfile: draft.dhparamfile }),
-    requireCertificate: draft.requireCertificate ?? false,
-    handshakeTimeout: draft.handshakeTimeout ?? CONFIG_DEFAULTS.tlsHandshakeTimeout,
-    useIdentityAsUsername: draft.useIdentityAsUsername ?? false,
-    useSubjectAsUsername: draft.useSubjectAsUsername ?? false,
-  });
 }

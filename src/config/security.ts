@@ -13,7 +13,7 @@ export interface ListenerSecurity {
   readonly reason: string;
   /** The listener accepts connections from this machine only (bound to a loopback address). */
   readonly loopbackOnly: boolean;
-  /** Clients can prove who they are: a password file, or client certificates mapped to user names. */
+  /** Clients can prove who they are: a password file, client certificates mapped to user names, or TLS-PSK keys. */
   readonly authenticates: boolean;
   /** No client can connect: anonymous clients are refused and nothing else can log in (Mosquitto 2 starts anyway). */
   readonly noClientCanConnect: boolean;
@@ -63,18 +63,24 @@ export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity
       reason = 'allow_anonymous is not set, and with a listener configured it defaults to false (mosquitto 2)';
     }
     const tls = listener.tls;
+    // A TLS-PSK listener lets no one finish the handshake without a key from psk_file; with
+    // use_identity_as_username the PSK identity becomes the user name.
+    const psk = tls?.pskHint !== undefined;
+    const pskOnly = psk && tls?.certfile === undefined;
     const at = `${listener.source.file}:${listener.source.line}`;
     // use_identity/subject_as_username: the certificate is every client's credential, anonymous or not.
     // Without require_certificate none is asked for in the handshake, so, as in Mosquitto 2.0, every
     // client is refused with "bad user name or password".
     const certificateNames = tls?.useIdentityAsUsername === true || tls?.useSubjectAsUsername === true;
-    const certificateNeverAsked = certificateNames && tls?.requireCertificate !== true;
+    const certificateNeverAsked = certificateNames && !psk && tls?.requireCertificate !== true;
     if (certificateNeverAsked) {
       anonymousAllowed = false;
       reason = `${tls?.useIdentityAsUsername === true ? 'use_identity_as_username' : 'use_subject_as_username'} takes every user name from a client certificate that this listener never asks for`;
     }
-    const authenticates = listener.passwordFile !== undefined || (certificateNames && !certificateNeverAsked);
-    const noClientCanConnect = certificateNeverAsked || (!anonymousAllowed && !authenticates);
+    // The MQTT login: a password, or a user name from the certificate or the PSK identity.
+    const logsIn = listener.passwordFile !== undefined || (certificateNames && !certificateNeverAsked);
+    const authenticates = logsIn || psk;
+    const noClientCanConnect = certificateNeverAsked || (!anonymousAllowed && !logsIn);
     let refusal: string | undefined;
     const warnings: string[] = [];
     if (certificateNeverAsked) {
@@ -89,15 +95,19 @@ export function resolveSecurity(config: BrokerConfig): readonly ListenerSecurity
         `listener ${name} (${at}) can be reached from other machines but has no way to log clients in. ` +
         'Fix: add "password_file /etc/moat/passwd" (create it with "moat passwd -c /etc/moat/passwd USER"), ' +
         'or bind the listener to 127.0.0.1, or — on a private network only — set "allow_anonymous true".';
-    } else if (anonymousAllowed && !loopbackOnly) {
+    } else if (anonymousAllowed && !loopbackOnly && !pskOnly) {
       warnings.push(
         `INSECURE: listener ${name} lets anyone who can reach it connect without a username or password ` +
           '(allow_anonymous true); keep it on a private network, or set a password_file and "allow_anonymous false".',
       );
     } else if (noClientCanConnect) {
       warnings.push(
-        `listener ${name} refuses anonymous clients and has no password_file, so no client can connect. ` +
-          'Fix: add "password_file FILE" (moat passwd -c FILE USER), or "allow_anonymous true" for local testing.',
+        psk
+          ? `listener ${name} refuses anonymous clients and takes no user name from the PSK identity, so no TLS-PSK client can log in. ` +
+              'Fix: add "use_identity_as_username true" (the PSK identity becomes the user name), or a password_file for MQTT logins, ' +
+              'or "allow_anonymous true" (every client with a key may connect).'
+          : `listener ${name} refuses anonymous clients and has no password_file, so no client can connect. ` +
+              'Fix: add "password_file FILE" (moat passwd -c FILE USER), or "allow_anonymous true" for local testing.',
       );
     }
     if (tlsListener !== undefined && tls === undefined && !loopbackOnly) {

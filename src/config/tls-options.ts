@@ -1,9 +1,11 @@
-// The listener TLS options of mosquitto.conf (cafile, capath, certfile, keyfile, ciphers,
+// The listener TLS options of mosquitto.conf (cafile, capath, certfile, keyfile, crlfile, ciphers,
 // ciphers_tls1.3, dhparamfile, tls_keyform pem, tls_version, require_certificate,
-// use_identity_as_username, use_subject_as_username) and moat's
-// tls_handshake_timeout: each sets a field of the listener's TlsDraft; parse.ts checks the
-// combination (certificate and key together, a CA for client certificates, a required client
-// certificate for the username options).
+// use_identity_as_username, use_subject_as_username, psk_hint) and moat's tls_handshake_timeout:
+// each sets a field of the listener's TlsDraft; tls-listener.ts checks the combination (certificate
+// and key together, a CA for client certificates, a required client certificate or a PSK for the
+// username options, a psk_file for psk_hint).
+import { CONFIG_ISSUE_KINDS } from './errors.js';
+import { MAX_PSK_IDENTITY_BYTES } from './types.js';
 import { bool, freeText, oneOf, setListener, wholeNumber, type OptionContext, type OptionSpec, type TlsDraft } from './options.js';
 
 function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
@@ -14,13 +16,17 @@ function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
 }
 
 /** A listener TLS option whose value is a path or free text. */
-function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'ciphers' | 'ciphersTls13' | 'dhparamfile', example: string): OptionSpec {
+function tlsPath(option: 'cafile' | 'capath' | 'certfile' | 'keyfile' | 'crlfile' | 'ciphers' | 'ciphersTls13' | 'dhparamfile', example: string): OptionSpec {
   return {
     scope: 'listener',
     example,
     apply: (ctx) => {
       const value = freeText(ctx, example);
-      if (value !== undefined) setTls(ctx, (t) => (t[option] = value));
+      if (value === undefined) return;
+      setTls(ctx, (t) => {
+        t[option] = value;
+        if (option === 'crlfile') (t.optionLines ??= {}).crlfile = { file: ctx.line.file, line: ctx.line.line };
+      });
     },
   };
 }
@@ -30,6 +36,7 @@ export const TLS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   capath: tlsPath('capath', '/etc/ssl/certs'),
   certfile: tlsPath('certfile', '/etc/moat/server.crt'),
   keyfile: tlsPath('keyfile', '/etc/moat/server.key'),
+  crlfile: tlsPath('crlfile', '/etc/moat/crl.pem'),
   ciphers: tlsPath('ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'),
   'ciphers_tls1.3': tlsPath('ciphersTls13', 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'),
   dhparamfile: tlsPath('dhparamfile', '/etc/moat/dhparam.pem'),
@@ -39,6 +46,27 @@ export const TLS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: 'pem',
     apply: (ctx) => {
       if (oneOf(ctx, ['pem'] as const, 'pem') !== undefined) setTls(ctx, () => {});
+    },
+  },
+  // Makes the listener a TLS-PSK listener; the keys come from psk_file. TLS 1.3 never sends the hint.
+  psk_hint: {
+    scope: 'listener',
+    example: 'moat',
+    apply: (ctx) => {
+      const value = freeText(ctx, 'moat');
+      if (value === undefined) return;
+      if (Buffer.byteLength(value) > MAX_PSK_IDENTITY_BYTES) {
+        ctx.error(
+          CONFIG_ISSUE_KINDS.invalidValue,
+          `psk_hint is ${Buffer.byteLength(value)} bytes long; TLS-PSK carries at most ${MAX_PSK_IDENTITY_BYTES}`,
+          'write a shorter hint, e.g. "psk_hint moat".',
+        );
+      }
+      // Recorded even when too long, so the listener's psk_file is not reported as unused as well.
+      setTls(ctx, (t) => {
+        t.pskHint = value;
+        (t.optionLines ??= {}).psk_hint = { file: ctx.line.file, line: ctx.line.line };
+      });
     },
   },
   tls_version: {

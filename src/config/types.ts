@@ -82,15 +82,26 @@ export const CONFIG_DEFAULTS = {
   websocketsHeadersSize: 0,
 } as const;
 
+/** OpenSSL's PSK_MAX_IDENTITY_LEN: the longest identity hint (and identity) a TLS-PSK handshake carries. */
+export const MAX_PSK_IDENTITY_BYTES = 256;
+
 /**
- * TLS settings of a listener (cafile/capath/certfile/keyfile/tls_version/ciphers/require_certificate,
- * tls_handshake_timeout, use_identity_as_username/use_subject_as_username).
+ * TLS settings of a listener (cafile/capath/certfile/keyfile/crlfile/tls_version/ciphers/
+ * require_certificate, tls_handshake_timeout, use_identity_as_username/use_subject_as_username,
+ * psk_hint and the psk_file that applies to it).
  */
 export interface ListenerTlsConfig {
   readonly cafile?: string;
   readonly capath?: string;
+  /** Absent only on a TLS-PSK listener (psk_hint), which then accepts PSK clients only. */
   readonly certfile?: string;
   readonly keyfile?: string;
+  /** `crlfile`: PEM CRLs checked against client certificates (require_certificate listeners). */
+  readonly crlfile?: string;
+  /** `psk_hint`: the listener accepts TLS-PSK clients. */
+  readonly pskHint?: string;
+  /** The `psk_file` of this listener (its own with per_listener_settings, else the global one); set exactly when pskHint is. */
+  readonly pskFile?: string;
   readonly tlsVersion?: string;
   readonly ciphers?: string;
   /** `ciphers_tls1.3`: the TLS 1.3 cipher suites (`ciphers` is for TLS 1.2). */

@@ -1,18 +1,26 @@
-// The one place that turns a listener's TLS settings (mosquitto's cafile/capath/certfile/keyfile/
-// tls_version/ciphers/ciphers_tls1.3/dhparamfile/require_certificate) into Node TLS options, shared by mqtts (tls.ts) and wss
-// (ws.ts), and re-reads them on SIGHUP. Every file is read and parsed on its own first, so a
-// missing file or bad PEM is reported with the file's name and the option that names it.
+// The one place that sets up a TLS server for moat, shared by mqtts (tls.ts) and wss (ws.ts): the
+// options from the listener's files (tls-files.ts), TLS-PSK, session resumption, handshake failures
+// and refused clients logged, and the SIGHUP reload.
 //
 // Resumption works both ways a client may ask: session tickets (TLS 1.2 and 1.3, Node's default)
 // and session ids (TLS 1.2 clients without tickets, from a bounded cache), so a slow device pays the
 // full handshake once, not on every reconnect. A reload starts over (new ticket keys, empty cache):
-// a session made under the old key is not resumed once the key is replaced.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createSecureContext, DEFAULT_CIPHERS, type SecureContextOptions, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
+// a session made under the old key is not resumed once the key is replaced. PSK listeners resume
+// nothing: a resumed TLS 1.3 session does not say which PSK identity made it.
+//
+// A client certificate that fails verification (expired, revoked, unknown CA) is refused by Node
+// after the handshake, without a TLS alert: Node's OpenSSL verify callback accepts everything and
+// the check runs once the handshake is done, so the client only sees the connection close. moat
+// cannot make OpenSSL send the alert; it logs the reason (tls_client_refused). A client with no
+// certificate at all is refused inside the handshake, with OpenSSL's certificate_required alert.
+import type { Socket } from 'node:net';
+import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
+import { rememberPskIdentity } from '../auth/certificate-identity.js';
 import type { Broker } from '../broker/broker.js';
 import { CONFIG_DEFAULTS, type ListenerTlsConfig } from '../config/types.js';
+import { readTlsCredentials, type TlsCredentials } from './tls-files.js';
+
+export { readTlsCredentials, secureContextOptions, TlsFileError, type TlsCredentials } from './tls-files.js';
 
 /**
  * A handshake not finished in this time is dropped (`tls_handshake_timeout`, default 30 s): generous,
@@ -25,127 +33,60 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = CONFIG_DEFAULTS.tlsHandshakeTimeout 
 /** TLS sessions kept for session-id resumption, per listener. */
 const SESSION_CACHE_SIZE = 10_000;
 
-/** A certificate or key file that cannot be used; `file` names it for the log. */
-export class TlsFileError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TlsFileError';
-  }
+/** A TLS server's options, and how to wire the server made with them. */
+export interface TlsServerSetup {
+  /** What `tls.createServer` / `https.createServer` take. */
+  readonly options: TlsOptions;
+  /**
+   * Wires the server made with `options` (session cache, failures logged) and returns its reload:
+   * re-reads every file and swaps them in; throws TlsFileError and keeps the old ones when a file is
+   * unusable. Open connections are untouched.
+   */
+  attach(server: TlsServer, broker: Broker): () => void;
 }
 
-function readTlsFile(option: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new TlsFileError(file, `cannot read ${option} ${file}: ${(error as Error).message}`);
-  }
-}
+/** The identity a TLS-PSK client offered, and whether psk_file knows it: for the log when its handshake fails. */
+const pskAttempts = new WeakMap<TLSSocket, { readonly identity: string; readonly known: boolean }>();
 
-function checkCertificate(option: string, file: string, pem: Buffer): void {
-  try {
-    new X509Certificate(pem);
-  } catch (error) {
-    throw new TlsFileError(file, `${option} ${file} is not a PEM certificate: ${(error as Error).message}`);
-  }
-}
-
-/**
- * The secure-context part of the TLS options (certificate, key, CAs, versions, ciphers, session
- * settings): what `tls.createServer` takes at start and `server.setSecureContext` on reload.
- * Reads every file now; throws TlsFileError naming the first file that is unreadable or malformed.
- */
-export function secureContextOptions(tls: ListenerTlsConfig): SecureContextOptions {
-  if (tls.certfile === undefined || tls.keyfile === undefined) {
-    throw new Error('a TLS listener needs certfile and keyfile'); // config/ refuses this first
-  }
-  const cert = readTlsFile('certfile', tls.certfile);
-  checkCertificate('certfile', tls.certfile, cert);
-  const key = readTlsFile('keyfile', tls.keyfile);
-  try {
-    createPrivateKey(key);
-  } catch (error) {
-    throw new TlsFileError(tls.keyfile, `keyfile ${tls.keyfile} is not a usable private key: ${(error as Error).message}`);
-  }
-  const ca: Buffer[] = [];
-  if (tls.cafile !== undefined) {
-    const pem = readTlsFile('cafile', tls.cafile);
-    checkCertificate('cafile', tls.cafile, pem);
-    ca.push(pem);
-  }
-  if (tls.capath !== undefined) ca.push(...readCaPath(tls.capath));
-  const ciphers = cipherList(tls);
-  const dhparam = tls.dhparamfile === undefined ? undefined : readDhParams(tls.dhparamfile);
-  const options: SecureContextOptions = {
-    cert,
-    key,
-    ...(ca.length > 0 ? { ca } : {}),
-    minVersion: tls.tlsVersion === 'tlsv1.3' ? 'TLSv1.3' : 'TLSv1.2',
-    ...(ciphers === undefined ? {} : { ciphers }),
-    // Without dhparamfile, well-known parameters as strong as the key, as Mosquitto 2.0 gets from OpenSSL 3.
-    dhparam: dhparam ?? 'auto',
-    sessionIdContext: 'moat',
-    sessionTimeout: 3600,
-  };
-  try {
-    createSecureContext(options); // key/certificate mismatch, unknown ciphers: fail here, not on the first handshake
-  } catch (error) {
-    throw new TlsFileError(tls.certfile, `certfile ${tls.certfile} / keyfile ${tls.keyfile}: ${(error as Error).message}`);
-  }
-  return options;
-}
-
-/**
- * Node takes TLS 1.3 suites (TLS_*) and TLS 1.2 ciphers in one list, and a list without 1.2 ciphers
- * turns TLS 1.2 off: so each of `ciphers` (1.2) and `ciphers_tls1.3` keeps Node's default for the
- * other version, as each does in Mosquitto. undefined: neither is set, Node's defaults.
- */
-function cipherList(tls: ListenerTlsConfig): string | undefined {
-  if (tls.ciphers === undefined && tls.ciphersTls13 === undefined) return undefined;
-  const defaults = DEFAULT_CIPHERS.split(':');
-  const tls13 = tls.ciphersTls13 ?? defaults.filter((c) => c.startsWith('TLS_')).join(':');
-  const tls12 = tls.ciphers ?? defaults.filter((c) => !c.startsWith('TLS_')).join(':');
-  return `${tls13}:${tls12}`;
-}
-
-/** dhparamfile: Node silently ignores parameters it cannot read, so check that they are there. */
-function readDhParams(file: string): Buffer {
-  const pem = readTlsFile('dhparamfile', file);
-  if (!pem.includes('-----BEGIN DH PARAMETERS-----')) {
-    throw new TlsFileError(file, `dhparamfile ${file} holds no PEM DH parameters (make them with "openssl dhparam -out ${file} 2048")`);
-  }
-  return pem;
-}
-
-/** Everything a TLS (or HTTPS) server is created with: the secure context plus client-certificate and timeout settings. */
-export function serverTlsOptions(tls: ListenerTlsConfig, handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): TlsOptions {
-  return {
-    ...secureContextOptions(tls),
+/** Reads the listener's files now (throws TlsFileError naming the first unusable one). */
+export function prepareTlsServer(tls: ListenerTlsConfig, handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): TlsServerSetup {
+  let credentials: TlsCredentials = readTlsCredentials(tls);
+  const psk = tls.pskHint === undefined
+    ? {}
+    : {
+        pskIdentityHint: tls.pskHint,
+        // Node answers null with an unknown_psk_identity alert (TLS 1.2); TLS 1.3 falls back to a certificate handshake.
+        pskCallback: (socket: TLSSocket, identity: string): Buffer | null => {
+          const key = credentials.psk?.key(identity);
+          pskAttempts.set(socket, { identity, known: key !== undefined });
+          if (key !== undefined) rememberPskIdentity(socket, identity);
+          return key ?? null;
+        },
+      };
+  const options: TlsOptions = {
+    ...credentials.context,
     requestCert: tls.requireCertificate,
     rejectUnauthorized: tls.requireCertificate,
     handshakeTimeout: handshakeTimeoutMs,
+    ...psk,
+  };
+  return {
+    options,
+    attach(server, broker) {
+      const forgetSessions = tls.pskHint === undefined ? cacheSessions(server) : () => undefined;
+      logFailedHandshakes(server, broker);
+      return () => {
+        const next = readTlsCredentials(tls); // throws before anything changes
+        server.setSecureContext(next.context); // new ticket keys: the id cache goes with them
+        forgetSessions();
+        credentials = next;
+      };
+    },
   };
 }
 
-/** Every certificate file in a directory (mosquitto's capath). */
-function readCaPath(dir: string): Buffer[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    throw new TlsFileError(dir, `cannot read capath ${dir}: ${(error as Error).message}`);
-  }
-  return names.filter((name) => /\.(pem|crt|cer)$/i.test(name)).map((name) => readTlsFile('capath file', join(dir, name)));
-}
-
-/**
- * Wires a TLS server (tls.Server, or https.Server for wss) for moat: the session-id cache, handshake
- * failures logged, and returns the reload function (re-reads the files and swaps the context; throws
- * TlsFileError and keeps the old context when a file is unusable; open connections are untouched).
- */
-export function setUpTlsServer(server: TlsServer, broker: Broker, tls: ListenerTlsConfig): () => void {
+/** Session-id resumption from a bounded cache (tickets need nothing); returns what empties it. */
+function cacheSessions(server: TlsServer): () => void {
   const sessions = new Map<string, Buffer>();
   server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
     if (sessions.size >= SESSION_CACHE_SIZE) sessions.delete(sessions.keys().next().value as string);
@@ -155,19 +96,77 @@ export function setUpTlsServer(server: TlsServer, broker: Broker, tls: ListenerT
   server.on('resumeSession', (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
     done(null, sessions.get(id.toString('hex')) ?? null);
   });
+  return () => sessions.clear();
+}
+
+interface Peer {
+  readonly address: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly listenerPort: number | undefined;
+}
+
+function logFailedHandshakes(server: TlsServer, broker: Broker): void {
+  // A socket whose certificate failed verification is destroyed by Node itself, then reported as
+  // an ECONNRESET tlsClientError once its address is gone; that report comes synchronously from
+  // within the 'close' event of the TCP socket underneath, so the address is taken from there.
+  let closing: Peer | undefined;
+  server.on('connection', (raw: Socket) => {
+    const peer: Peer = { address: raw.remoteAddress, remotePort: raw.remotePort, listenerPort: raw.localPort };
+    raw.once('close', () => {
+      closing = peer;
+      queueMicrotask(() => {
+        if (closing === peer) closing = undefined;
+      });
+    });
+  });
   server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
-    // Node reports a handshake timeout here but leaves the socket open (a client that sends nothing
-    // would stay forever): close it. One line per socket; only timeouts are worth info, the rest
-    // (scanners, resets, wrong CA) is routine and logged at debug.
-    const timedOut = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
-    const record = { event: 'tls_handshake_failed', address: socket.remoteAddress, remotePort: socket.remotePort, listenerPort: socket.localPort, reason: timedOut ? 'timeout' : error.message };
-    if (timedOut) broker.logger.info(record, 'TLS handshake timed out; connection closed');
-    else broker.logger.debug(record, 'TLS handshake failed');
+    const peer: Peer =
+      socket.remoteAddress === undefined && closing !== undefined
+        ? closing
+        : { address: socket.remoteAddress, remotePort: socket.remotePort, listenerPort: socket.localPort };
+    const code = (error as NodeJS.ErrnoException).code;
+    const refusal = refusalOf(socket, code);
+    if (refusal !== undefined) {
+      broker.logger.info({ event: 'tls_client_refused', ...peer, ...refusal }, `TLS client refused: ${refusal.reason}`);
+    } else if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      broker.logger.info({ event: 'tls_handshake_failed', ...peer, reason: 'timeout' }, 'TLS handshake timed out; connection closed');
+    } else {
+      // Scanners, resets, clients that do not trust our certificate: routine.
+      broker.logger.debug({ event: 'tls_handshake_failed', ...peer, reason: error.message }, 'TLS handshake failed');
+    }
+    // Node reports a handshake timeout here but leaves the socket open (a client that sends nothing would stay forever).
     socket.destroy();
   });
-  return () => {
-    const options = secureContextOptions(tls); // throws before anything changes
-    server.setSecureContext(options);
-    sessions.clear();
+}
+
+/** What the log says about a client refused for its certificate or PSK; undefined for other failures. */
+function refusalOf(socket: TLSSocket, code: string | undefined): { code: string; reason: string; pskIdentity?: string } | undefined {
+  const verifyError = socket.authorizationError as unknown as string | null;
+  if (typeof verifyError === 'string') return { code: verifyError, reason: CERTIFICATE_REFUSALS[verifyError] ?? `the client certificate failed verification (${verifyError})` };
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return { code, reason: 'the client presented no certificate, and this listener requires one' };
+  const attempt = pskAttempts.get(socket);
+  if (attempt === undefined) return undefined;
+  return {
+    code: code ?? 'PSK',
+    reason: attempt.known ? 'the client does not have the key psk_file gives its PSK identity' : 'the client’s PSK identity is not in psk_file',
+    pskIdentity: attempt.identity,
   };
 }
+
+/** OpenSSL's verify results (X509_V_ERR_*, as Node names them) that client certificates run into. */
+const CERTIFICATE_REFUSALS: Readonly<Record<string, string>> = {
+  CERT_HAS_EXPIRED: 'the client certificate has expired',
+  CERT_NOT_YET_VALID: 'the client certificate is not valid yet',
+  CERT_REVOKED: 'the client certificate is revoked by crlfile',
+  UNABLE_TO_GET_CRL: 'crlfile has no CRL from the CA of the client certificate',
+  CRL_HAS_EXPIRED: 'the CRL in crlfile has expired; issue a fresh one and send SIGHUP',
+  CRL_NOT_YET_VALID: 'the CRL in crlfile is not valid yet',
+  CRL_SIGNATURE_FAILURE: 'the CRL in crlfile is not signed by the CA it names',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the client certificate is not signed by a CA of cafile/capath',
+  UNABLE_TO_GET_ISSUER_CERT: 'the client certificate is not signed by a CA of cafile/capath',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the client certificate is not signed by a CA of cafile/capath',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the client certificate chains to a CA that is not in cafile/capath',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the client certificate is self-signed',
+  CERT_SIGNATURE_FAILURE: 'the signature on the client certificate is wrong',
+  INVALID_PURPOSE: 'the client certificate may not be used for client authentication (extendedKeyUsage)',
+};

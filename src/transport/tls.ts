@@ -1,14 +1,14 @@
-// TLS listener (mosquitto's cafile/capath/certfile/keyfile/tls_version/ciphers/require_certificate).
-// TLS 1.2 is the floor; the options, session resumption and SIGHUP reload live in tls-context.ts,
-// shared with wss listeners.
+// TLS listener (mosquitto's cafile/capath/certfile/keyfile/crlfile/tls_version/ciphers/
+// require_certificate, and TLS-PSK with psk_hint/psk_file). TLS 1.2 is the floor; the options,
+// session resumption and SIGHUP reload live in tls-context.ts, shared with wss listeners.
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionInfo } from '../broker/connection.js';
 import type { ListenerTlsConfig } from '../config/types.js';
 import { bind, type ListenerOptions, type Listening } from './listen.js';
-import { serverTlsOptions, setUpTlsServer } from './tls-context.js';
+import { prepareTlsServer } from './tls-context.js';
 
-export { secureContextOptions, serverTlsOptions, TlsFileError } from './tls-context.js';
+export { secureContextOptions, TlsFileError } from './tls-context.js';
 
 export interface TlsListenerOptions extends ListenerOptions {
   tls: ListenerTlsConfig;
@@ -18,11 +18,12 @@ export interface TlsListenerOptions extends ListenerOptions {
 
 export async function listenTls(broker: Broker, options: TlsListenerOptions): Promise<Listening> {
   const info: ConnectionInfo = { listener: `mqtts:${options.port}`, policy: options.policy };
-  const server = createServer(serverTlsOptions(options.tls, options.handshakeTimeoutMs), (socket: TLSSocket) => {
+  const setup = prepareTlsServer(options.tls, options.handshakeTimeoutMs);
+  const server = createServer(setup.options, (socket: TLSSocket) => {
     if (options.noDelay ?? true) socket.setNoDelay(true);
     // Only now, with the handshake done, does the engine's CONNECT timeout (connect_timeout) start.
     broker.handle(socket, info);
   });
-  const reloadTls = setUpTlsServer(server, broker, options.tls);
+  const reloadTls = setup.attach(server, broker);
   return { ...(await bind(server, broker, options)), reloadTls };
 }

@@ -14,7 +14,7 @@ import type { Broker } from '../broker/broker.js';
 import { clip } from '../broker/logger.js';
 import type { ListenerTlsConfig } from '../config/types.js';
 import { bind, type ListenerOptions, type Listening } from './listen.js';
-import { serverTlsOptions, setUpTlsServer } from './tls-context.js';
+import { prepareTlsServer } from './tls-context.js';
 
 export interface WebSocketListenerOptions extends ListenerOptions {
   /** Present: wss:// (HTTPS upgrade); absent: ws://. */
@@ -43,10 +43,9 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
   const listener = `${secure ? 'wss' : 'ws'}:${options.port}`;
   const noDelay = options.noDelay ?? true;
   const headers = options.maxHeaderSize ? { maxHeaderSize: options.maxHeaderSize } : {};
-  const server = secure
-    ? createHttpsServer({ ...serverTlsOptions(options.tls as ListenerTlsConfig, options.handshakeTimeoutMs), noDelay, ...headers }, notWebSocket)
-    : createHttpServer({ noDelay, ...headers }, notWebSocket);
-  const reloadTls = secure ? setUpTlsServer(server as TlsServer, broker, options.tls as ListenerTlsConfig) : undefined;
+  const tls = options.tls === undefined ? undefined : prepareTlsServer(options.tls, options.handshakeTimeoutMs);
+  const server = tls !== undefined ? createHttpsServer({ ...tls.options, noDelay, ...headers }, notWebSocket) : createHttpServer({ noDelay, ...headers }, notWebSocket);
+  const reloadTls = tls?.attach(server as TlsServer, broker);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false, // the engine tracks connections; a second set per listener is waste at 10,000s of clients

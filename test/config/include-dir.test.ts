@@ -91,7 +91,7 @@ test('include_dir: errors name the included file and line, together with the mai
     const conf = join(dir, 'conf.d');
     await mkdir(conf);
     await writeFile(join(conf, '10-limits.conf'), '# limits\nmax_keepalive ten\n');
-    await writeFile(join(conf, '20-tls.conf'), 'listener 8883\ncrlfile /etc/crl.pem\n');
+    await writeFile(join(conf, '20-store.conf'), 'listener 8883\npersistence true\n');
     const main = join(dir, 'mosquitto.conf');
     await writeFile(main, 'include_dir conf.d\nbogus_option 1\n');
     const err = await rejects(loadConfig(main));
@@ -100,7 +100,7 @@ test('include_dir: errors name the included file and line, together with the mai
       [
         [main, 2, 'unknown-option'],
         [join(conf, '10-limits.conf'), 2, 'invalid-value'],
-        [join(conf, '20-tls.conf'), 2, 'not-yet-supported'],
+        [join(conf, '20-store.conf'), 2, 'not-yet-supported'],
       ],
     );
     assert.ok(err.message.includes(`  ${join(conf, '10-limits.conf')}:2: max_keepalive expects a whole number 0-65535, got "ten".`));

@@ -80,6 +80,9 @@ const TLS_NAMES = new Set([...Object.keys(TLS_OPTIONS), 'crlfile']);
 
 function contextFor(row: Row): string {
   if (row.name === 'port' || row.name === 'bind_address') return '';
+  // psk_hint and psk_file are each refused without the other.
+  if (row.name === 'psk_hint') return `${PLAIN}psk_file /etc/moat/psk\n`;
+  if (row.name === 'psk_file') return `${PLAIN}psk_hint moat\n`;
   return TLS_NAMES.has(row.name) ? TLS : PLAIN;
 }
 

@@ -111,6 +111,8 @@ export interface SpawnTrackedOptions {
   readonly name?: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Written to the process's stdin, which is then closed; without it stdin is /dev/null. */
+  readonly input?: string | Buffer;
 }
 
 /** Spawns command (no shell), capturing output lines. Rejects if the process cannot be started. */
@@ -120,7 +122,7 @@ export async function spawnTracked(
   options: SpawnTrackedOptions = {},
 ): Promise<TrackedProcess> {
   installCleanup();
-  const spawnOptions: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'] };
+  const spawnOptions: SpawnOptions = { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] };
   if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
   if (options.env !== undefined) spawnOptions.env = options.env;
   const child = spawn(command, [...args], spawnOptions);
@@ -132,6 +134,10 @@ export async function spawnTracked(
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start ${name}: no pid`);
+  if (options.input !== undefined) {
+    child.stdin?.on('error', () => undefined); // a process that exits before reading it all
+    child.stdin?.end(options.input);
+  }
   live.set(pid, child);
   child.unref();
   unrefStream(child.stdout);
