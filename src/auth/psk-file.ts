@@ -1,10 +1,11 @@
 // Mosquitto's psk_file: one `identity:hexkey` line per TLS-PSK client. Read like its password file
 // (pwfile__parse: '#' comments, the identity before the first ':', blanks trimmed), and the key as
 // its mosquitto__hex2bin reads it: leading "00" pairs are kept and an odd number of digits means a
-// leading 0 nibble ("abc" is 0a bc), which is also what mosquitto_pub --psk sends. Unlike
-// Mosquitto, moat refuses lines it cannot use instead of skipping them, naming file:line.
+// leading 0 nibble ("abc" is 0a bc), which is also what mosquitto_pub --psk sends. A line moat
+// cannot use is skipped with a warning naming file:line, as password-file.ts does, so one bad line
+// cannot lock a fleet out; an identity listed twice keeps its later line, as in Mosquitto.
 import { readFileSync } from 'node:fs';
-import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue } from '../config/errors.js';
+import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
 import { MAX_PSK_IDENTITY_BYTES } from '../config/types.js';
 import { trimBlanks } from './password-file.js';
 
@@ -15,20 +16,23 @@ const FIX = 'write one IDENTITY:HEXKEY line per client, the key in hex digits wi
 
 export class PskFile {
   readonly file: string;
+  /** Findings ("file:line: ... Fix: ..."): lines skipped because they cannot be used, an identity listed twice. */
+  readonly warnings: readonly string[];
   readonly #keys: ReadonlyMap<string, Buffer>;
 
-  private constructor(file: string, keys: ReadonlyMap<string, Buffer>) {
+  private constructor(file: string, keys: ReadonlyMap<string, Buffer>, warnings: readonly string[]) {
     this.file = file;
     this.#keys = keys;
+    this.warnings = warnings;
   }
 
-  /** Parses the text of a psk_file; throws a ConfigError listing every unusable line. */
+  /** Parses the text of a psk_file; unusable lines are skipped, each with a warning. */
   static parse(text: string, file: string): PskFile {
     const keys = new Map<string, Buffer>();
     const firstLine = new Map<string, number>();
-    const issues: ConfigIssue[] = [];
+    const warnings: string[] = [];
     const problem = (line: number, text: string): void => {
-      issues.push({ kind: CONFIG_ISSUE_KINDS.invalidValue, file, line, option: undefined, message: `${where(file, line)}${text}. Fix: ${FIX}.` });
+      warnings.push(`${where(file, line)}${text}, so this line is skipped and the other clients still connect. Fix: ${FIX}.`);
     };
     text.split('\n').forEach((raw, index) => {
       const line = index + 1;
@@ -46,12 +50,13 @@ export class PskFile {
       const key = Buffer.from(hex.length % 2 === 1 ? `0${hex}` : hex, 'hex');
       if (key.length > MAX_PSK_KEY_BYTES) return problem(line, `the key of identity ${who} is ${key.length} bytes; TLS-PSK keys are at most ${MAX_PSK_KEY_BYTES}`);
       const earlier = firstLine.get(identity);
-      if (earlier !== undefined) return problem(line, `identity ${who} is also on line ${earlier}; one identity has one key`);
+      if (earlier !== undefined) {
+        warnings.push(`${where(file, line)}identity ${who} is also on line ${earlier}; this later line wins, as in Mosquitto. Fix: delete the line you do not want.`);
+      }
       firstLine.set(identity, line);
       keys.set(identity, key);
     });
-    if (issues.length > 0) throw new ConfigError(issues);
-    return new PskFile(file, keys);
+    return new PskFile(file, keys, warnings);
   }
 
   /** Reads and parses a psk_file (synchronously: it is read with the certificates, at start and on SIGHUP). */

@@ -63,31 +63,25 @@ export function checkListenerTls(draft: Draft, listener: ListenerDraft, report: 
   if (psk) checkPskListener(draft, listener, report);
 }
 
-/** As in mosquitto: the user name comes from the client's certificate or PSK identity, so one must be there, and from one place only. */
+/**
+ * The user name comes from the client's certificate or PSK identity, from one place only. Without
+ * psk_hint or require_certificate the options are allowed, as in Mosquitto 2.0: no client is asked
+ * for a certificate, so every client is refused (resolveSecurity warns).
+ */
 function checkUsernameOptions(listener: ListenerDraft, tls: TlsDraft, report: ReportIssue): void {
   const lines = tls.usernameLines ?? {};
   const psk = tls.pskHint !== undefined;
-  for (const [which, on] of [
-    ['identity', tls.useIdentityAsUsername],
-    ['subject', tls.useSubjectAsUsername],
-  ] as const) {
-    const line = lines[which];
-    const option = `use_${which}_as_username`;
-    if (on !== true || line === undefined) continue;
-    if (psk && which === 'subject') {
-      // Mosquitto takes the user name of a psk_hint listener from the PSK identity only, so it would refuse every client.
-      report(
-        CONFIG_ISSUE_KINDS.invalidValue,
-        line.file,
-        line.line,
-        option,
-        `${option} true on listener ${listener.port}: on a listener with psk_hint the user name can only be the PSK identity`,
-        'write "use_identity_as_username true" instead, or remove the line',
-      );
-      continue;
-    }
-    // Without psk_hint or require_certificate this is allowed, as in Mosquitto 2.0: no client is asked
-    // for a certificate, so every client is refused (resolveSecurity warns).
+  const subjectLine = lines.subject;
+  if (psk && tls.useSubjectAsUsername === true && subjectLine !== undefined) {
+    // Mosquitto takes the user name of a psk_hint listener from the PSK identity only, so it would refuse every client.
+    report(
+      CONFIG_ISSUE_KINDS.invalidValue,
+      subjectLine.file,
+      subjectLine.line,
+      'use_subject_as_username',
+      `use_subject_as_username true on listener ${listener.port}: on a listener with psk_hint the user name can only be the PSK identity`,
+      'write "use_identity_as_username true" instead, or remove the line',
+    );
   }
   if (tls.useIdentityAsUsername === true && tls.useSubjectAsUsername === true && !psk) {
     const line = lines.subject ?? lines.identity ?? tls.source;

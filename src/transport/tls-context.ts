@@ -75,14 +75,23 @@ export function prepareTlsServer(tls: ListenerTlsConfig, handshakeTimeoutMs = DE
     attach(server, broker) {
       const forgetSessions = tls.pskHint === undefined ? cacheSessions(server) : () => undefined;
       logFailedHandshakes(server, broker);
+      logPskWarnings(credentials, broker);
       return () => {
         const next = readTlsCredentials(tls); // throws before anything changes
         server.setSecureContext(next.context); // new ticket keys: the id cache goes with them
         forgetSessions();
         credentials = next;
+        logPskWarnings(credentials, broker);
       };
     },
   };
+}
+
+/** The psk_file lines skipped (or overridden), each logged as it is read: at start and on every SIGHUP. */
+function logPskWarnings(credentials: TlsCredentials, broker: Broker): void {
+  const psk = credentials.psk;
+  if (psk === undefined) return;
+  for (const warning of psk.warnings) broker.logger.warn({ event: 'psk_file_warning', file: psk.file }, warning);
 }
 
 /** Session-id resumption from a bounded cache (tickets need nothing); returns what empties it. */

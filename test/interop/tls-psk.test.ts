@@ -192,5 +192,25 @@ for (const name of ['moat', 'mosquitto'] as const) {
       assert.notEqual((await publish(t, psk(t, 'dev2'), 'dev2/x', 'after')).code, 0, 'dev2 is gone');
       if (t.name === 'moat') assert.ok(t.broker.logs.some((l) => l.includes('"tls_reloaded"') && l.includes(`"pskFile":"${t.pskFile}"`)));
     });
+
+    test('a malformed psk_file line is skipped: the devices on the other lines still connect', { timeout: 30_000 }, async () => {
+      const t = target();
+      const lines = ['dev1', 'dev3'].map((id) => `${id}:${KEYS[id as keyof typeof KEYS]}`);
+      writeFileSync(`${t.pskFile}.tmp`, `${lines[0]}\nthis line has no colon\n${lines[1]}\n`);
+      chmodSync(`${t.pskFile}.tmp`, 0o644);
+      renameSync(`${t.pskFile}.tmp`, t.pskFile);
+      const seen = t.broker.logs.filter((l) => t.reloadLine.test(l)).length;
+      process.kill(t.broker.pid, 'SIGHUP');
+      await until(() => t.broker.logs.filter((l) => t.reloadLine.test(l)).length > seen, 5000, `${t.name} to reload`);
+      const end = Date.now() + 5000;
+      while ((await publish(t, psk(t, 'dev3'), 'dev3/x', 'after a bad line')).code !== 0) {
+        assert.ok(Date.now() < end, 'dev3, after the bad line, connects');
+      }
+      assert.equal((await publish(t, psk(t, 'dev1'), 'dev1/x', 'before a bad line')).code, 0, 'dev1, before the bad line, connects');
+      if (t.name === 'moat') {
+        const warning = t.broker.logs.find((l) => l.includes('"psk_file_warning"'));
+        assert.ok(warning?.includes(`${t.pskFile}:2: this line is not IDENTITY:HEXKEY`), t.broker.logs.join('\n'));
+      }
+    });
   });
 }
