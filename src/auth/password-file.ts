@@ -7,6 +7,7 @@ import { pbkdf2, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
+import { type ColonLine, type ColonLineShape, parseColonFile, splitColonLine } from './colon-file.js';
 
 export type PasswordHash =
   | { readonly kind: 'sha512'; readonly salt: Buffer; readonly hash: Buffer }
@@ -20,36 +21,15 @@ const SALT_BYTES = 12;
 const HASH_BYTES = 64;
 /** Mosquitto stores iterations in a C int. */
 const MAX_ITERATIONS = 2 ** 31 - 1;
-/** Mosquitto skips usernames longer than an MQTT string can be. */
-const MAX_USERNAME_BYTES = 65_535;
 
 const pbkdf2Async = promisify(pbkdf2);
 
+/** How a password file names its parts; Mosquitto skips usernames longer than an MQTT string can be. */
+const PASSWORD_LINE: ColonLineShape = { pair: 'USERNAME:HASH', name: 'username', maxNameBytes: 65_535, maxNameWhy: '' };
+
 /** One line of a password file, split the way Mosquitto splits it. */
-export type PasswordLine =
-  | { readonly kind: 'skip' }
-  | { readonly kind: 'malformed'; readonly problem: string }
-  | { readonly kind: 'entry'; readonly username: string; readonly password: string };
-
-/**
- * Mosquitto skips lines starting with '#' and lines without ':' (blank ones included); moat only
- * skips comments and blank lines. Username and password are trimmed of whitespace (Mosquitto's
- * misc__trimblanks, which also drops the '\r' of CRLF files).
- */
-export function parsePasswordLine(line: string): PasswordLine {
-  if (line.startsWith('#') || trimBlanks(line) === '') return { kind: 'skip' };
-  const colon = line.indexOf(':');
-  if (colon === -1) return { kind: 'malformed', problem: 'this line is not USERNAME:HASH (no ":")' };
-  const username = trimBlanks(line.slice(0, colon));
-  const password = trimBlanks(line.slice(colon + 1));
-  if (username === '') return { kind: 'malformed', problem: 'this line has no username before the ":"' };
-  if (Buffer.byteLength(username) > MAX_USERNAME_BYTES) return { kind: 'malformed', problem: `the username is longer than ${MAX_USERNAME_BYTES} bytes` };
-  return { kind: 'entry', username, password };
-}
-
-/** C's isspace() set only: String.prototype.trim would also strip Unicode spaces Mosquitto keeps. */
-export function trimBlanks(text: string): string {
-  return text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+export function parsePasswordLine(line: string): ColonLine {
+  return splitColonLine(line, PASSWORD_LINE);
 }
 
 /** A loaded password file: username -> hash. */
@@ -67,36 +47,17 @@ export class PasswordFile {
 
   /** Parses the text of a password file; malformed lines are skipped, each with a warning. */
   static parse(text: string, file: string): PasswordFile {
-    const entries = new Map<string, PasswordHash>();
-    const firstLine = new Map<string, number>();
-    const warnings: string[] = [];
-    const skip = (lineNumber: number, problem: string, fix: string): void => {
-      warnings.push(`${where(file, lineNumber)}${problem}, so this line is skipped (as Mosquitto skips it) and the other users still log in. Fix: ${fix}.`);
-    };
-    text.split('\n').forEach((line, index) => {
-      const lineNumber = index + 1;
-      const parsed = parsePasswordLine(line);
-      if (parsed.kind === 'skip') return;
-      if (parsed.kind === 'malformed') {
-        skip(lineNumber, parsed.problem, `write one USERNAME:HASH per line, or create entries with \`moat passwd ${file} USERNAME\``);
-        return;
-      }
-      const hash = parsePasswordHash(parsed.password);
-      if (hash === undefined) {
-        const bad = describeBadPassword(parsed.username, parsed.password, file);
-        skip(lineNumber, bad.problem, bad.fix);
-        return;
-      }
-      const earlier = firstLine.get(parsed.username);
-      if (earlier !== undefined) {
-        // Mosquitto keeps both in its hash table and finds the later one first.
-        warnings.push(`${where(file, lineNumber)}user ${JSON.stringify(parsed.username)} is also on line ${earlier}; this later line wins, as in Mosquitto. Fix: delete the line you do not want.`);
-      } else {
-        firstLine.set(parsed.username, lineNumber);
-      }
-      entries.set(parsed.username, hash);
+    const parsed = parseColonFile<PasswordHash>(text, file, {
+      ...PASSWORD_LINE,
+      noun: 'user',
+      afterSkip: '(as Mosquitto skips it) and the other users still log in',
+      lineFix: `write one USERNAME:HASH per line, or create entries with \`moat passwd ${file} USERNAME\``,
+      decode: (username, password) => {
+        const hash = parsePasswordHash(password);
+        return hash === undefined ? { ok: false, ...describeBadPassword(username, password, file) } : { ok: true, value: hash };
+      },
     });
-    return new PasswordFile(file, entries, warnings);
+    return new PasswordFile(file, parsed.entries, parsed.warnings);
   }
 
   /** Reads and parses a password file; an unreadable file is a ConfigError (kind 'file', line 0). */

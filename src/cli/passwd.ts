@@ -238,7 +238,7 @@ async function readExisting(file: string): Promise<ExistingFile> {
 
 function usernameOf(line: string): string | undefined {
   const parsed = parsePasswordLine(line);
-  return parsed.kind === 'entry' ? parsed.username : undefined;
+  return parsed.kind === 'entry' ? parsed.name : undefined;
 }
 
 /** Replaces the user's line in place (dropping later duplicates, which would win in the broker) or appends it. */
@@ -268,18 +268,18 @@ async function hashPlainTextLines(file: string, choice: HashChoice): Promise<voi
   const lines: string[] = [];
   for (const [index, line] of existing.lines.entries()) {
     const parsed = parsePasswordLine(line);
-    if (parsed.kind !== 'entry' || parsePasswordHash(parsed.password) !== undefined) {
+    if (parsed.kind !== 'entry' || parsePasswordHash(parsed.value) !== undefined) {
       lines.push(line);
       continue;
     }
-    if (/^\$[67]\$/.test(parsed.password)) {
-      throw new PasswdError(`Error: User ${parsed.username} on line ${index + 1} of ${file} has a damaged hash, not a plain-text password; set a new one with \`moat passwd ${file} ${parsed.username}\`.`);
+    if (/^\$[67]\$/.test(parsed.value)) {
+      throw new PasswdError(`Error: User ${parsed.name} on line ${index + 1} of ${file} has a damaged hash, not a plain-text password; set a new one with \`moat passwd ${file} ${parsed.name}\`.`);
     }
-    if (parsed.password === '') {
-      throw new PasswdError(`Error: User ${parsed.username} on line ${index + 1} of ${file} has no password; set one with \`moat passwd ${file} ${parsed.username}\`.`);
+    if (parsed.value === '') {
+      throw new PasswdError(`Error: User ${parsed.name} on line ${index + 1} of ${file} has no password; set one with \`moat passwd ${file} ${parsed.name}\`.`);
     }
-    validatePassword(parsed.password);
-    lines.push(`${parsed.username}:${formatPasswordHash(await hashPassword(parsed.password, choice))}`);
+    validatePassword(parsed.value);
+    lines.push(`${parsed.name}:${formatPasswordHash(await hashPassword(parsed.value, choice))}`);
     changed = true;
   }
   if (changed) await writeAtomically(existing.path, joinLines(lines), existing.mode);
