@@ -11,7 +11,7 @@
 // and per user name; a user name's ban applies only to addresses that have failed themselves.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ReasonCode } from '../codec/reason-codes.js';
-import { clip, type Logger } from '../broker/logger.js';
+import type { AuthReport } from './auth-events.js';
 import type { AccessControl } from './access-control.js';
 import { FailureLimiter } from './failure-limiter.js';
 import { defaultHashWorkers, HashPool } from './hash-pool.js';
@@ -67,7 +67,8 @@ export interface AuthenticatorOptions {
   readonly failureLimit: number;
   /** How long a ban lasts, and the window failures are counted in, ms. */
   readonly banMs: number;
-  readonly logger: Logger;
+  /** Where refusals, bans and failures are reported (the broker publishes them as events). */
+  readonly report: AuthReport;
   /** Bounds on password checks; default DEFAULT_LOGIN_LIMITS. */
   readonly limits?: LoginLimits;
   /** The hashing worker's script (default hash-worker.js); tests pass one that fails. */
@@ -105,7 +106,7 @@ type Counted = 'none' | 'address' | 'both';
 
 export class Authenticator {
   readonly #limiter: FailureLimiter;
-  readonly #logger: Logger;
+  readonly #report: AuthReport;
   readonly #hashWorkerUrl: URL | undefined;
   readonly #queue: LoginQueue;
   /** Where unknown names' delays wait their turn, as real checks do in #queue (but never in their place). */
@@ -124,7 +125,7 @@ export class Authenticator {
 
   constructor(options: AuthenticatorOptions) {
     this.#limiter = new FailureLimiter(options.failureLimit, options.banMs);
-    this.#logger = options.logger;
+    this.#report = options.report;
     this.#hashWorkerUrl = options.hashWorkerUrl;
     const limits = queueLimits(options.limits ?? DEFAULT_LOGIN_LIMITS);
     const failures = (address: string): number => this.#limiter.failures(addressKey(address));
@@ -261,7 +262,7 @@ export class Authenticator {
   #hashPool(): HashPool {
     this.#pool ??= new HashPool({
       size: this.#queue.concurrency,
-      logger: this.#logger,
+      report: this.#report,
       ...(this.#hashWorkerUrl === undefined ? {} : { workerUrl: this.#hashWorkerUrl }),
     });
     return this.#pool;
@@ -318,10 +319,7 @@ export class Authenticator {
     this.#stats.busyRefusals++;
     const suppressed = this.#busyLog.take();
     if (suppressed !== undefined) {
-      this.#logger.warn(
-        { event: 'auth_busy', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), reasonCode: ReasonCode.ServerBusy, detail, suppressed, busyRefusals: this.#stats.busyRefusals },
-        'login refused: password checks are at their bounds',
-      );
+      this.#report('busy', { address: attempt.address, username: attempt.username, clientId: attempt.clientId, reasonCode: ReasonCode.ServerBusy, detail, suppressed, busyRefusals: this.#stats.busyRefusals });
     }
     return { accepted: false, reasonCode: ReasonCode.ServerBusy, reason: 'the broker is busy checking other logins; try again shortly' };
   }
@@ -332,18 +330,17 @@ export class Authenticator {
 
   #internalError(attempt: LoginAttempt, error: unknown): LoginResult {
     this.#stats.errors++;
-    this.#logger.error({ event: 'auth_error', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), err: error instanceof Error ? error.message : String(error) }, 'internal error while checking a password');
+    this.#report('error', { address: attempt.address, username: attempt.username, clientId: attempt.clientId, err: error instanceof Error ? error.message : String(error) });
     return { accepted: false, reasonCode: ReasonCode.UnspecifiedError, reason: 'internal error while checking the password; try again' };
   }
 
   #refuse(attempt: LoginAttempt, reasonCode: number, reason: string, detail: string, counted: Counted): LoginResult {
-    const context = { event: 'auth_failed', address: attempt.address, username: clip(attempt.username), clientId: clip(attempt.clientId), reasonCode, reason: clip(reason), detail };
-    this.#logger.warn(context, 'login refused');
+    this.#report('failed', { address: attempt.address, username: attempt.username, clientId: attempt.clientId, reasonCode, reason, detail });
     if (counted !== 'none') {
       const keys = [attempt.address === undefined ? undefined : addressKey(attempt.address), counted === 'both' && attempt.username !== undefined ? userKey(attempt.username) : undefined];
       for (const key of keys) {
         if (key !== undefined && this.#limiter.recordFailure(key)) {
-          this.#logger.warn({ event: 'auth_banned', key: clip(key), address: attempt.address, username: clip(attempt.username) }, 'too many failed logins; banning for a while');
+          this.#report('banned', { key, address: attempt.address, username: attempt.username });
         }
       }
     }

@@ -7,7 +7,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { MoatError } from '../codec/errors.js';
 import { ReasonCode } from '../codec/reason-codes.js';
-import type { Logger } from '../broker/logger.js';
+import type { AuthReport } from './auth-events.js';
 import { LogThrottle } from './log-throttle.js';
 import { PASSWORD_HASH_BYTES, type HashSpec } from './password-file.js';
 
@@ -35,7 +35,8 @@ export class HashPoolError extends MoatError {
 export interface HashPoolOptions {
   /** Worker threads; default defaultHashWorkers(). */
   readonly size?: number;
-  readonly logger: Logger;
+  /** Where a dead worker is reported (rate-limited). */
+  readonly report: AuthReport;
   /** The worker's script; default hash-worker.js beside this file. */
   readonly workerUrl?: URL;
 }
@@ -93,7 +94,7 @@ function workerExecArgv(parent: readonly string[]): string[] | undefined {
 
 export class HashPool {
   readonly size: number;
-  readonly #logger: Logger;
+  readonly #report: AuthReport;
   readonly #workerUrl: URL;
   readonly #slots: Slot[] = [];
   /** Jobs no worker has taken yet, oldest first. The login queue keeps this short: it runs at most `size` checks. */
@@ -106,7 +107,7 @@ export class HashPool {
     const size = options.size ?? defaultHashWorkers();
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`the hashing pool needs a whole number of workers from 1 up, got ${size}`);
     this.size = size;
-    this.#logger = options.logger;
+    this.#report = options.report;
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
   }
 
@@ -222,7 +223,7 @@ export class HashPool {
   #logFailure(cause: Error): void {
     const suppressed = this.#failureLog.take();
     if (suppressed !== undefined) {
-      this.#logger.error({ event: 'hash_worker_failed', err: cause.message, suppressed }, 'a password hashing worker failed; it is replaced for the next check');
+      this.#report('hashWorkerFailed', { err: cause.message, suppressed });
     }
   }
 }

@@ -7,8 +7,10 @@ import { samePasswordHash } from '../auth/password-file.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import type { QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
-import { DropLedger } from './drops.js';
-import { clip, type Logger } from './logger.js';
+import { DropLedger, type DropCounts } from './drops.js';
+import { installEventLog } from './event-log.js';
+import { authReporter, emit } from './events.js';
+import type { Logger } from './logger.js';
 import { forwardedProperties, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
@@ -18,11 +20,25 @@ import { NEVER_EXPIRES, Session } from './session.js';
 /** How often connect timeouts and keep alive are checked: a deadline is enforced within this much. */
 const SWEEP_INTERVAL_MS = 250;
 
-export interface BrokerStats {
+/** The per-message counters the engine bumps as it works: plain numbers, no events. */
+export interface BrokerCounters {
   messagesReceived: number;
   messagesSent: number;
   /** Most clients connected at once since start ($SYS/broker/clients/maximum is this peak, not a limit). */
   peakConnections: number;
+}
+
+/** A snapshot of the broker's numbers, for $SYS, metrics and the dashboard. */
+export interface BrokerStats extends Readonly<BrokerCounters> {
+  readonly uptimeSeconds: number;
+  readonly connected: number;
+  /** Sessions, connected or not. */
+  readonly sessions: number;
+  readonly subscriptions: number;
+  readonly retained: number;
+  /** Messages accepted and then not delivered, in all and by reason. */
+  readonly dropped: number;
+  readonly droppedByReason: Readonly<DropCounts>;
 }
 
 export class Broker {
@@ -32,7 +48,7 @@ export class Broker {
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
-  readonly stats: BrokerStats = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
+  readonly counters: BrokerCounters = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
   readonly #connections = new Set<Connection>();
@@ -47,8 +63,9 @@ export class Broker {
     this.options = parseBrokerOptions(options);
     this.logger = this.options.logger;
     this.router = new Router(this.options.upgradeOutgoingQos);
-    this.drops = new DropLedger(this.logger, this.options.dropLogIntervalMs);
-    this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, logger: this.logger, limits: this.options });
+    installEventLog();
+    this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
+    this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, report: authReporter(this), limits: this.options });
   }
 
   /** Serves one client over `stream` until either side closes it. */
@@ -93,6 +110,19 @@ export class Broker {
     broker.#turnArmed = false;
   }
 
+  stats(): BrokerStats {
+    return {
+      ...this.counters,
+      uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
+      connected: this.#connectedCount,
+      sessions: this.#sessions.size,
+      subscriptions: this.router.subscriptionCount,
+      retained: this.router.retainedCount,
+      dropped: this.drops.total,
+      droppedByReason: { ...this.drops.byReason },
+    };
+  }
+
   get connectedCount(): number {
     return this.#connectedCount;
   }
@@ -119,14 +149,14 @@ export class Broker {
     let session = this.#sessions.get(clientId);
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
-      this.logger.info({ event: 'session_takeover', clientId: clip(clientId), address: connection.remoteAddress }, 'client id reconnected; closing the older connection');
+      emit(this, 'sessionTakeover', { clientId, address: connection.remoteAddress });
       this.#detach(previous, session);
       previous.close(0x8e, 'session taken over');
     }
     if (session?.willTimer !== undefined) {
       // A new connection for the client id inside the will delay: no will, whether it resumes the
       // session or starts clean [MQTT-3.1.2-8]. Mosquitto 2.0 does the same.
-      this.logger.debug({ event: 'will_cancelled', clientId: clip(clientId) }, 'client id reconnected within the will delay; its will is not sent');
+      emit(this, 'willCancelled', { clientId });
       session.willTimer.cancel();
       session.willTimer = undefined;
       session.will = undefined;
@@ -148,7 +178,7 @@ export class Broker {
     session.connection = connection;
     connection.session = session;
     this.#connectedCount++;
-    if (this.#connectedCount > this.stats.peakConnections) this.stats.peakConnections = this.#connectedCount;
+    if (this.#connectedCount > this.counters.peakConnections) this.counters.peakConnections = this.#connectedCount;
     return { session, sessionPresent };
   }
 
@@ -165,7 +195,7 @@ export class Broker {
       const current = connection.username === undefined ? undefined : control.passwords?.lookup(connection.username);
       if (current !== undefined && samePasswordHash(current, hash)) continue;
       const reason = current === undefined ? 'the user was removed from the password file' : "the user's password was changed";
-      this.logger.warn({ event: 'login_revoked', clientId: clip(connection.clientId), username: clip(connection.username), address: connection.remoteAddress, reason }, 'disconnecting a client whose login no longer holds');
+      emit(this, 'loginRevoked', { clientId: connection.clientId, username: connection.username, address: connection.remoteAddress, reason });
       connection.close(ReasonCode.NotAuthorized, reason);
       revoked++;
     }
@@ -185,7 +215,7 @@ export class Broker {
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     this.#detach(connection, session);
-    if (this.options.connectionMessages) this.logger.info({ event: 'client_disconnected', clientId: clip(session.clientId), graceful: connection.graceful }, 'client disconnected');
+    emit(this, 'clientDisconnected', { clientId: session.clientId, graceful: connection.graceful });
   }
 
   /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
@@ -221,7 +251,7 @@ export class Broker {
 
   #sessionExpired(session: Session): void {
     if (session.connection !== undefined || this.#sessions.get(session.clientId) !== session) return;
-    this.logger.debug({ event: 'session_expired', clientId: clip(session.clientId) }, 'session expired');
+    emit(this, 'sessionExpired', { clientId: session.clientId });
     this.#endSession(session);
   }
 
@@ -237,7 +267,7 @@ export class Broker {
   }
 
   publishWill(clientId: string, will: Will, source: Access | undefined): void {
-    this.logger.info({ event: 'will_published', clientId: clip(clientId), topic: clip(will.topic) }, 'publishing will');
+    emit(this, 'willPublished', { clientId, topic: will.topic });
     const expiry = will.properties?.messageExpiryInterval;
     this.publish({
       topic: will.topic,

@@ -12,7 +12,7 @@ import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
-import { clip } from './logger.js';
+import { emit } from './events.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
@@ -277,7 +277,7 @@ export class Connection implements ParserHandler {
         this.protocolViolation(error);
       } else {
         // A bug of ours must cost only this connection, never the broker.
-        this.broker.logger.error({ event: 'handler_error', clientId: clip(this.clientId), packet: packet.type, err: error }, 'internal error while handling a packet');
+        emit(this.broker, 'handlerError', { clientId: this.clientId, packet: packet.type, err: error });
         this.close(0x83, 'internal error');
       }
     }
@@ -290,10 +290,7 @@ export class Connection implements ParserHandler {
   /** Logs the violation and closes, with the reason code the protocol has for it. */
   protocolViolation(error: ProtocolError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.broker.logger.warn(
-      { event: 'protocol_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: clip(error.message) },
-      'closing connection after a protocol violation',
-    );
+    emit(this.broker, 'protocolError', { clientId: this.clientId || undefined, address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message });
     const reasonCode = error.reasonCode ?? 0x82;
     if (this.state === 'new' || this.state === 'authenticating') {
       // Before CONNECT is accepted there is no DISCONNECT; an unsupported level gets CONNACK 0x84 / return code 1.
@@ -358,10 +355,7 @@ export class Connection implements ParserHandler {
   writePacket(packet: Packet): boolean {
     const bytes = this.encodeToFit(packet);
     if (bytes === undefined) {
-      this.broker.logger.warn(
-        { event: 'packet_too_large_for_client', clientId: clip(this.clientId) || undefined, packet: packet.type, maximumPacketSize: this.clientMaxPacketSize },
-        `not sending a ${packet.type.toUpperCase()}: it is larger than the Maximum Packet Size the client accepts`,
-      );
+      emit(this.broker, 'packetTooLargeForClient', { clientId: this.clientId || undefined, packet: packet.type, maximumPacketSize: this.clientMaxPacketSize });
       return false;
     }
     this.write(bytes);
@@ -429,7 +423,7 @@ export class Connection implements ParserHandler {
       return false;
     }
     this.write(buffer);
-    this.broker.stats.messagesSent++;
+    this.broker.counters.messagesSent++;
     return true;
   }
 
@@ -497,10 +491,10 @@ export class Connection implements ParserHandler {
     if (this.state === 'new' || this.state === 'authenticating') {
       // Measured from the socket's arrival, not its last byte: a slow drip must not hold a slot forever.
       if (now - this.openedAt < this.broker.options.connectTimeoutMs) return;
-      this.broker.logger.info({ event: 'connect_timeout', address: this.remoteAddress }, 'no CONNECT received in time; closing');
+      emit(this.broker, 'connectTimeout', { address: this.remoteAddress });
       this.close(undefined, 'connect timeout');
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
-      this.broker.logger.info({ event: 'keepalive_timeout', clientId: clip(this.clientId), keepaliveMs: this.keepaliveMs }, 'client exceeded 1.5 x keep alive; closing');
+      emit(this.broker, 'keepaliveTimeout', { clientId: this.clientId, keepaliveMs: this.keepaliveMs });
       this.close(0x8d, 'keep alive timeout');
     }
   }
@@ -576,7 +570,7 @@ export class Connection implements ParserHandler {
   }
 
   #onStreamError(error: Error): void {
-    this.broker.logger.debug({ event: 'socket_error', clientId: clip(this.clientId || undefined), address: this.remoteAddress, err: error.message }, 'socket error');
+    emit(this.broker, 'socketError', { clientId: this.clientId || undefined, address: this.remoteAddress, err: error.message });
     this.stream.destroy();
   }
 

@@ -1,8 +1,11 @@
 // Every message the broker accepts and then does not deliver is counted here, per reason and per
-// client, and reported in the log at most once per client per interval: the first drop after a
-// quiet spell at once, then one summary per interval while drops go on. $SYS and the broker's stats
+// client, and reported (moat:publish:dropped, and so the log) at most once per client per interval:
+// the first drop after a quiet spell at once, then one summary per interval while drops go on. $SYS and the broker's stats
 // read the totals. Nothing is dropped silently (docs/ARCHITECTURE.md, "Fair under load").
-import { clip, type Logger } from './logger.js';
+import type { BrokerEventFields } from './events.js';
+
+/** Where the ledger's reports go: the broker publishes them as moat:publish:dropped. */
+export type DropReport = (fields: BrokerEventFields['publishDropped']) => void;
 
 /** Why a message was dropped, with the sentence a log line gives for it. */
 export const DROP_REASONS = {
@@ -36,13 +39,13 @@ export class DropLedger {
   /** Every drop since the broker started. */
   total = 0;
   readonly byReason: DropCounts = emptyDropCounts();
-  readonly #logger: Logger;
+  readonly #report: DropReport;
   readonly #intervalMs: number;
   readonly #reports = new Map<string, Report>();
 
-  /** `intervalMs`: at most one log line per client per this many ms. */
-  constructor(logger: Logger, intervalMs: number) {
-    this.#logger = logger;
+  /** `intervalMs`: at most one report per client per this many ms. */
+  constructor(report: DropReport, intervalMs: number) {
+    this.#report = report;
     this.#intervalMs = intervalMs;
   }
 
@@ -53,8 +56,7 @@ export class DropLedger {
     if (report === undefined) {
       // The first drop after a quiet spell is reported at once: that is when an operator wants to know.
       this.#reports.set(clientId, { loggedAt: now, counts: emptyDropCounts(), unreported: 0 });
-      const client = clip(clientId);
-      this.#logger.warn({ event: 'messages_dropped', clientId: client, reason, count: 1, detail: DROP_REASONS[reason] }, `dropping messages for client ${client}: ${DROP_REASONS[reason]}`);
+      this.#report({ clientId, reason, count: 1, detail: DROP_REASONS[reason] });
       return;
     }
     report.counts[reason]++;
@@ -79,11 +81,7 @@ export class DropLedger {
         report.counts[reason] = 0;
       }
       const seconds = Math.round((now - report.loggedAt) / 1000);
-      const client = clip(clientId);
-      this.#logger.warn(
-        { event: 'messages_dropped', clientId: client, count: report.unreported, byReason, seconds },
-        `dropped ${report.unreported} more messages for client ${client} in the last ${seconds} s, mostly because ${DROP_REASONS[top]}`,
-      );
+      this.#report({ clientId, count: report.unreported, byReason, seconds, top });
       report.unreported = 0;
       report.loggedAt = now;
     }

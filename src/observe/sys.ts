@@ -76,28 +76,28 @@ export class SysPublisher {
 
   /** The current values; exposed for tests and the dashboard. */
   snapshot(): Record<string, string> {
-    const broker = this.#broker;
-    const connected = broker.connectedCount;
-    const total = broker.sessionCount;
+    const stats = this.#broker.stats();
+    const connected = stats.connected;
+    const total = stats.sessions;
     const values: Record<string, string> = {
-      '$SYS/broker/uptime': `${Math.floor((Date.now() - broker.startedAt) / 1000)} seconds`,
+      '$SYS/broker/uptime': `${stats.uptimeSeconds} seconds`,
       '$SYS/broker/clients/connected': String(connected),
       '$SYS/broker/clients/active': String(connected),
       '$SYS/broker/clients/disconnected': String(total - connected),
       '$SYS/broker/clients/inactive': String(total - connected),
       '$SYS/broker/clients/total': String(total),
-      '$SYS/broker/clients/maximum': String(broker.stats.peakConnections),
-      '$SYS/broker/messages/received': String(broker.stats.messagesReceived),
-      '$SYS/broker/messages/sent': String(broker.stats.messagesSent),
-      '$SYS/broker/publish/messages/received': String(broker.stats.messagesReceived),
-      '$SYS/broker/publish/messages/sent': String(broker.stats.messagesSent),
-      '$SYS/broker/publish/messages/dropped': String(broker.drops.total),
-      '$SYS/broker/retained messages/count': String(broker.router.retainedCount),
-      '$SYS/broker/subscriptions/count': String(broker.router.subscriptionCount),
+      '$SYS/broker/clients/maximum': String(stats.peakConnections),
+      '$SYS/broker/messages/received': String(stats.messagesReceived),
+      '$SYS/broker/messages/sent': String(stats.messagesSent),
+      '$SYS/broker/publish/messages/received': String(stats.messagesReceived),
+      '$SYS/broker/publish/messages/sent': String(stats.messagesSent),
+      '$SYS/broker/publish/messages/dropped': String(stats.dropped),
+      '$SYS/broker/retained messages/count': String(stats.retained),
+      '$SYS/broker/subscriptions/count': String(stats.subscriptions),
     };
     if (this.#options.connectionLimit >= 0) values['$SYS/broker/clients/limit'] = String(this.#options.connectionLimit);
     // moat's own: the drops by reason (drops.ts), so an alert can say why.
-    for (const reason of Object.keys(DROP_REASONS) as DropReason[]) values[`$SYS/broker/publish/messages/dropped/${reason}`] = String(broker.drops.byReason[reason]);
+    for (const reason of Object.keys(DROP_REASONS) as DropReason[]) values[`$SYS/broker/publish/messages/dropped/${reason}`] = String(stats.droppedByReason[reason]);
     for (const [window, value] of this.#droppedLoad.entries()) values[`$SYS/broker/load/publish/dropped/${window}`] = value;
     return values;
   }

@@ -4,6 +4,7 @@ import { lstat, unlink } from 'node:fs/promises';
 import { isIP, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Broker } from '../broker/broker.js';
+import { emit } from '../broker/events.js';
 import type { ListenerPolicy } from '../broker/options.js';
 import type { SocketDomain } from '../config/types.js';
 
@@ -48,7 +49,7 @@ export async function bind(server: Server, broker: Broker, options: ListenerOpti
     server.once('error', reject);
     server.listen(where, () => {
       server.off('error', reject);
-      server.on('error', (error) => broker.logger.error({ event: 'listener_error', err: error.message }, 'listener error'));
+      server.on('error', (error) => emit(broker, 'listenerError', { err: error.message }));
       const bound = server.address();
       const port = typeof bound === 'object' && bound !== null ? bound.port : 0;
       const host = typeof bound === 'object' && bound !== null ? bound.address : (path ?? options.host ?? '0.0.0.0');

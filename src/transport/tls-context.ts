@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import { rememberPskIdentity } from '../auth/certificate-identity.js';
 import type { Broker } from '../broker/broker.js';
+import { emit } from '../broker/events.js';
 import { CONFIG_DEFAULTS, type ListenerTlsConfig } from '../config/types.js';
 import { readTlsCredentials, type TlsCredentials } from './tls-files.js';
 
@@ -91,7 +92,7 @@ export function prepareTlsServer(tls: ListenerTlsConfig, handshakeTimeoutMs = DE
 function logPskWarnings(credentials: TlsCredentials, broker: Broker): void {
   const psk = credentials.psk;
   if (psk === undefined) return;
-  for (const warning of psk.warnings) broker.logger.warn({ event: 'psk_file_warning', file: psk.file }, warning);
+  for (const warning of psk.warnings) emit(broker, 'pskFileWarning', { file: psk.file, warning });
 }
 
 /** Session-id resumption from a bounded cache (tickets need nothing); returns what empties it. */
@@ -136,12 +137,11 @@ function logFailedHandshakes(server: TlsServer, broker: Broker): void {
     const code = (error as NodeJS.ErrnoException).code;
     const refusal = refusalOf(socket, code);
     if (refusal !== undefined) {
-      broker.logger.info({ event: 'tls_client_refused', ...peer, ...refusal }, `TLS client refused: ${refusal.reason}`);
+      emit(broker, 'tlsClientRefused', { ...peer, ...refusal });
     } else if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
-      broker.logger.info({ event: 'tls_handshake_failed', ...peer, reason: 'timeout' }, 'TLS handshake timed out; connection closed');
+      emit(broker, 'tlsHandshakeFailed', { ...peer, reason: 'timeout' });
     } else {
-      // Scanners, resets, clients that do not trust our certificate: routine.
-      broker.logger.debug({ event: 'tls_handshake_failed', ...peer, reason: error.message }, 'TLS handshake failed');
+      emit(broker, 'tlsHandshakeFailed', { ...peer, reason: error.message });
     }
     // Node reports a handshake timeout here but leaves the socket open (a client that sends nothing would stay forever).
     socket.destroy();

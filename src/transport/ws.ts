@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Server as TlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../broker/broker.js';
-import { clip } from '../broker/logger.js';
+import { emit } from '../broker/events.js';
 import type { ListenerTlsConfig } from '../config/types.js';
 import { bind, type ListenerOptions, type Listening } from './listen.js';
 import { prepareTlsServer } from './tls-context.js';
@@ -52,17 +52,16 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
     perMessageDeflate: false,
     handleProtocols: (offered: Set<string>) => MQTT_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
   });
-  wss.on('wsClientError', (error: Error, _socket: Duplex, request: IncomingMessage) => {
-    broker.logger.debug({ event: 'websocket_error', listener, address: request.socket.remoteAddress, err: clip(error.message) }, 'WebSocket handshake refused');
+  // With a wsClientError listener, ws leaves the socket to us: answer and close it, or it stays open.
+  wss.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+    emit(broker, 'websocketError', { listener, address: request.socket.remoteAddress, err: error.message });
+    refuse(socket, 400, 'Bad Request', `moat: ${error.message}\n`);
   });
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError); // a reset before the handshake is done must not crash the process
     if (pickSubprotocol(request.headers['sec-websocket-protocol']) === undefined) {
-      broker.logger.info(
-        { event: 'websocket_refused', listener, address: request.socket.remoteAddress, subprotocol: clip(request.headers['sec-websocket-protocol']) ?? null },
-        'WebSocket upgrade without the "mqtt" subprotocol refused',
-      );
+      emit(broker, 'websocketRefused', { listener, address: request.socket.remoteAddress, subprotocol: request.headers['sec-websocket-protocol'] });
       refuse(socket, 400, 'Bad Request', 'moat: MQTT over WebSocket needs the subprotocol "mqtt" (Sec-WebSocket-Protocol: mqtt)\n');
       return;
     }

@@ -7,19 +7,13 @@ import { test } from 'node:test';
 import { AccessControl } from '../../src/auth/access-control.js';
 import { Authenticator, DEFAULT_LOGIN_LIMITS, type LoginAttempt, type LoginLimits, type LoginResult } from '../../src/auth/authenticator.js';
 import { formatPasswordHash, hashPassword, PasswordFile } from '../../src/auth/password-file.js';
-import type { Logger } from '../../src/broker/logger.js';
+import { recordEvents } from '../kit/event-records.js';
 
 const FAILING_WORKER = new URL('./fixtures/failing-hash-worker.js', import.meta.url);
 
 async function control(users: Record<string, string>, iterations: number): Promise<AccessControl> {
   const lines = await Promise.all(Object.entries(users).map(async ([user, password]) => `${user}:${formatPasswordHash(await hashPassword(password, { iterations }))}`));
   return AccessControl.of(PasswordFile.parse(`${lines.join('\n')}\n`, 'passwd'), undefined);
-}
-
-function recordingLogger(): { logger: Logger; events: (name: string) => Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const keep = (obj: object): void => void records.push(obj as Record<string, unknown>);
-  return { logger: { debug: keep, info: keep, warn: keep, error: keep }, events: (name) => records.filter((r) => r['event'] === name) };
 }
 
 function attempt(username: string | undefined, password: string | undefined, address: string): LoginAttempt {
@@ -39,7 +33,7 @@ function refusal(result: LoginResult): { code: number; reason: string } {
 
 test('an unknown user name costs no hash and is answered like a wrong password, after about as long', async (t) => {
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 20_000) };
-  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger });
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, report: recordEvents().auth });
   try {
     const wrong = await timed(auth.login(rules, attempt('alice', 'guess', '10.0.0.1')));
     assert.equal(auth.stats.checks, 1);
@@ -60,7 +54,7 @@ test('an unknown user name costs no hash and is answered like a wrong password, 
 
 test('before any check was measured, an unknown name is delayed by the estimate for the file\'s strength', async () => {
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 210_000) };
-  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger });
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, report: recordEvents().auth });
   try {
     const unknown = await timed(auth.login(rules, attempt('mallory', 'guess', '10.0.0.1')));
     assert.equal(refusal(unknown.result).code, 0x86);
@@ -73,9 +67,9 @@ test('before any check was measured, an unknown name is delayed by the estimate 
 });
 
 test('logins beyond the per-address bound are refused at once with Server busy, counted, and logged once per 10 s', async () => {
-  const { logger, events } = recordingLogger();
+  const { auth: report, events } = recordEvents();
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret', bob: 'pw' }, 20_000) };
-  const auth = new Authenticator({ failureLimit: 5, banMs: 60_000, logger });
+  const auth = new Authenticator({ failureLimit: 5, banMs: 60_000, report });
   try {
     const first = auth.login(rules, attempt('alice', 'secret', '10.0.0.1'));
     const second = auth.login(rules, attempt('nobody', 'x', '10.0.0.1'));
@@ -99,7 +93,7 @@ test('logins beyond the per-address bound are refused at once with Server busy, 
 test('the global bound: with the queue full, the next login from any address is refused at once', async () => {
   const rules = { allowAnonymous: false, control: await control({ a: '1', b: '2', c: '3' }, 100_000) };
   const limits: LoginLimits = { ...DEFAULT_LOGIN_LIMITS, authHashWorkers: 1, authQueueLimit: 1 };
-  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger, limits });
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, report: recordEvents().auth, limits });
   try {
     const running = auth.login(rules, attempt('a', '1', '10.0.0.1'));
     const waiting = auth.login(rules, attempt('b', '2', '10.0.0.2'));
@@ -115,7 +109,7 @@ test('the global bound: with the queue full, the next login from any address is 
 
 test('a flood of unknown names meets the same bounds as one of known names, in a queue of its own: the real logins keep theirs', async () => {
   const rules = { allowAnonymous: false, control: await control({ a: '1', b: '2' }, 20_000) };
-  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger, limits: { ...DEFAULT_LOGIN_LIMITS, authHashWorkers: 1, authQueueLimit: 1 } });
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, report: recordEvents().auth, limits: { ...DEFAULT_LOGIN_LIMITS, authHashWorkers: 1, authQueueLimit: 1 } });
   try {
     const unknown = [1, 2, 3].map((i) => auth.login(rules, attempt(`ghost${i}`, 'x', `10.0.0.${i}`)));
     // As with known names: one delay running, one waiting, the third refused at once.
@@ -135,7 +129,7 @@ test('a flood of unknown names meets the same bounds as one of known names, in a
 
 test('concurrent logins with the same right password cost one hash: the waiting ones find it remembered', async () => {
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 20_000) };
-  const auth = new Authenticator({ failureLimit: 5, banMs: 60_000, logger: recordingLogger().logger });
+  const auth = new Authenticator({ failureLimit: 5, banMs: 60_000, report: recordEvents().auth });
   try {
     const results = await Promise.all(Array.from({ length: 4 }, (_, i) => auth.login(rules, attempt('alice', 'secret', `10.0.0.${i + 1}`))));
     assert.ok(results.every((r) => r.accepted));
@@ -147,9 +141,9 @@ test('concurrent logins with the same right password cost one hash: the waiting 
 });
 
 test('a hashing worker that dies: that login is refused with 0x80 and logged, not counted as a failure; the next works', async () => {
-  const { logger, events } = recordingLogger();
+  const { auth: report, events } = recordEvents();
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 1000) };
-  const auth = new Authenticator({ failureLimit: 1, banMs: 60_000, logger, hashWorkerUrl: FAILING_WORKER });
+  const auth = new Authenticator({ failureLimit: 1, banMs: 60_000, report, hashWorkerUrl: FAILING_WORKER });
   try {
     // The fixture worker exits when asked to hash the password "exit".
     const died = await auth.login(rules, attempt('alice', 'exit', '10.0.0.1'));
@@ -166,7 +160,7 @@ test('a hashing worker that dies: that login is refused with 0x80 and logged, no
 
 test('close() answers the logins still waiting, at once', async () => {
   const rules = { allowAnonymous: false, control: await control({ a: '1', b: '2', c: '3' }, 210_000) };
-  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, logger: recordingLogger().logger });
+  const auth = new Authenticator({ failureLimit: 0, banMs: 60_000, report: recordEvents().auth });
   const pending = [auth.login(rules, attempt('a', '1', '10.0.0.1')), auth.login(rules, attempt('b', '2', '10.0.0.2')), auth.login(rules, attempt('c', '3', '10.0.0.3')), auth.login(rules, attempt('zed', '4', '10.0.0.4'))];
   await new Promise((resolve) => setTimeout(resolve, 20));
   const started = performance.now();
@@ -179,8 +173,8 @@ test('close() answers the logins still waiting, at once', async () => {
 
 test('a client-chosen user name and client id reach the log clipped, also inside a ban key and a refusal reason', async () => {
   const rules = { allowAnonymous: false, control: await control({ alice: 'secret' }, 1000) };
-  const { logger, events } = recordingLogger();
-  const auth = new Authenticator({ failureLimit: 2, banMs: 60_000, logger });
+  const { auth: report, events } = recordEvents();
+  const auth = new Authenticator({ failureLimit: 2, banMs: 60_000, report });
   try {
     const username = 'm'.repeat(10_000);
     const long = { ...attempt(username, 'guess', '10.0.9.1'), clientId: 'c'.repeat(70_000) };

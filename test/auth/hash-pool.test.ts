@@ -10,26 +10,21 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { defaultHashWorkers, HashPool, HashPoolError } from '../../src/auth/hash-pool.js';
 import { DEFAULT_PBKDF2_ITERATIONS } from '../../src/auth/password-file.js';
-import { silentLogger, type Logger } from '../../src/broker/logger.js';
+import { ignoreAuthEvents } from '../../src/auth/auth-events.js';
+import { recordEvents } from '../kit/event-records.js';
 
 const SALT = Buffer.alloc(12, 5);
 const FAILING_WORKER = new URL('./fixtures/failing-hash-worker.js', import.meta.url);
 
-function recordingLogger(): { logger: Logger; records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const keep = (obj: object): void => void records.push(obj as Record<string, unknown>);
-  return { logger: { debug: keep, info: keep, warn: keep, error: keep }, records };
-}
-
 test('the default size is one worker per core, at least 1 and at most 4', () => {
   const size = defaultHashWorkers();
   assert.ok(size >= 1 && size <= 4, `size ${size}`);
-  assert.equal(new HashPool({ logger: silentLogger }).size, size);
-  assert.throws(() => new HashPool({ size: 0, logger: silentLogger }), RangeError);
+  assert.equal(new HashPool({ report: ignoreAuthEvents }).size, size);
+  assert.throws(() => new HashPool({ size: 0, report: ignoreAuthEvents }), RangeError);
 });
 
 test('PBKDF2-SHA512 and SHA-512(password ‖ salt) give the bytes Node computes; workers start with the first job', async () => {
-  const pool = new HashPool({ size: 2, logger: silentLogger });
+  const pool = new HashPool({ size: 2, report: ignoreAuthEvents });
   try {
     assert.equal(pool.workers, 0, 'nothing is started before the first job');
     const password = Buffer.from('s3cret');
@@ -47,7 +42,7 @@ test('PBKDF2-SHA512 and SHA-512(password ‖ salt) give the bytes Node computes;
 });
 
 test("file reads in libuv's thread pool are not starved while the pool hashes at 210,000 iterations", async (t) => {
-  const pool = new HashPool({ size: 2, logger: silentLogger });
+  const pool = new HashPool({ size: 2, report: ignoreAuthEvents });
   try {
     // Twice as many checks as workers, each a few hundred ms: with crypto.pbkdf2 these would hold libuv's threads.
     const checks = Array.from({ length: 4 }, (_, i) => pool.digest({ kind: 'sha512-pbkdf2', iterations: DEFAULT_PBKDF2_ITERATIONS }, Buffer.from(`p${i}`), SALT));
@@ -70,8 +65,8 @@ test("file reads in libuv's thread pool are not starved while the pool hashes at
 });
 
 test('a worker that exits or throws fails only its own job (HashPoolError, 0x80), is logged and replaced', async () => {
-  const { logger, records } = recordingLogger();
-  const pool = new HashPool({ size: 1, logger, workerUrl: FAILING_WORKER });
+  const { auth: report, records } = recordEvents();
+  const pool = new HashPool({ size: 1, report, workerUrl: FAILING_WORKER });
   try {
     const spec = { kind: 'sha512-pbkdf2', iterations: 10 } as const;
     for (const cue of ['exit', 'throw', 'wrong-id']) {
@@ -93,7 +88,7 @@ test('a worker that exits or throws fails only its own job (HashPoolError, 0x80)
 });
 
 test('close() fails the jobs not done and refuses new ones', async () => {
-  const pool = new HashPool({ size: 1, logger: silentLogger });
+  const pool = new HashPool({ size: 1, report: ignoreAuthEvents });
   const running = pool.digest({ kind: 'sha512-pbkdf2', iterations: DEFAULT_PBKDF2_ITERATIONS }, Buffer.from('a'), SALT);
   const waiting = pool.digest({ kind: 'sha512-pbkdf2', iterations: DEFAULT_PBKDF2_ITERATIONS }, Buffer.from('b'), SALT);
   pool.close();
@@ -106,8 +101,7 @@ test('idle workers do not keep the process alive: a program that hashed once and
   const module = new URL('../../src/auth/hash-pool.js', import.meta.url).href;
   const script = [
     `import { HashPool } from ${JSON.stringify(module)};`,
-    'const logger = { debug() {}, info() {}, warn() {}, error() {} };',
-    'const pool = new HashPool({ size: 2, logger });',
+    'const pool = new HashPool({ size: 2, report: () => {} });',
     "const digest = await pool.digest({ kind: 'sha512-pbkdf2', iterations: 1000 }, Buffer.from('x'), Buffer.alloc(12));",
     'console.log(digest.length, pool.workers);',
   ].join('\n');

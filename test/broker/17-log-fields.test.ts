@@ -6,6 +6,7 @@ import { clip, clipList, LOG_LIST_MAX, LOG_STRING_MAX } from '../../src/broker/l
 import type { Logger } from '../../src/broker/logger.js';
 import type { Subscription } from '../../src/codec/types.js';
 import { DropLedger } from '../../src/broker/drops.js';
+import { recordEvents } from '../kit/event-records.js';
 import { connect, startBroker } from './helper.js';
 
 test('clip: up to 200 characters unchanged; 201 and more cut to 200 with what was left out and the total', () => {
@@ -77,8 +78,8 @@ test('the engine logs a long client id, huge filters, a deep topic and a bad fil
 });
 
 test('a drop report names a long client id clipped, in its field and its message', () => {
-  const logger = recordingLogger();
-  const drops = new DropLedger(logger, 0);
+  const logger = recordEvents();
+  const drops = new DropLedger(logger.drops, 0);
   const clientId = 'q'.repeat(1000);
   drops.record(clientId, 'queue_full', 0);
   drops.record(clientId, 'queue_full', 1);

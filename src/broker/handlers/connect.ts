@@ -11,7 +11,7 @@ import type { AccessControl } from '../../auth/access-control.js';
 import type { LoginResult } from '../../auth/authenticator.js';
 import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
-import { clip } from '../logger.js';
+import { emit } from '../events.js';
 import { NEVER_EXPIRES } from '../session.js';
 
 /** CONNACK 0x90: "The Will Topic Name is not malformed, but is not accepted by this Server." */
@@ -70,7 +70,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     if (version === 5) refuse(connection, TOPIC_NAME_INVALID, willProblem);
     else {
       // 3.1.1 has no return code for it: close without CONNACK, as Mosquitto does.
-      broker.logger.info({ event: 'connect_refused', clientId: clip(clientId), address: connection.remoteAddress, reason: clip(willProblem) }, 'connection refused');
+      emit(broker, 'connectRefused', { clientId, address: connection.remoteAddress, reasonCode: undefined, reason: willProblem });
       connection.close(undefined, willProblem);
     }
     return;
@@ -118,7 +118,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
       connection.resumeInput();
     })
     .catch((error: unknown) => {
-      broker.logger.error({ event: 'auth_error', clientId: clip(clientId), address: connection.remoteAddress, err: error }, 'internal error while checking a login');
+      emit(broker, 'authError', { clientId, address: connection.remoteAddress, username: packet.username, err: error instanceof Error ? error.message : String(error), during: 'login' });
       connection.close(undefined, 'internal error');
     });
 }
@@ -199,7 +199,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   const connackSize = encode(connack, version).length;
   if (connackSize > connection.clientMaxPacketSize) {
     const reason = `the CONNACK (${connackSize} bytes) is larger than the Maximum Packet Size the client accepts (${connection.clientMaxPacketSize} bytes) [MQTT-3.1.2-24]`;
-    broker.logger.info({ event: 'connect_refused', clientId: clip(clientId), address: connection.remoteAddress, reason }, 'connection refused');
+    emit(broker, 'connectRefused', { clientId, address: connection.remoteAddress, reasonCode: undefined, reason });
     connection.close(undefined, reason);
     return;
   }
@@ -212,20 +212,14 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   connection.writePacket(connack);
   connection.state = 'connected';
   connection.startKeepalive(keepalive);
-  if (options.connectionMessages) broker.logger.info(
-    { event: 'client_connected', clientId: clip(clientId), username: clip(login.username), address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent },
-    'client connected',
-  );
+  emit(broker, 'clientConnected', { clientId, username: login.username, address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent });
   session.resend();
 }
 
 /** CONNACK with a refusal, in the client's protocol version, then close [MQTT-3.2.2-5]. */
 function refuse(connection: Connection, v5Code: number, reason: string): void {
   const v5 = connection.protocolVersion === 5;
-  connection.broker.logger.info(
-    { event: 'connect_refused', clientId: clip(connection.clientId || undefined), address: connection.remoteAddress, reasonCode: v5Code, reason: clip(reason) },
-    'connection refused',
-  );
+  emit(connection.broker, 'connectRefused', { clientId: connection.clientId || undefined, address: connection.remoteAddress, reasonCode: v5Code, reason });
   if (v5) {
     connection.writePacket({ type: 'connack', sessionPresent: false, reasonCode: v5Code, properties: { reasonString: reason } });
   } else {

@@ -3,7 +3,7 @@ import { ProtocolError } from '../../codec/errors.js';
 import type { AckPacket, PublishPacket } from '../../codec/types.js';
 import { checkTopicDepth } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
-import { clip } from '../logger.js';
+import { emit } from '../events.js';
 import { forwardedProperties, type Message } from '../message.js';
 
 const NO_MATCHING_SUBSCRIBERS = 0x10;
@@ -18,7 +18,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const options = broker.options;
   const session = connection.session;
   if (session === undefined) return;
-  broker.stats.messagesReceived++;
+  broker.counters.messagesReceived++;
 
   if (packet.qos > connection.maxQos) {
     // Mosquitto disconnects these too; a v5 client was told Maximum QoS in CONNACK [MQTT-3.2.2-11].
@@ -29,7 +29,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
     if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(TOPIC_NAME_INVALID, tooDeep, 'publish');
-    broker.logger.info({ event: 'publish_refused', clientId: clip(connection.clientId), topic: clip(topic), reasonCode: TOPIC_NAME_INVALID, reason: tooDeep }, 'PUBLISH refused');
+    emit(broker, 'publishRefused', { clientId: connection.clientId, topic, reasonCode: TOPIC_NAME_INVALID, reason: tooDeep });
     acknowledge(connection, packet, packet.packetId ?? 0, TOPIC_NAME_INVALID);
     return;
   }
@@ -68,7 +68,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   // flow completes and the message is dropped, as Mosquitto does.
   const access = session.access;
   if (access !== undefined && !access.control.allows(access.subject, 'write', topic)) {
-    broker.logger.debug({ event: 'publish_denied', clientId: clip(connection.clientId), username: clip(connection.username), topic: clip(topic) }, 'PUBLISH denied by the ACL');
+    emit(broker, 'publishDenied', { clientId: connection.clientId, username: connection.username, topic });
     acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
     return;
   }

@@ -4,7 +4,7 @@ import { ProtocolError } from '../../codec/errors.js';
 import type { SubscribePacket } from '../../codec/types.js';
 import { checkTopicDepth, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
-import { clip, clipList } from '../logger.js';
+import { emit } from '../events.js';
 import { retainedSourceAllowed } from '../message.js';
 import type { SubscriptionEntry } from '../session.js';
 
@@ -41,14 +41,14 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
     const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
     if (tooDeep !== undefined) {
-      connection.broker.logger.info({ event: 'subscribe_refused', clientId: clip(connection.clientId), filter: clip(subscription.filter), reasonCode: TOPIC_FILTER_INVALID, reason: tooDeep }, 'SUBSCRIBE refused');
+      emit(connection.broker, 'subscribeRefused', { clientId: connection.clientId, filter: subscription.filter, reasonCode: TOPIC_FILTER_INVALID, reason: tooDeep });
       reasonCodes.push(connection.protocolVersion === 5 ? TOPIC_FILTER_INVALID : FAILURE);
       refusal ??= tooDeep;
       continue;
     }
     // grantDeniedSubscriptions (acl_denied_subscribe mosquitto): granted, and the read check at delivery lets nothing through.
     if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter) && !connection.broker.options.grantDeniedSubscriptions) {
-      connection.broker.logger.debug({ event: 'subscribe_denied', clientId: clip(connection.clientId), username: clip(connection.username), filter: clip(subscription.filter) }, 'SUBSCRIBE denied by the ACL');
+      emit(connection.broker, 'subscribeDenied', { clientId: connection.clientId, username: connection.username, filter: subscription.filter });
       reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
       continue;
     }
@@ -74,7 +74,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       ? { type: 'suback', packetId: packet.packetId, reasonCodes, properties: { reasonString: refusal } }
       : { type: 'suback', packetId: packet.packetId, reasonCodes },
   );
-  connection.broker.logger.debug({ event: 'subscribe', clientId: clip(connection.clientId), filters: clipList(packet.subscriptions, (s) => s.filter) }, 'subscribed');
+  emit(connection.broker, 'subscribed', { clientId: connection.clientId, filters: packet.subscriptions.map((s) => s.filter) });
 
   const checkSource = connection.broker.options.checkRetainSource;
   for (const entry of retainedToSend) {

@@ -1,0 +1,135 @@
+// Broker events on node:diagnostics_channel: one frozen table of channel names, one payload type
+// per channel. Every payload carries the broker it happened in (many can run in one process).
+// Subscribers (the log in event-log.ts, $SYS, metrics, the dashboard) attach with
+// `diagnostics_channel.subscribe(BROKER_EVENTS.clientConnected, fn)`; publishing is guarded by
+// hasSubscribers, so an event nobody listens to costs one property read. Values are raw; the log
+// clips what clients chose. Per-message counts are not events: they are counters in broker stats.
+import { channel, type Channel } from 'node:diagnostics_channel';
+import type { AuthEventFields, AuthEventKind, AuthReport } from '../auth/auth-events.js';
+import type { Broker } from './broker.js';
+import type { DropReason } from './drops.js';
+
+export const BROKER_EVENTS = Object.freeze({
+  clientConnected: 'moat:client:connected',
+  clientDisconnected: 'moat:client:disconnected',
+  connectRefused: 'moat:connect:refused',
+  connectTimeout: 'moat:connect:timeout',
+  keepaliveTimeout: 'moat:keepalive:timeout',
+  sessionTakeover: 'moat:session:takeover',
+  sessionExpired: 'moat:session:expired',
+  willPublished: 'moat:will:published',
+  willCancelled: 'moat:will:cancelled',
+  loginRevoked: 'moat:login:revoked',
+  authFailed: 'moat:auth:failed',
+  authBanned: 'moat:auth:banned',
+  authBusy: 'moat:auth:busy',
+  authError: 'moat:auth:error',
+  hashWorkerFailed: 'moat:auth:hash-worker-failed',
+  publishRefused: 'moat:publish:refused',
+  publishDenied: 'moat:publish:denied',
+  publishDropped: 'moat:publish:dropped',
+  subscribed: 'moat:subscribe:granted',
+  subscribeRefused: 'moat:subscribe:refused',
+  subscribeDenied: 'moat:subscribe:denied',
+  protocolError: 'moat:protocol:error',
+  packetTooLargeForClient: 'moat:packet:too-large-for-client',
+  handlerError: 'moat:handler:error',
+  socketError: 'moat:socket:error',
+  listenerError: 'moat:listener:error',
+  websocketRefused: 'moat:websocket:refused',
+  websocketError: 'moat:websocket:error',
+  tlsClientRefused: 'moat:tls:client-refused',
+  tlsHandshakeFailed: 'moat:tls:handshake-failed',
+  pskFileWarning: 'moat:tls:psk-file-warning',
+} as const);
+
+export type BrokerEvent = keyof typeof BROKER_EVENTS;
+
+type Text = string | undefined;
+
+/** Where a TLS peer came from (the socket may already be gone when a handshake fails). */
+export interface TlsPeer {
+  readonly address: Text;
+  readonly remotePort: number | undefined;
+  readonly listenerPort: number | undefined;
+}
+
+/** The fields of each event, besides `broker`. */
+export interface BrokerEventFields {
+  clientConnected: { clientId: string; username: Text; address: Text; protocolVersion: number; clean: boolean; keepalive: number; sessionPresent: boolean };
+  clientDisconnected: { clientId: string; graceful: boolean };
+  /** `reasonCode` is what the CONNACK said; undefined when the connection was closed without one. */
+  connectRefused: { clientId: Text; address: Text; reasonCode: number | undefined; reason: string };
+  connectTimeout: { address: Text };
+  keepaliveTimeout: { clientId: string; keepaliveMs: number };
+  sessionTakeover: { clientId: string; address: Text };
+  sessionExpired: { clientId: string };
+  willPublished: { clientId: string; topic: string };
+  willCancelled: { clientId: string };
+  loginRevoked: { clientId: string; username: Text; address: Text; reason: string };
+  authFailed: AuthEventFields['failed'];
+  authBanned: AuthEventFields['banned'];
+  authBusy: AuthEventFields['busy'];
+  /** `during`: 'password' inside the check, 'login' around it (the broker's own step failed). */
+  authError: AuthEventFields['error'] & { during: 'password' | 'login' };
+  hashWorkerFailed: AuthEventFields['hashWorkerFailed'];
+  publishRefused: { clientId: string; topic: string; reasonCode: number; reason: string };
+  publishDenied: { clientId: string; username: Text; topic: string };
+  /**
+   * Messages dropped for a client, rate-limited: the first drop (`reason`, count 1) and then at
+   * most one summary per interval (`byReason`, `seconds`). Every drop is counted in broker.drops.
+   */
+  publishDropped:
+    | { clientId: string; reason: DropReason; count: 1; detail: string }
+    | { clientId: string; count: number; byReason: Partial<Record<DropReason, number>>; seconds: number; top: DropReason };
+  subscribed: { clientId: string; filters: readonly string[] };
+  subscribeRefused: { clientId: string; filter: string; reasonCode: number; reason: string };
+  subscribeDenied: { clientId: string; username: Text; filter: string };
+  protocolError: { clientId: Text; address: Text; reasonCode: number | undefined; packet: string | undefined; detail: string };
+  packetTooLargeForClient: { clientId: Text; packet: string; maximumPacketSize: number };
+  handlerError: { clientId: string; packet: string; err: unknown };
+  socketError: { clientId: Text; address: Text; err: string };
+  listenerError: { err: string };
+  websocketRefused: { listener: string; address: Text; subprotocol: Text };
+  websocketError: { listener: string; address: Text; err: string };
+  tlsClientRefused: TlsPeer & { code: string; reason: string; pskIdentity?: string };
+  /** `reason` is 'timeout' for tls_handshake_timeout, else Node's error message. */
+  tlsHandshakeFailed: TlsPeer & { reason: string };
+  pskFileWarning: { file: string; warning: string };
+}
+
+export type BrokerEventPayload<E extends BrokerEvent> = BrokerEventFields[E] & { readonly broker: Broker };
+
+const CHANNELS = Object.fromEntries(Object.entries(BROKER_EVENTS).map(([key, name]) => [key, channel(name)])) as Readonly<Record<BrokerEvent, Channel>>;
+
+/** The channel of `event`, for subscribers that want hasSubscribers or bindStore. */
+export function eventChannel(event: BrokerEvent): Channel {
+  return CHANNELS[event];
+}
+
+/** Publishes `event` for `broker`, if anyone listens. */
+export function emit<E extends BrokerEvent>(broker: Broker, event: E, fields: BrokerEventFields[E]): void {
+  const target = CHANNELS[event];
+  if (target.hasSubscribers) target.publish({ broker, ...fields });
+}
+
+const AUTH_EVENTS: Readonly<Record<Exclude<AuthEventKind, 'error'>, BrokerEvent>> = {
+  failed: 'authFailed',
+  banned: 'authBanned',
+  busy: 'authBusy',
+  hashWorkerFailed: 'hashWorkerFailed',
+};
+
+/** The broker event an auth/ report becomes. */
+export function authEventOf<K extends AuthEventKind>(kind: K, fields: AuthEventFields[K]): { [E in BrokerEvent]: { event: E; fields: BrokerEventFields[E] } }[BrokerEvent] {
+  if (kind === 'error') return { event: 'authError', fields: { ...(fields as AuthEventFields['error']), during: 'password' } };
+  return { event: AUTH_EVENTS[kind as Exclude<AuthEventKind, 'error'>], fields } as never;
+}
+
+/** The report function the broker hands its Authenticator: auth/ findings become broker events. */
+export function authReporter(broker: Broker): AuthReport {
+  return (kind, fields) => {
+    const { event, fields: payload } = authEventOf(kind, fields);
+    emit(broker, event, payload as never);
+  };
+}

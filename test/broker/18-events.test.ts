@@ -1,0 +1,290 @@
+// Broker events on diagnostics_channel (src/broker/events.ts): every channel of BROKER_EVENTS is
+// subscribed to here and the action that emits it is performed, through the engine (in-memory
+// duplex pairs) or a real listener (TCP, TLS, WebSocket on free loopback ports); each payload is
+// checked for its broker and its fields. The last test fails when a channel has no test above.
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { after, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { AccessControl } from '../../src/auth/access-control.js';
+import { AclFile } from '../../src/auth/acl-file.js';
+import { Authenticator, DEFAULT_LOGIN_LIMITS } from '../../src/auth/authenticator.js';
+import { formatPasswordHash, hashPassword, PasswordFile } from '../../src/auth/password-file.js';
+import type { Broker } from '../../src/broker/broker.js';
+import type { Subscription } from '../../src/codec/types.js';
+import { authReporter, BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload } from '../../src/broker/events.js';
+import { listenTcp } from '../../src/transport/tcp.js';
+import { listenTls } from '../../src/transport/tls.js';
+import { listenWebSocket } from '../../src/transport/ws.js';
+import { makeTestCertificates } from '../kit/certs.js';
+import { until } from '../kit/wait.js';
+import { connect, duplexPair, open, startBroker } from './helper.js';
+
+const FAILING_WORKER = new URL('../auth/fixtures/failing-hash-worker.js', import.meta.url);
+const tested = new Set<BrokerEvent>();
+const dir = mkdtempSync(join(tmpdir(), 'moat-events-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Collects the payloads of `event` published for `broker` until stop(). */
+function capture<E extends BrokerEvent>(broker: Broker, event: E): { payloads: Array<BrokerEventPayload<E>>; stop(): void } {
+  tested.add(event);
+  const payloads: Array<BrokerEventPayload<E>> = [];
+  const listener = (message: unknown): void => {
+    const payload = message as BrokerEventPayload<E>;
+    if (payload.broker === broker) payloads.push(payload);
+  };
+  subscribe(BROKER_EVENTS[event], listener);
+  return { payloads, stop: () => void unsubscribe(BROKER_EVENTS[event], listener) };
+}
+
+/** Waits for the first payload of `event` for `broker` that `action` causes. */
+async function expectEvent<E extends BrokerEvent>(broker: Broker, event: E, action: () => unknown, timeoutMs = 5000): Promise<BrokerEventPayload<E>> {
+  const seen = capture(broker, event);
+  try {
+    await action();
+    await until(() => seen.payloads.length > 0, timeoutMs, `an event on ${BROKER_EVENTS[event]}`);
+    const payload = seen.payloads[0] as BrokerEventPayload<E>;
+    assert.equal(payload.broker, broker);
+    return payload;
+  } finally {
+    seen.stop();
+  }
+}
+
+/** A subscription with the v5 options at their defaults. */
+function sub(filter: string, qos: 0 | 1 | 2 = 0): Subscription {
+  return { filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 };
+}
+
+async function passwords(users: Record<string, string>): Promise<PasswordFile> {
+  const lines = await Promise.all(Object.entries(users).map(async ([user, password]) => `${user}:${formatPasswordHash(await hashPassword(password, { iterations: 1000 }))}`));
+  return PasswordFile.parse(`${lines.join('\n')}\n`, 'passwd');
+}
+
+test('the channel names are one frozen table, all under moat:, none twice', () => {
+  assert.ok(Object.isFrozen(BROKER_EVENTS));
+  const names = Object.values(BROKER_EVENTS);
+  assert.equal(new Set(names).size, names.length);
+  for (const name of names) assert.match(name, /^moat:[a-z-]+:[a-z-]+$/);
+});
+
+test('client connected, subscribed, disconnected', async () => {
+  const broker = startBroker();
+  const connected = await expectEvent(broker, 'clientConnected', () => connect(broker, 'c1', { username: 'u', keepalive: 30 }, 5));
+  assert.deepEqual({ ...connected, broker: undefined }, { broker: undefined, clientId: 'c1', username: 'u', address: '127.0.0.1', protocolVersion: 5, clean: true, keepalive: 30, sessionPresent: false });
+  const { client } = await connect(broker, 'c2');
+  const subscribed = await expectEvent(broker, 'subscribed', () =>
+    client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('a/#', 1), sub('b', 0)] }),
+  );
+  assert.deepEqual([subscribed.clientId, subscribed.filters], ['c2', ['a/#', 'b']]);
+  const disconnected = await expectEvent(broker, 'clientDisconnected', () => client.send({ type: 'disconnect' }));
+  assert.deepEqual([disconnected.clientId, disconnected.graceful], ['c2', true]);
+  broker.close();
+});
+
+test('takeover, will cancelled by a reconnect, will published, session expired', async () => {
+  const broker = startBroker();
+  const first = await connect(broker, 'dup');
+  const takeover = await expectEvent(broker, 'sessionTakeover', () => connect(broker, 'dup'));
+  assert.deepEqual([takeover.clientId, takeover.address], ['dup', '127.0.0.1']);
+  assert.equal(await first.client.waitClosed(), true);
+
+  const delayed = await connect(broker, 'w1', { clean: false, properties: { sessionExpiryInterval: 60 }, will: { topic: 'w/1', payload: Buffer.from('x'), qos: 0, retain: false, properties: { willDelayInterval: 30 } } }, 5);
+  delayed.client.stream.destroy();
+  await until(() => broker.getSession('w1')?.connection === undefined, 2000, 'w1 detached');
+  const cancelled = await expectEvent(broker, 'willCancelled', () => connect(broker, 'w1', { clean: false }, 5));
+  assert.equal(cancelled.clientId, 'w1');
+
+  const willing = await connect(broker, 'w2', { will: { topic: 'w/2', payload: Buffer.from('bye'), qos: 0, retain: false } });
+  const published = await expectEvent(broker, 'willPublished', () => willing.client.stream.destroy());
+  assert.deepEqual([published.clientId, published.topic], ['w2', 'w/2']);
+
+  const expiring = await connect(broker, 'e1', { properties: { sessionExpiryInterval: 1 } }, 5);
+  const expired = await expectEvent(broker, 'sessionExpired', () => expiring.client.send({ type: 'disconnect', reasonCode: 0 }), 4000);
+  assert.equal(expired.clientId, 'e1');
+  broker.close();
+});
+
+test('connect refused, connect timeout, keep alive timeout', async () => {
+  const broker = startBroker({ connectTimeoutMs: 200 });
+  const refused = await expectEvent(broker, 'connectRefused', () => connect(broker, 'bad-will', { will: { topic: '', payload: Buffer.alloc(0), qos: 0, retain: false } }, 5));
+  assert.equal(refused.clientId, 'bad-will');
+  assert.equal(refused.reasonCode, 0x90);
+  assert.match(refused.reason, /will topic/);
+  const timedOut = await expectEvent(broker, 'connectTimeout', () => open(broker));
+  assert.equal(timedOut.address, '127.0.0.1');
+  const idle = await expectEvent(broker, 'keepaliveTimeout', () => connect(broker, 'idle', { keepalive: 1 }), 4000);
+  assert.deepEqual([idle.clientId, idle.keepaliveMs], ['idle', 1500]);
+  broker.close();
+});
+
+test('auth failed, banned, login revoked; publish and subscribe denied by the ACL', async () => {
+  const control = AccessControl.of(await passwords({ alice: 'secret' }), AclFile.parse('user alice\ntopic read r/#\n', 'acl'));
+  const broker = startBroker({ allowAnonymous: false, accessControl: control, authFailureLimit: 1 });
+  const failed = capture(broker, 'authFailed');
+  const banned = await expectEvent(broker, 'authBanned', () => connect(broker, 'm1', { username: 'alice', password: Buffer.from('wrong') }, 5));
+  failed.stop();
+  assert.equal(banned.username, 'alice');
+  const refusal = failed.payloads[0];
+  assert.ok(refusal !== undefined);
+  assert.deepEqual([refusal.clientId, refusal.username, refusal.reasonCode, refusal.address], ['m1', 'alice', 0x86, '127.0.0.1']);
+
+  const other = startBroker({ allowAnonymous: false, accessControl: control });
+  const { client } = await connect(other, 'a1', { username: 'alice', password: Buffer.from('secret') }, 5);
+  const publishDenied = await expectEvent(other, 'publishDenied', () => client.send({ type: 'publish', topic: 'w/1', qos: 1, packetId: 1, payload: Buffer.from('x'), retain: false, dup: false }));
+  assert.deepEqual([publishDenied.clientId, publishDenied.username, publishDenied.topic], ['a1', 'alice', 'w/1']);
+  const subscribeDenied = await expectEvent(other, 'subscribeDenied', () => client.send({ type: 'subscribe', packetId: 2, subscriptions: [sub('w/#', 0)] }));
+  assert.deepEqual([subscribeDenied.clientId, subscribeDenied.filter], ['a1', 'w/#']);
+  // The file-backed control a SIGHUP reloads: alice is removed from it.
+  const passwordFile = join(dir, 'passwd');
+  writeFileSync(passwordFile, `alice:${formatPasswordHash(await hashPassword('secret', { iterations: 1000 }))}\n`);
+  const reloadable = await AccessControl.load(passwordFile, undefined);
+  const third = startBroker({ allowAnonymous: false, accessControl: reloadable });
+  await connect(third, 'a2', { username: 'alice', password: Buffer.from('secret') }, 5);
+  writeFileSync(passwordFile, '');
+  await reloadable.reload();
+  const revoked = await expectEvent(third, 'loginRevoked', () => third.revokeStaleLogins(reloadable));
+  assert.deepEqual([revoked.clientId, revoked.username], ['a2', 'alice']);
+  assert.match(revoked.reason, /removed/);
+  for (const b of [broker, other, third]) b.close();
+});
+
+test('auth busy, auth error and a failed hashing worker, reported by the Authenticator the broker wires', async () => {
+  const broker = startBroker();
+  const control = AccessControl.of(await passwords({ bob: 'pw' }), undefined);
+  const rules = { allowAnonymous: false, control };
+  const busyAuth = new Authenticator({ failureLimit: 0, banMs: 1000, report: authReporter(broker), limits: { ...DEFAULT_LOGIN_LIMITS, authHashWorkers: 1, authQueueLimit: 1 } });
+  const attempt = (n: number) => ({ clientId: `b${n}`, username: 'bob', password: Buffer.from('pw'), address: `10.0.0.${n}` });
+  const busy = await expectEvent(broker, 'authBusy', () => Promise.all([1, 2, 3].map((n) => busyAuth.login(rules, attempt(n)))));
+  assert.equal(busy.reasonCode, 0x89);
+  busyAuth.close();
+
+  const failing = new Authenticator({ failureLimit: 0, banMs: 1000, report: authReporter(broker), hashWorkerUrl: FAILING_WORKER });
+  const worker = capture(broker, 'hashWorkerFailed');
+  const error = await expectEvent(broker, 'authError', () => failing.login(rules, { clientId: 'x', username: 'bob', password: Buffer.from('exit'), address: '10.0.0.9' }));
+  worker.stop();
+  assert.deepEqual([error.clientId, error.username, error.during], ['x', 'bob', 'password']);
+  assert.ok(worker.payloads.length >= 1 && typeof worker.payloads[0]?.err === 'string');
+  failing.close();
+  broker.close();
+});
+
+test('publish refused, subscribe refused, publish dropped, protocol error, packet too large for the client', async () => {
+  const broker = startBroker({ maxTopicLevels: 2 });
+  const { client } = await connect(broker, 'p1', {}, 5);
+  const publishRefused = await expectEvent(broker, 'publishRefused', () => client.send({ type: 'publish', topic: 'a/b/c', qos: 1, packetId: 1, payload: Buffer.from('x'), retain: false, dup: false }));
+  assert.deepEqual([publishRefused.clientId, publishRefused.topic, publishRefused.reasonCode], ['p1', 'a/b/c', 0x90]);
+  const subscribeRefused = await expectEvent(broker, 'subscribeRefused', () => client.send({ type: 'subscribe', packetId: 2, subscriptions: [sub('a/b/c', 0)] }));
+  assert.deepEqual([subscribeRefused.filter, subscribeRefused.reasonCode], ['a/b/c', 0x8f]);
+  const dropped = await expectEvent(broker, 'publishDropped', () => client.send({ type: 'publish', topic: '$SYS/x', qos: 1, packetId: 3, payload: Buffer.from('x'), retain: false, dup: false }));
+  assert.equal(dropped.clientId, 'p1');
+  assert.ok('reason' in dropped && dropped.reason === 'sys_topic' && dropped.count === 1);
+
+  const small = await connect(broker, 'p2', { properties: { maximumPacketSize: 100 } }, 5);
+  const tooLarge = await expectEvent(broker, 'packetTooLargeForClient', () =>
+    small.client.send({ type: 'subscribe', packetId: 4, subscriptions: Array.from({ length: 200 }, (_, i) => sub(`t/${i}`, 0)) }),
+  );
+  assert.deepEqual([tooLarge.clientId, tooLarge.packet, tooLarge.maximumPacketSize], ['p2', 'suback', 100]);
+
+  const broken = await connect(broker, 'p3', {}, 5);
+  const protocol = await expectEvent(broker, 'protocolError', () => broken.client.sendRaw([0x82, 0x02, 0x00, 0x05]));
+  assert.equal(protocol.clientId, 'p3');
+  assert.equal(protocol.packet, 'subscribe');
+  broker.close();
+});
+
+test('handler error and socket error cost only their connection', async () => {
+  const broker = startBroker();
+  const { client } = await connect(broker, 'h1');
+  broker.router.subscribe = () => {
+    throw new Error('a bug of ours');
+  };
+  const handler = await expectEvent(broker, 'handlerError', () => client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('x', 0)] }));
+  assert.deepEqual([handler.clientId, handler.packet, (handler.err as Error).message], ['h1', 'subscribe', 'a bug of ours']);
+  const [, brokerEnd] = duplexPair();
+  broker.handle(brokerEnd, { remoteAddress: '192.0.2.1' });
+  const socket = await expectEvent(broker, 'socketError', () => brokerEnd.destroy(new Error('ECONNRESET')));
+  assert.deepEqual([socket.address, socket.err], ['192.0.2.1', 'ECONNRESET']);
+  broker.close();
+});
+
+test('listener error, WebSocket refused and WebSocket error on real listeners', async () => {
+  const broker = startBroker({ allowAnonymous: true });
+  const tcp = await listenTcp(broker, { host: '127.0.0.1', port: 0, policy: { allowAnonymous: true } });
+  const listenerError = await expectEvent(broker, 'listenerError', () => tcp.server.emit('error', new Error('EMFILE')));
+  assert.equal(listenerError.err, 'EMFILE');
+  await tcp.close();
+
+  const ws = await listenWebSocket(broker, { host: '127.0.0.1', port: 0, policy: { allowAnonymous: true } });
+  const refused = await expectEvent(broker, 'websocketRefused', () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${ws.port}/mqtt`, 'chat');
+    socket.on('error', () => {});
+  });
+  assert.equal(refused.subprotocol, 'chat');
+  assert.equal(refused.address, '127.0.0.1');
+  let answer: string | undefined;
+  const wsError = await expectEvent(broker, 'websocketError', () => {
+    const raw = netConnect(ws.port, '127.0.0.1', () => raw.write('GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+    raw.on('error', () => {});
+    raw.on('data', (data: Buffer) => {
+      answer = String(data).split('\r\n')[0];
+      raw.destroy();
+    });
+  });
+  assert.equal(wsError.address, '127.0.0.1');
+  assert.match(wsError.err, /Sec-WebSocket-Key/i);
+  // The bad handshake is answered and its socket closed (it used to stay open, holding close() up).
+  await until(() => answer !== undefined, 2000, 'an HTTP answer to the bad handshake');
+  assert.equal(answer, 'HTTP/1.1 400 Bad Request');
+  await ws.close();
+  broker.close();
+});
+
+test('TLS: a client refused for want of a certificate, a failed handshake, a psk_file warning', async () => {
+  const files = makeTestCertificates(mkdtempSync(join(dir, 'tls-')));
+  const broker = startBroker({ allowAnonymous: true });
+  const base = { handshakeTimeout: 30, useIdentityAsUsername: false, useSubjectAsUsername: false } as const;
+  const tls = await listenTls(broker, { host: '127.0.0.1', port: 0, tls: { ...base, cafile: files.ca, certfile: files.cert, keyfile: files.key, requireCertificate: true }, policy: { allowAnonymous: true } });
+  const refused = await expectEvent(broker, 'tlsClientRefused', () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: tls.port, ca: [readFileSync(files.ca)], servername: 'localhost' });
+    socket.on('error', () => {});
+    socket.on('secureConnect', () => socket.write(Buffer.from([0xc0, 0x00])));
+  });
+  assert.equal(refused.address, '127.0.0.1');
+  assert.equal(refused.listenerPort, tls.port);
+  assert.match(refused.reason, /no certificate/);
+  const failed = await expectEvent(broker, 'tlsHandshakeFailed', () => {
+    const raw = netConnect(tls.port, '127.0.0.1', () => raw.write('this is not TLS\r\n\r\n'));
+    raw.on('error', () => {});
+  });
+  assert.equal(failed.address, '127.0.0.1');
+  assert.notEqual(failed.reason, 'timeout');
+  await tls.close();
+
+  const pskFile = join(dir, 'psk');
+  writeFileSync(pskFile, 'dev1:00112233\nno-colon-here\n');
+  const warned = capture(broker, 'pskFileWarning');
+  const psk = await listenTls(broker, { host: '127.0.0.1', port: 0, tls: { ...base, pskHint: 'moat', pskFile, requireCertificate: false }, policy: { allowAnonymous: true } });
+  warned.stop();
+  assert.equal(warned.payloads.length, 1);
+  assert.equal(warned.payloads[0]?.file, pskFile);
+  assert.match(warned.payloads[0]?.warning ?? '', /:2: this line is not IDENTITY:HEXKEY/);
+  await psk.close();
+  broker.close();
+});
+
+test('docs/EVENTS.md lists every channel, and no other', () => {
+  const doc = readFileSync(new URL('../../../docs/EVENTS.md', import.meta.url), 'utf8');
+  const listed = [...doc.matchAll(/^\| `(moat:[^`]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual([...listed].sort(), Object.values(BROKER_EVENTS).sort());
+});
+
+test('every channel has a test above', () => {
+  const untested = (Object.keys(BROKER_EVENTS) as BrokerEvent[]).filter((event) => !tested.has(event));
+  assert.deepEqual(untested, []);
+});
