@@ -1,7 +1,7 @@
 // mosquitto.conf options about client ids and what clients are sent: clientid_prefixes,
 // use_username_as_clientid, queue_qos0_messages, and the two Mosquitto 2.0 keeps only for old
 // configs (allow_duplicate_messages, retry_interval), which moat reads the same way.
-import { bool, global, setListener, single, type OptionSpec } from './options.js';
+import { bool, global, setListener, single, type OptionSpec } from './option-kit.js';
 
 export const CLIENT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   clientid_prefixes: {

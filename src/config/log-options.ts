@@ -1,7 +1,7 @@
 // The logging options of mosquitto.conf (log_dest, log_type, log_timestamp, log_timestamp_format,
 // connection_messages, log_facility): each records its value in the draft's log settings.
 import { CONFIG_ISSUE_KINDS } from './errors.js';
-import { bool, fixFor, freeText, oneOf, wholeNumber, type OptionContext, type OptionSpec } from './options.js';
+import { bool, fixFor, freeText, oneOf, wholeNumber, type OptionContext, type OptionSpec } from './option-kit.js';
 import { LOG_TYPES } from './types.js';
 
 function logDest(ctx: OptionContext): void {

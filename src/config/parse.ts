@@ -6,17 +6,8 @@ import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue, type ConfigIs
 import { describeFsError, readIncludeDir, type IncludeDirResult } from './include-dir.js';
 import { NEVER_SUPPORTED, neverReasonOf, neverReasonOfValue, neverSupportedMessage } from './never.js';
 import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf, plannedAreaOfValue } from './not-supported.js';
-import {
-  bindAddress,
-  emptySecurity,
-  newListener,
-  optionSpec,
-  OPTIONS,
-  type ConfigLine,
-  type Draft,
-  type ListenerDraft,
-  type OptionContext,
-} from './options.js';
+import { bindAddress, type ConfigLine, type Draft, type ListenerDraft, type OptionContext } from './option-kit.js';
+import { emptySecurity, newListener, optionSpec, OPTIONS } from './options.js';
 import { checkListenerTls, checkPskFileUsed, listenerTlsConfig, type ReportIssue } from './tls-listener.js';
 import { closest } from './suggest.js';
 import {

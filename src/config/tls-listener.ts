@@ -3,7 +3,7 @@
 // What can only be checked by reading the certificate, CRL and PSK files is checked when the
 // listener opens (src/transport/tls-files.ts).
 import { CONFIG_ISSUE_KINDS, type ConfigIssueKind } from './errors.js';
-import type { Draft, ListenerDraft, SecurityDraft, TlsDraft } from './options.js';
+import type { Draft, ListenerDraft, SecurityDraft, TlsDraft } from './option-kit.js';
 import { CONFIG_DEFAULTS, type ListenerTlsConfig } from './types.js';
 
 /** Records one problem: parse.ts's issue list. */

@@ -6,7 +6,7 @@
 // username options, a psk_file for psk_hint).
 import { CONFIG_ISSUE_KINDS } from './errors.js';
 import { MAX_PSK_IDENTITY_BYTES } from './types.js';
-import { bool, freeText, oneOf, setListener, wholeNumber, type OptionContext, type OptionSpec, type TlsDraft } from './options.js';
+import { bool, freeText, oneOf, setListener, wholeNumber, type OptionContext, type OptionSpec, type TlsDraft } from './option-kit.js';
 
 function setTls(ctx: OptionContext, apply: (t: TlsDraft) => void): void {
   setListener(ctx, (l) => {

@@ -1,7 +1,7 @@
 // mosquitto.conf options about how listeners bind and read: socket_domain and bind_interface
 // (per listener), websockets_headers_size (every WebSocket listener).
 import { CONFIG_ISSUE_KINDS } from './errors.js';
-import { global, oneOf, setListener, single, wholeNumber, type OptionSpec } from './options.js';
+import { global, oneOf, setListener, single, wholeNumber, type OptionSpec } from './option-kit.js';
 import { SOCKET_DOMAINS } from './types.js';
 
 export const TRANSPORT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
