@@ -1,7 +1,7 @@
 // Public codec API (`moat/codec`): packet types, errors, the incremental Parser, encoders,
 // MQTT 5 property helpers, UTF-8 validation and the reason-code table.
 export * from './types.js';
-export { MoatError, ProtocolError, type MoatErrorOptions } from './errors.js';
+export { ERROR_CODES, MoatError, ProtocolError, type ErrorCode, type MoatErrorOptions } from './errors.js';
 export { Parser, MAX_PACKET_SIZE, type ParserHandler, type ParserOptions } from './parser.js';
 export {
   encode,
