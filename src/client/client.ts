@@ -280,7 +280,7 @@ export class MqttClient {
         // A reconnect reuses the Assigned Client Identifier, so the server can find the session.
         this.#write(encode(connectPacket({ ...options, clientId: this.#clientId }), this.#version));
       } catch (error) {
-        this.#failHandshake(conn, error instanceof Error ? error : new Error(String(error)));
+        this.#failHandshake(conn, error instanceof Error ? error : new MoatError('MOAT_ERR_INTERNAL', String(error)));
       }
     });
   }
@@ -359,7 +359,7 @@ export class MqttClient {
     try {
       conn = this.#open();
     } catch (error) {
-      this.#scheduleReconnect(false, error instanceof Error ? error : new Error(String(error)));
+      this.#scheduleReconnect(false, error instanceof Error ? error : new MoatError('MOAT_ERR_INTERNAL', String(error)));
       return;
     }
     this.#handshake(conn).catch((error: Error) => {

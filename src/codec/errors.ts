@@ -37,6 +37,14 @@ export const ERROR_CODES = {
     summary: 'A function was called with an argument it cannot use (a packet field, an iteration count, a pool size...).',
     fix: 'The message names the argument and what is allowed; pass a valid value.',
   },
+  MOAT_ERR_INTERNAL: {
+    summary: 'moat reached a state it should never reach, or caught a thrown value that is not an Error.',
+    fix: 'This is a bug in moat (or in a callback it called); please report it with the message and stack trace.',
+  },
+  MOAT_ERR_NOT_IN_WORKER: {
+    summary: 'A worker-thread script of moat (the hashing pool worker, the bench worker) was run as a program of its own.',
+    fix: 'Do not run it directly; moat starts it itself.',
+  },
 
   // Configuration and files.
   MOAT_ERR_CONFIG: {
@@ -46,6 +54,22 @@ export const ERROR_CODES = {
   MOAT_ERR_LOG_FILE: {
     summary: 'The log file named by log_dest file could not be opened.',
     fix: 'Fix the path or its permissions (a FIFO needs its reader running first), or remove the log_dest file line.',
+  },
+  MOAT_ERR_TLS_FILE: {
+    summary: 'A TLS listener file (certfile, keyfile, cafile, capath, crlfile, dhparamfile, psk_file) is missing, unreadable or not valid.',
+    fix: 'The message names the option and the file; fix the file (PEM format, matching key and certificate) or the path.',
+  },
+  MOAT_ERR_BAD_CERTIFICATE: {
+    summary: 'A certificate could not be parsed (its DER structure is not what X.509 requires).',
+    fix: 'Check the certificate file or the certificate the peer presented; re-issue it if it is damaged.',
+  },
+  MOAT_ERR_BAD_CRL: {
+    summary: 'A certificate revocation list (crlfile) could not be parsed as an X.509 CertificateList.',
+    fix: 'Give crlfile a PEM CRL (-----BEGIN X509 CRL-----) as `openssl ca -gencrl` writes it.',
+  },
+  MOAT_ERR_LISTEN: {
+    summary: 'A listener could not be set up on the address it names (socket_domain, bind_interface, a unix socket path in the way).',
+    fix: 'The message names the listener setting; pick an address of the right family, an existing interface, or a free socket path.',
   },
   MOAT_ERR_HASH_POOL: {
     summary: 'A password hash could not be computed: a hashing worker died or failed, or the pool was closed (a login gets 0x80 Unspecified error).',
@@ -68,6 +92,10 @@ export const ERROR_CODES = {
   MOAT_ERR_CONNECT_TIMEOUT: {
     summary: 'connect() gave up waiting; the message says which step hung (TCP, TLS, WebSocket upgrade or CONNACK).',
     fix: 'Check host, port and firewall for TCP; that the port speaks TLS for TLS; raise connectTimeoutMs for slow links.',
+  },
+  MOAT_ERR_WEBSOCKET_SUBPROTOCOL: {
+    summary: 'The WebSocket server did not accept the "mqtt" subprotocol.',
+    fix: 'Check the URL path (often /mqtt) and that the server is an MQTT-over-WebSocket endpoint.',
   },
   MOAT_ERR_CONNACK: {
     summary: 'The server refused the connection; `reasonCode` is the CONNACK reason code (3.1.1: the return code).',
@@ -123,9 +151,29 @@ export const ERROR_CODES = {
   },
 
   // Command-line tools.
+  MOAT_ERR_CLI: {
+    summary: 'moat pub / moat sub could not do their job; the process exits with the code the error carries (as mosquitto_pub/sub do).',
+    fix: 'The message says what went wrong (flags, connection, reason code); fix that and run again.',
+  },
+  MOAT_ERR_PASSWD: {
+    summary: 'moat passwd could not update the password file (bad flags, a bad user name, an unreadable file).',
+    fix: 'The message names the problem; see moat passwd --help.',
+  },
   MOAT_ERR_CERTS: {
     summary: 'moat certs could not make or write certificates.',
     fix: 'The message names the file or directory and why; fix the path, its permissions or the CA files.',
+  },
+  MOAT_ERR_CA_UNUSABLE: {
+    summary: 'An existing CA given to moat certs cannot sign: not a CA certificate, a key that is not its own, or a key type moat cannot sign with.',
+    fix: 'Give a CA certificate (basicConstraints CA:TRUE) with its own RSA or ECDSA (P-256, P-384, P-521) key.',
+  },
+  MOAT_ERR_AUDIT: {
+    summary: 'moat audit could not run at all (a config that does not load, a broker that cannot be reached).',
+    fix: 'The message says why; fix the config or the address and run the audit again.',
+  },
+  MOAT_ERR_TLS_PROBE: {
+    summary: 'The TLS probe of moat audit got no usable answer: no handshake in time, or no server certificate.',
+    fix: 'Check that the port speaks TLS and that the server presents a certificate.',
   },
 
   // moat bench.
@@ -136,6 +184,22 @@ export const ERROR_CODES = {
   MOAT_ERR_BENCH_NOFILE: {
     summary: 'The open-file limit (ulimit -n) is too low for the connections moat bench was asked to open.',
     fix: 'Raise ulimit -n in the shell (and for the broker), or pass a smaller --connections.',
+  },
+  MOAT_ERR_BENCH_CONNECTION: {
+    summary: 'A moat bench connection failed: could not connect, was refused, or was closed or disconnected by the broker.',
+    fix: 'Check the --url, that the broker runs and accepts anonymous clients (or the credentials), and the broker log.',
+  },
+  MOAT_ERR_BENCH_TIMEOUT: {
+    summary: 'A moat bench step did not finish in time (an acknowledgement, a connection, a worker).',
+    fix: 'The broker is overloaded or stuck; lower the rate or the connections, or check the broker log.',
+  },
+  MOAT_ERR_BENCH_WORKER: {
+    summary: 'A moat bench worker thread failed or exited before reporting a result.',
+    fix: 'The message has the worker\'s error; if it is a moat bug, report it.',
+  },
+  MOAT_ERR_BENCH: {
+    summary: 'A moat bench scenario produced no result (no connection succeeded, nothing measured).',
+    fix: 'The message says what is missing; check the broker and the flags.',
   },
 } as const satisfies Record<string, { readonly summary: string; readonly fix: string }>;
 
