@@ -1,5 +1,6 @@
 // What an audit produces: findings with a severity and an exact fix, the exit code they add up to,
 // and the two renderings (text for people, JSON for scripts and CI).
+import { MoatError } from '../codec/errors.js';
 
 export const SEVERITIES = ['critical', 'warning', 'info', 'ok'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -36,9 +37,9 @@ export const AUDIT_EXIT = {
 } as const;
 
 /** The audit could not run at all; `message` is one sentence for the user. */
-export class AuditError extends Error {
+export class AuditError extends MoatError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
+    super('MOAT_ERR_AUDIT', message, options);
     this.name = 'AuditError';
   }
 }

@@ -3,6 +3,7 @@
 // reported, not a failed audit) and judged here instead.
 import { isIP } from 'node:net';
 import { checkServerIdentity, connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import { MoatError } from '../codec/errors.js';
 import { AuditError, finding, type Finding } from './findings.js';
 
 export interface TlsFacts {
@@ -63,7 +64,7 @@ function handshake(host: string, port: number, options: TlsProbeOptions, legacy:
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no TLS handshake within ${options.timeoutMs} ms`));
+      reject(new MoatError('MOAT_ERR_TLS_PROBE', `no TLS handshake within ${options.timeoutMs} ms`));
     }, options.timeoutMs);
     socket.once('error', (error) => {
       clearTimeout(timer);
@@ -76,7 +77,7 @@ function handshake(host: string, port: number, options: TlsProbeOptions, legacy:
       const chainError = socket.authorized ? undefined : String(socket.authorizationError ?? 'unknown verification error');
       socket.destroy();
       if (cert === undefined || cert.raw === undefined) {
-        reject(new Error('the server sent no certificate'));
+        reject(new MoatError('MOAT_ERR_TLS_PROBE', 'the server sent no certificate'));
         return;
       }
       const identity = checkServerIdentity(host.replace(/^\[(.*)\]$/, '$1'), cert);

@@ -9,6 +9,7 @@
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import forge from 'node-forge';
+import { MoatError } from '../codec/errors.js';
 
 /** Where the user name comes from: the certificate's CN, its whole subject, or the TLS-PSK identity. */
 export type CertificateIdentity = 'common-name' | 'subject' | 'psk-identity';
@@ -74,7 +75,7 @@ export function nameEntries(name: forge.asn1.Asn1 | undefined): NameEntry[] {
   children(name).forEach((rdn, set) => {
     for (const attribute of children(rdn)) {
       const [type, value] = children(attribute);
-      if (type === undefined || value === undefined || typeof value.value !== 'string') throw new Error('malformed name attribute');
+      if (type === undefined || value === undefined || typeof value.value !== 'string') throw new MoatError('MOAT_ERR_BAD_CERTIFICATE', 'malformed name attribute');
       entries.push({ oid: forge.asn1.derToOid(forge.util.createBuffer(type.value as string)), set, tag: value.type, bytes: value.value, der: forge.asn1.toDer(value).getBytes() });
     }
   });
@@ -82,7 +83,7 @@ export function nameEntries(name: forge.asn1.Asn1 | undefined): NameEntry[] {
 }
 
 function children(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
-  if (node === undefined || !Array.isArray(node.value)) throw new Error('malformed certificate');
+  if (node === undefined || !Array.isArray(node.value)) throw new MoatError('MOAT_ERR_BAD_CERTIFICATE', 'malformed certificate');
   return node.value;
 }
 

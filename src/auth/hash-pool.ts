@@ -105,7 +105,7 @@ export class HashPool {
 
   constructor(options: HashPoolOptions) {
     const size = options.size ?? defaultHashWorkers();
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`the hashing pool needs a whole number of workers from 1 up, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new MoatError('MOAT_ERR_INVALID_ARGUMENT', `the hashing pool needs a whole number of workers from 1 up, got ${size}`);
     this.size = size;
     this.#report = options.report;
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
@@ -159,7 +159,7 @@ export class HashPool {
           slot = this.#spawn();
         } catch (error) {
           // A worker that cannot even be created (bad flags, no script): this job fails, the next tries again.
-          const cause = error instanceof Error ? error : new Error(String(error));
+          const cause = error instanceof Error ? error : new MoatError('MOAT_ERR_HASH_POOL', String(error));
           (this.#backlog.shift() as Job).reject(new HashPoolError(`could not start a password hashing worker: ${cause.message}`, { cause }));
           this.#logFailure(cause);
           continue;
@@ -180,7 +180,7 @@ export class HashPool {
     const slot: Slot = { worker, job: undefined, dead: false };
     worker.on('message', (response: HashResponse) => this.#answered(slot, response));
     worker.on('error', (error) => this.#lost(slot, error));
-    worker.on('exit', (code) => this.#lost(slot, new Error(`the worker exited with code ${code}`)));
+    worker.on('exit', (code) => this.#lost(slot, new MoatError('MOAT_ERR_HASH_POOL', `the worker exited with code ${code}`)));
     this.#slots.push(slot);
     return slot;
   }
@@ -193,7 +193,7 @@ export class HashPool {
     if (response.id !== job.request.id) {
       // Not this job's answer: the worker is confused, so it is replaced rather than trusted.
       job.reject(new HashPoolError(`a hashing worker answered job ${response.id} while computing job ${job.request.id}`));
-      this.#retire(slot, new Error('answered the wrong job'));
+      this.#retire(slot, new MoatError('MOAT_ERR_HASH_POOL', 'answered the wrong job'));
     } else if ('error' in response) {
       job.reject(new HashPoolError(`computing a password hash failed: ${response.error}`));
     } else {

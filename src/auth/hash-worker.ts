@@ -3,10 +3,11 @@
 // off both the event loop and libuv's shared thread pool, where DNS lookups and file reads wait.
 import { createHash, pbkdf2Sync } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
+import { MoatError } from '../codec/errors.js';
 import type { HashRequest, HashResponse } from './hash-pool.js';
 
 const port = parentPort;
-if (port === null) throw new Error('hash-worker.js runs inside moat\'s hashing pool (a worker thread), not as a program of its own');
+if (port === null) throw new MoatError('MOAT_ERR_NOT_IN_WORKER', 'hash-worker.js runs inside moat\'s hashing pool (a worker thread), not as a program of its own');
 
 port.on('message', (request: HashRequest) => {
   let response: HashResponse;

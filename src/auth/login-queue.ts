@@ -12,6 +12,7 @@
 // The work is whatever the caller passes: the Authenticator runs real checks through one queue and
 // the delays that answer unknown user names through another with the same bounds (so a flood of
 // unknown names is answered as a flood of known ones would be, without taking a real check's place).
+import { MoatError } from '../codec/errors.js';
 
 /** The bounds, read at each admission (so a config reload applies to the next login). */
 export interface LoginQueueLimits {
@@ -128,7 +129,7 @@ export class LoginQueue {
     if (address !== undefined) this.#inProgress.set(address, this.inProgress(address) + 1);
     let used = false;
     const use = (): void => {
-      if (used) throw new Error('a login ticket is used once');
+      if (used) throw new MoatError('MOAT_ERR_INTERNAL', 'a login ticket is used once');
       used = true;
     };
     return {

@@ -6,6 +6,7 @@
 import { pbkdf2, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { MoatError } from '../codec/errors.js';
 import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
 import { type ColonLine, type ColonLineShape, parseColonFile, splitColonLine } from './colon-file.js';
 
@@ -161,7 +162,7 @@ export async function hashPassword(password: Buffer | string, options: { kind?: 
   const iterations = options.iterations ?? DEFAULT_PBKDF2_ITERATIONS;
   const spec: HashSpec = options.kind === 'sha512' ? { kind: 'sha512' } : { kind: 'sha512-pbkdf2', iterations };
   if (spec.kind === 'sha512-pbkdf2' && !(Number.isInteger(iterations) && iterations >= 1 && iterations <= MAX_ITERATIONS)) {
-    throw new RangeError(`iterations must be a whole number from 1 to ${MAX_ITERATIONS}, got ${iterations}`);
+    throw new MoatError('MOAT_ERR_INVALID_ARGUMENT', `iterations must be a whole number from 1 to ${MAX_ITERATIONS}, got ${iterations}`);
   }
   const bytes = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
   const salt = randomBytes(SALT_BYTES);

@@ -2,6 +2,7 @@
 // hundreds of thousands of PUBLISH per second; walking only fixed headers keeps its CPU low so it is
 // never the bottleneck. Frames split across reads are carried over as a list of slices and joined
 // once, when enough bytes have arrived (no quadratic re-buffering for large payloads).
+import { MoatError } from '../codec/errors.js';
 
 /** Called per whole frame: `buf[start]` is the fixed header byte, the body is `buf[body, end)`. */
 export type FrameHandler = (buf: Buffer, start: number, body: number, end: number) => void;
@@ -46,7 +47,7 @@ export class FrameScanner {
         }
       }
       if (!complete) {
-        if (i - pos >= 5) throw new Error('malformed remaining length from broker');
+        if (i - pos >= 5) throw new MoatError('MOAT_ERR_MALFORMED_PACKET', 'malformed remaining length from broker');
         break; // header split across reads
       }
       const end = i + length;

@@ -5,6 +5,7 @@
 // (CONNACK, SUBACK) go through the full Parser.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { MoatError } from '../codec/errors.js';
 import { encode } from '../codec/encode.js';
 import { Parser } from '../codec/parser.js';
 import type { Packet, ProtocolVersion, QoS } from '../codec/types.js';
@@ -40,7 +41,7 @@ export type PublishHandler = (buf: Buffer, payloadStart: number, end: number, he
 export function parseTarget(url: string, ca?: Buffer, client?: { cert: Buffer; key: Buffer }): Target {
   const u = new URL(url);
   const tls = u.protocol === 'mqtts:';
-  if (!tls && u.protocol !== 'mqtt:') throw new Error(`--url must start with mqtt:// or mqtts://, got ${url}`);
+  if (!tls && u.protocol !== 'mqtt:') throw new MoatError('MOAT_ERR_BENCH_OPTION', `--url must start with mqtt:// or mqtts://, got ${url}`);
   const target: Target = { host: u.hostname, port: u.port === '' ? (tls ? 8883 : 1883) : Number(u.port), tls };
   if (ca !== undefined) target.ca = ca;
   if (client !== undefined) {
@@ -86,7 +87,7 @@ export class LeanClient {
     socket.on('error', (e) => this.#failAll(e));
     socket.on('close', () => {
       this.#closed = true;
-      this.#failAll(new Error('connection closed by broker'));
+      this.#failAll(new MoatError('MOAT_ERR_BENCH_CONNECTION', 'connection closed by broker'));
     });
   }
 
@@ -119,7 +120,7 @@ export class LeanClient {
     }
     if (packet.type !== 'connack' || packet.reasonCode !== 0) {
       socket.destroy();
-      throw new Error(`broker refused CONNECT: reason code 0x${(packet.type === 'connack' ? packet.reasonCode : 0xff).toString(16)}`);
+      throw new MoatError('MOAT_ERR_BENCH_CONNECTION', `broker refused CONNECT: reason code 0x${(packet.type === 'connack' ? packet.reasonCode : 0xff).toString(16)}`);
     }
     if (packet.properties?.receiveMaximum !== undefined) client.receiveMaximum = packet.properties.receiveMaximum;
     return client;
@@ -131,7 +132,7 @@ export class LeanClient {
     this.socket.write(this.encodeSubscribe(filter, qos, this.#takeId()));
     const packet = await suback;
     const code = packet.type === 'suback' ? packet.reasonCodes[0] : undefined;
-    if (code === undefined || code >= 0x80) throw new Error(`broker refused SUBSCRIBE ${filter}: 0x${(code ?? 0xff).toString(16)}`);
+    if (code === undefined || code >= 0x80) throw new MoatError('MOAT_ERR_BENCH_CONNECTION', `broker refused SUBSCRIBE ${filter}: 0x${(code ?? 0xff).toString(16)}`);
   }
 
   /** Pre-encodes a PUBLISH for writing many times (QoS 1 callers pass a packet id). */
@@ -267,7 +268,7 @@ export class LeanClient {
   #control(packet: Packet): void {
     const index = this.#waiters.findIndex((w) => w.type === packet.type);
     if (index >= 0) this.#waiters.splice(index, 1)[0]?.resolve(packet);
-    else if (packet.type === 'disconnect') this.#failAll(new Error(`broker sent DISCONNECT 0x${(packet.reasonCode ?? 0).toString(16)}`));
+    else if (packet.type === 'disconnect') this.#failAll(new MoatError('MOAT_ERR_BENCH_CONNECTION', `broker sent DISCONNECT 0x${(packet.reasonCode ?? 0).toString(16)}`));
   }
 
   #expect(type: string, timeoutMs: number): Promise<Packet> {
@@ -275,7 +276,7 @@ export class LeanClient {
       const timer = setTimeout(() => {
         const i = this.#waiters.indexOf(waiter);
         if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new Error(`no ${type.toUpperCase()} within ${timeoutMs} ms`));
+        reject(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `no ${type.toUpperCase()} within ${timeoutMs} ms`));
       }, timeoutMs);
       const waiter = {
         type,
@@ -288,7 +289,7 @@ export class LeanClient {
           reject(e);
         },
       };
-      if (this.#closed) waiter.reject(new Error('connection closed'));
+      if (this.#closed) waiter.reject(new MoatError('MOAT_ERR_BENCH_CONNECTION', 'connection closed'));
       else this.#waiters.push(waiter);
     });
   }
@@ -349,7 +350,7 @@ export function openSocket(target: Target, session: Buffer | undefined, timeoutM
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`could not connect to ${target.host}:${target.port} within ${timeoutMs} ms`));
+      reject(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `could not connect to ${target.host}:${target.port} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once(ready, () => {
       clearTimeout(timer);

@@ -1,6 +1,7 @@
 // `moat bench` options: what a caller passes (BenchOptions), per-scenario defaults, and the fully
 // resolved, validated form the scenarios read. One error names the bad option.
 import { readFileSync } from 'node:fs';
+import { MoatError } from '../codec/errors.js';
 import { parseTarget, type Target } from './lean-client.js';
 
 export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'fanin-unpaced', 'fanout-unpaced', 'qos1-unpaced', 'latency', 'abuse', 'connections', 'tls-connect', 'retained'] as const;
@@ -111,8 +112,11 @@ const DEFAULTS: Record<ScenarioName, Partial<Defaults>> = {
   retained: {},
 };
 
-export class BenchOptionError extends Error {
-  readonly code = 'MOAT_ERR_BENCH_OPTION';
+export class BenchOptionError extends MoatError {
+  constructor(message: string) {
+    super('MOAT_ERR_BENCH_OPTION', message);
+    this.name = 'BenchOptionError';
+  }
 }
 
 function check(name: string, value: number, min: number, max: number): number {

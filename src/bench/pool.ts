@@ -3,6 +3,7 @@
 // SharedArrayBuffer: each role owns a few Float64 slots it alone writes, so the main thread (and
 // pacing publishers in other workers) read them at any instant without messages.
 import { Worker } from 'node:worker_threads';
+import { MoatError } from '../codec/errors.js';
 
 /** Slot offsets inside a role's block. */
 export const SENT = 0;
@@ -34,7 +35,7 @@ export class Counters {
 
   allocate(): number {
     const base = this.#next;
-    if (base + SLOTS_PER_ROLE > this.view.length) throw new Error('bench: too many roles for the counter block');
+    if (base + SLOTS_PER_ROLE > this.view.length) throw new MoatError('MOAT_ERR_INTERNAL', 'bench: too many roles for the counter block');
     this.#next += SLOTS_PER_ROLE;
     return base;
   }
@@ -76,10 +77,10 @@ export class RoleHandle<R = unknown> {
       this.#worker.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') onReady();
         else if (m.type === 'result') resolve(m.value as R);
-        else fail(new Error(`${role} worker: ${m.message}`));
+        else fail(new MoatError('MOAT_ERR_BENCH_WORKER', `${role} worker: ${m.message}`));
       });
       this.#worker.on('error', (e) => fail(e));
-      this.#worker.on('exit', (code) => fail(new Error(`${role} worker exited (code ${code}) before reporting a result`)));
+      this.#worker.on('exit', (code) => fail(new MoatError('MOAT_ERR_BENCH_WORKER', `${role} worker exited (code ${code}) before reporting a result`)));
     });
     // Callers may only await result later; never let a rejection go unhandled meanwhile.
     this.ready.catch(() => undefined);
@@ -95,7 +96,7 @@ export class RoleHandle<R = unknown> {
     this.send('stop');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`worker did not stop within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `worker did not stop within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       return await Promise.race([this.result, timeout]);

@@ -1,6 +1,7 @@
 // The shape every scenario returns: headline values by name (each with a unit and a direction),
 // the load generator's own CPU (so a reader sees it was not the bottleneck), the broker's cost
 // when its PID is known, and honest warnings (loss, incomplete runs, a saturated generator).
+import { MoatError } from '../codec/errors.js';
 
 export interface Value {
   value: number;
@@ -27,7 +28,7 @@ export interface BenchResult {
 
 export function headline(result: BenchResult): [string, Value] {
   const first = Object.entries(result.values)[0];
-  if (first === undefined) throw new Error(`bench ${result.scenario}: no values`);
+  if (first === undefined) throw new MoatError('MOAT_ERR_BENCH', `bench ${result.scenario}: no values`);
   return first;
 }
 

@@ -1,6 +1,7 @@
 // The measurement skeleton shared by scenarios: start roles, say go, show progress, take marks
 // after the warm-up and at the end (counters are read from shared memory at that instant), stop,
 // and turn the marks into rates and CPU percentages.
+import { MoatError } from '../codec/errors.js';
 import type { Counters, RoleHandle } from './pool.js';
 import { cpuBetween, mark, RssWatch, type CpuReport } from './measure.js';
 import type { ResolvedBenchOptions } from './options.js';
@@ -16,7 +17,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    timer = setTimeout(() => reject(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);

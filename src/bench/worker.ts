@@ -1,5 +1,6 @@
 // Worker-thread entry: runs one role and reports ready / result / error to the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
+import { MoatError } from '../codec/errors.js';
 import type { RoleInit, RoleName, WorkerMessage } from './pool.js';
 import type { RoleContext } from './roles/context.js';
 import { runConnections } from './roles/connections.js';
@@ -22,7 +23,7 @@ const ROLES: Record<RoleName, (params: never, ctx: RoleContext) => Promise<unkno
 
 const init = workerData as RoleInit;
 const port = parentPort;
-if (port === null) throw new Error('bench worker must run in a worker thread');
+if (port === null) throw new MoatError('MOAT_ERR_NOT_IN_WORKER', 'bench worker must run in a worker thread');
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
 let stopped = false;

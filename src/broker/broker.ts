@@ -76,7 +76,7 @@ export class Broker {
       this.#sweepTimer = setInterval(Broker.#sweep, SWEEP_INTERVAL_MS, this);
       this.#sweepTimer.unref();
     }
-    if (this.#closed) connection.close(0x8b, 'server shutting down');
+    if (this.#closed) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     return connection;
   }
 
@@ -151,7 +151,7 @@ export class Broker {
     if (session !== undefined && previous !== undefined) {
       emit(this, 'sessionTakeover', { clientId, address: connection.remoteAddress });
       this.#detach(previous, session);
-      previous.close(0x8e, 'session taken over');
+      previous.close(ReasonCode.SessionTakenOver, 'session taken over');
     }
     if (session?.willTimer !== undefined) {
       // A new connection for the client id inside the will delay: no will, whether it resumes the
@@ -296,7 +296,7 @@ export class Broker {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    for (const connection of this.#connections) connection.close(0x8b, 'server shutting down');
+    for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();
   }

@@ -6,6 +6,7 @@ import type { PasswordHash } from '../auth/password-file.js';
 import { encode } from '../codec/encode.js';
 import { ProtocolError } from '../codec/errors.js';
 import { Parser, type ParserHandler } from '../codec/parser.js';
+import { ConnectReturnCode, ReasonCode } from '../codec/reason-codes.js';
 import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket, QoS } from '../codec/types.js';
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
@@ -278,7 +279,7 @@ export class Connection implements ParserHandler {
       } else {
         // A bug of ours must cost only this connection, never the broker.
         emit(this.broker, 'handlerError', { clientId: this.clientId, packet: packet.type, err: error });
-        this.close(0x83, 'internal error');
+        this.close(ReasonCode.ImplementationSpecificError, 'internal error');
       }
     }
   }
@@ -291,11 +292,11 @@ export class Connection implements ParserHandler {
   protocolViolation(error: ProtocolError): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     emit(this.broker, 'protocolError', { clientId: this.clientId || undefined, address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message });
-    const reasonCode = error.reasonCode ?? 0x82;
+    const reasonCode = error.reasonCode ?? ReasonCode.ProtocolError;
     if (this.state === 'new' || this.state === 'authenticating') {
       // Before CONNECT is accepted there is no DISCONNECT; an unsupported level gets CONNACK 0x84 / return code 1.
-      if (reasonCode === 0x84) {
-        this.write(encode({ type: 'connack', sessionPresent: false, reasonCode: this.protocolVersion === 5 ? 0x84 : 1 }, this.protocolVersion === 5 ? 5 : 4));
+      if (reasonCode === ReasonCode.UnsupportedProtocolVersion) {
+        this.write(encode({ type: 'connack', sessionPresent: false, reasonCode: this.protocolVersion === 5 ? ReasonCode.UnsupportedProtocolVersion : ConnectReturnCode.UnacceptableProtocolVersion }, this.protocolVersion === 5 ? 5 : 4));
       }
       this.close(undefined, error.message);
       return;
@@ -379,7 +380,7 @@ export class Connection implements ParserHandler {
 
   sendAck(type: AckPacket['type'], packetId: number, reasonCode: number): void {
     const packet: AckPacket = { type, packetId };
-    if (reasonCode !== 0 && this.protocolVersion === 5) packet.reasonCode = reasonCode;
+    if (reasonCode !== ReasonCode.Success && this.protocolVersion === 5) packet.reasonCode = reasonCode;
     this.writePacket(packet);
   }
 
@@ -495,7 +496,7 @@ export class Connection implements ParserHandler {
       this.close(undefined, 'connect timeout');
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
       emit(this.broker, 'keepaliveTimeout', { clientId: this.clientId, keepaliveMs: this.keepaliveMs });
-      this.close(0x8d, 'keep alive timeout');
+      this.close(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
     }
   }
 
@@ -529,7 +530,7 @@ export class Connection implements ParserHandler {
     this.#retainedBacklog = undefined;
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
-      if (reason !== '' && reasonCode !== 0) packet.properties = { reasonString: reason };
+      if (reason !== '' && reasonCode !== ReasonCode.NormalDisconnection) packet.properties = { reasonString: reason };
       const bytes = this.encodeToFit(packet);
       if (bytes !== undefined) this.write(bytes);
     }

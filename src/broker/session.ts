@@ -1,5 +1,6 @@
 // Session state that outlives a network connection [MQTT-4.1]: subscriptions, QoS 1/2 messages in
 // flight both ways, messages queued while offline or while the in-flight window is full, the will.
+import { ReasonCode } from '../codec/reason-codes.js';
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import type { Connection } from './connection.js';
 import { FLOW_STALL_MS, FlowGate, flowHighWater, type PublisherHold } from './flow-control.js';
@@ -253,7 +254,7 @@ export class Session {
     const connection = this.connection;
     if (connection === undefined) return;
     for (const inflight of this.inflight.values()) {
-      if (inflight.state === 'pubrel') connection.sendAck('pubrel', inflight.packetId, 0);
+      if (inflight.state === 'pubrel') connection.sendAck('pubrel', inflight.packetId, ReasonCode.Success);
       else if (!this.mayRead(inflight.message.topic)) this.#dropInflight(inflight, 'acl_denied');
       else connection.sendPublish(inflight.message, inflight.qos, inflight.retain, inflight.subscriptionIdentifiers, inflight.packetId, true, undefined);
     }

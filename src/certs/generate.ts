@@ -7,6 +7,7 @@ import { access, chmod, constants, mkdir, readdir, readFile, stat, writeFile } f
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { basename, join, resolve, sep } from 'node:path';
+import { MoatError } from '../codec/errors.js';
 import { clientIdProblem, formatManifest, MANIFEST_NAME, mergeManifest, readManifest, type ManifestRow } from './devices.js';
 import { CertsError } from './errors.js';
 import { KEY_TYPE_LABELS, KEY_TYPES, newKeyPair, type KeyPair, type KeyType } from './keys.js';
@@ -271,7 +272,7 @@ async function makeDirectory(dir: string): Promise<void> {
 async function prepareDirectory(dir: string): Promise<void> {
   try {
     await makeDirectory(dir);
-    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    if (!(await stat(dir)).isDirectory()) throw new MoatError('MOAT_ERR_CERTS', 'not a directory');
     await access(dir, constants.W_OK);
   } catch (error) {
     throw new CertsError(`cannot write certificates to ${dir}: ${reason(error)}.`, { cause: error });

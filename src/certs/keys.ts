@@ -2,6 +2,7 @@
 // the cheapest handshake for a slow device), RSA-2048 for TLS stacks without ECDSA; and an existing
 // CA key of either kind read back from its PEM, to sign with.
 import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
+import { MoatError } from '../codec/errors.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -78,7 +79,7 @@ export async function importSigningKey(pem: string): Promise<SigningKey> {
   const curve = key.asymmetricKeyType === 'ec' ? CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''] : undefined;
   if (curve === undefined) {
     const what = key.asymmetricKeyType === 'ec' ? `an EC key on ${key.asymmetricKeyDetails?.namedCurve ?? 'an unknown curve'}` : `of type ${key.asymmetricKeyType ?? 'unknown'}`;
-    throw new Error(`its key is ${what}; moat signs with RSA or ECDSA on P-256, P-384 or P-521`);
+    throw new MoatError('MOAT_ERR_CA_UNUSABLE', `its key is ${what}; moat signs with RSA or ECDSA on P-256, P-384 or P-521`);
   }
   const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: curve.name }, false, ['sign']);
   return { privateKey, algorithm: { name: 'ECDSA', hash: curve.hash }, label: `ECDSA ${curve.name}` };

@@ -3,6 +3,7 @@
 // TLS stacks check (basicConstraints, keyUsage, extendedKeyUsage, key identifiers, SANs).
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import type * as X509 from '@peculiar/x509';
+import { MoatError } from '../codec/errors.js';
 import { importSigningKey, signingKeyOf, type KeyPair, type SigningKey } from './keys.js';
 
 let library: Promise<typeof X509> | undefined;
@@ -75,9 +76,9 @@ export async function createCa(keys: KeyPair, days: number, host: string): Promi
 export async function loadCa(certPem: string, keyPem: string): Promise<Issuer> {
   const lib = await x509();
   const node = new NodeX509(certPem);
-  if (!node.ca) throw new Error('it is not a CA certificate (basicConstraints CA:TRUE)');
+  if (!node.ca) throw new MoatError('MOAT_ERR_CA_UNUSABLE', 'it is not a CA certificate (basicConstraints CA:TRUE)');
   const key = await importSigningKey(keyPem);
-  if (!node.checkPrivateKey(createPrivateKey(keyPem))) throw new Error('the key does not belong to the certificate');
+  if (!node.checkPrivateKey(createPrivateKey(keyPem))) throw new MoatError('MOAT_ERR_CA_UNUSABLE', 'the key does not belong to the certificate');
   const cert = new lib.X509Certificate(certPem);
   const ski = cert.getExtension(lib.SubjectKeyIdentifierExtension);
   const keyId = ski?.keyId ?? (await lib.SubjectKeyIdentifierExtension.create(cert.publicKey)).keyId;

@@ -10,10 +10,10 @@ import type { Properties, QoS } from '../codec/types.js';
 import { connect, MqttError, type ClientOptions, type MqttClient } from '../client/index.js';
 
 /** A CLI failure: the message goes to stderr as is, the process exits with exitCode. */
-export class CliError extends Error {
+export class CliError extends MoatError {
   readonly exitCode: number;
   constructor(message: string, exitCode = 1) {
-    super(message);
+    super('MOAT_ERR_CLI', message);
     this.name = 'CliError';
     this.exitCode = exitCode;
   }

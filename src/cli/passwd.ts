@@ -7,6 +7,7 @@ import { open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import { MoatError } from '../codec/errors.js';
 import { DEFAULT_PBKDF2_ITERATIONS, formatPasswordHash, hashPassword, parsePasswordHash, parsePasswordLine, type PasswordHash } from '../auth/password-file.js';
 
 interface PasswdFlags {
@@ -19,10 +20,10 @@ interface PasswdFlags {
 }
 
 /** A problem the user can fix: printed as is (one sentence and the fix), no stack trace. */
-class PasswdError extends Error {
+class PasswdError extends MoatError {
   readonly exitCode: number;
   constructor(message: string, exitCode = 1) {
-    super(message);
+    super('MOAT_ERR_PASSWD', message);
     this.name = 'PasswdError';
     this.exitCode = exitCode;
   }

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { encode } from '../codec/encode.js';
 import { MoatError, type ProtocolError } from '../codec/errors.js';
 import { MAX_PACKET_SIZE } from '../codec/parser.js';
-import { formatReason } from '../codec/reason-codes.js';
+import { formatReason, ReasonCode } from '../codec/reason-codes.js';
 import type { ConnackPacket, Packet, Properties, PublishPacket } from '../codec/types.js';
 import { openConnection, writeCorked } from './connection.js';
 import { callUser, connectError, connectTimeoutError, MqttError } from './errors.js';
@@ -280,7 +280,7 @@ export class MqttClient {
         // A reconnect reuses the Assigned Client Identifier, so the server can find the session.
         this.#write(encode(connectPacket({ ...options, clientId: this.#clientId }), this.#version));
       } catch (error) {
-        this.#failHandshake(conn, error instanceof Error ? error : new Error(String(error)));
+        this.#failHandshake(conn, error instanceof Error ? error : new MoatError('MOAT_ERR_INTERNAL', String(error)));
       }
     });
   }
@@ -359,7 +359,7 @@ export class MqttClient {
     try {
       conn = this.#open();
     } catch (error) {
-      this.#scheduleReconnect(false, error instanceof Error ? error : new Error(String(error)));
+      this.#scheduleReconnect(false, error instanceof Error ? error : new MoatError('MOAT_ERR_INTERNAL', String(error)));
       return;
     }
     this.#handshake(conn).catch((error: Error) => {
@@ -398,7 +398,7 @@ export class MqttClient {
     if (this.#state === 'closed') return;
     if (conn.handshake !== undefined) {
       if (packet.type === 'connack') this.#onConnack(conn, packet);
-      else this.#failHandshake(conn, new MoatError('MOAT_ERR_PROTOCOL', `The server sent ${packet.type.toUpperCase()} before CONNACK; is this an MQTT broker? [MQTT-3.2.0-1]`, { reasonCode: 0x82 }));
+      else this.#failHandshake(conn, new MoatError('MOAT_ERR_PROTOCOL', `The server sent ${packet.type.toUpperCase()} before CONNACK; is this an MQTT broker? [MQTT-3.2.0-1]`, { reasonCode: ReasonCode.ProtocolError }));
       return;
     }
     switch (packet.type) {
@@ -478,7 +478,7 @@ export class MqttClient {
     const buffer = encode(packet, this.#version);
     const max = this.#serverProperties.maximumPacketSize ?? MAX_PACKET_SIZE;
     if (buffer.length > max) {
-      throw new MoatError('MOAT_ERR_PACKET_TOO_LARGE', `${what}: the packet is ${buffer.length} bytes, above the server's Maximum Packet Size of ${max} bytes.`, { reasonCode: 0x95 });
+      throw new MoatError('MOAT_ERR_PACKET_TOO_LARGE', `${what}: the packet is ${buffer.length} bytes, above the server's Maximum Packet Size of ${max} bytes.`, { reasonCode: ReasonCode.PacketTooLarge });
     }
     return buffer;
   }

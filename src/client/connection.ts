@@ -1,5 +1,6 @@
 // One connection's plumbing: a transport to the broker with a parser on it, its events passed to
 // the client, and corked writes. The session state is the client's; nothing here keeps it.
+import { MoatError } from '../codec/errors.js';
 import type { ProtocolError } from '../codec/errors.js';
 import { MAX_PACKET_SIZE, Parser } from '../codec/parser.js';
 import type { Packet } from '../codec/types.js';
@@ -51,7 +52,7 @@ export function openConnection(address: BrokerAddress, options: ResolvedClientOp
 /** Writes to `conn` (if it is still open); everything written in one event-loop turn leaves in one writev. */
 export function writeCorked(conn: Connection | undefined, buffer: Buffer, written?: (error?: Error | null) => void): void {
   if (conn === undefined || !conn.stream.writable) {
-    written?.(new Error('the connection is closed'));
+    written?.(new MoatError('MOAT_ERR_CONNECTION_CLOSED', 'the connection is closed'));
     return;
   }
   const stream = conn.stream;

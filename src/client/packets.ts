@@ -2,6 +2,7 @@
 // SUBSCRIBE from a call's arguments, each checked against the protocol version and the server's
 // CONNACK capabilities. They throw MoatError naming the argument; nothing here touches a socket.
 import { MoatError } from '../codec/errors.js';
+import { ReasonCode } from '../codec/reason-codes.js';
 import type { ConnectPacket, Properties, ProtocolVersion, PublishPacket, QoS, Subscription } from '../codec/types.js';
 import { validateTopicFilter, validateTopicName } from '../topic/validate.js';
 import type { ResolvedClientOptions } from './options.js';
@@ -71,10 +72,10 @@ export function publishPacket(topic: string, payload: string | Buffer, options: 
   if (problem !== undefined) throw new MoatError('MOAT_ERR_INVALID_TOPIC', `publish(): ${problem}.`);
   const maximumQoS = server.maximumQoS ?? 2;
   if (qos > maximumQoS) {
-    throw new MoatError('MOAT_ERR_QOS_NOT_SUPPORTED', `publish(): the server accepts QoS up to ${maximumQoS} (CONNACK Maximum QoS), not ${qos} [MQTT-3.2.2-11].`, { reasonCode: 0x9b });
+    throw new MoatError('MOAT_ERR_QOS_NOT_SUPPORTED', `publish(): the server accepts QoS up to ${maximumQoS} (CONNACK Maximum QoS), not ${qos} [MQTT-3.2.2-11].`, { reasonCode: ReasonCode.QoSNotSupported });
   }
   if (retain && server.retainAvailable === 0) {
-    throw new MoatError('MOAT_ERR_RETAIN_NOT_SUPPORTED', 'publish(): the server does not support retained messages (CONNACK Retain Available 0) [MQTT-3.2.2-14].', { reasonCode: 0x9a });
+    throw new MoatError('MOAT_ERR_RETAIN_NOT_SUPPORTED', 'publish(): the server does not support retained messages (CONNACK Retain Available 0) [MQTT-3.2.2-14].', { reasonCode: ReasonCode.RetainNotSupported });
   }
   const packet: PublishPacket = { type: 'publish', topic, payload: body, qos, retain, dup: false };
   if (qos > 0) packet.packetId = 1;

@@ -6,6 +6,7 @@
 import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { createWebSocketStream, WebSocket, type ClientOptions as WsClientOptions } from 'ws';
+import { MoatError } from '../codec/errors.js';
 import { sessionTracker, tlsConnectionOptions } from './transport-tls.js';
 import type { BrokerAddress, Transport, TransportOptions, TransportStage } from './transport.js';
 
@@ -46,7 +47,7 @@ export function openWebSocket(address: BrokerAddress, options: TransportOptions,
   const stream = createWebSocketStream(ws);
   ws.once('open', () => {
     if (ws.protocol !== 'mqtt') {
-      stream.destroy(new Error(`the server at ${url} did not accept the WebSocket subprotocol "mqtt" (it answered ${ws.protocol === '' ? 'none' : JSON.stringify(ws.protocol)}); is the path right?`));
+      stream.destroy(new MoatError('MOAT_ERR_WEBSOCKET_SUBPROTOCOL', `the server at ${url} did not accept the WebSocket subprotocol "mqtt" (it answered ${ws.protocol === '' ? 'none' : JSON.stringify(ws.protocol)}); is the path right?`));
     }
   });
   const isOpen = (): boolean => ws.readyState === WebSocket.OPEN;

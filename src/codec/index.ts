@@ -22,7 +22,7 @@ export {
   type UnsubscribePacket,
   type Will,
 } from './types.js';
-export { MoatError, ProtocolError, type MoatErrorOptions } from './errors.js';
+export { ERROR_CODES, MoatError, ProtocolError, type ErrorCode, type MoatErrorOptions } from './errors.js';
 export { Parser, MAX_PACKET_SIZE, type ParserHandler, type ParserOptions } from './parser.js';
 export {
   encode,

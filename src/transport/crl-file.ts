@@ -5,6 +5,7 @@
 // chains through needs one; Mosquitto checks the client's own certificate only.
 import { verify, type X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
+import { MoatError } from '../codec/errors.js';
 import { nameEntries, rfc2253, subjectEntries } from '../auth/certificate-identity.js';
 
 /** One CRL of a crlfile. */
@@ -39,7 +40,7 @@ export function parseCrl(pem: string): Crl {
   const algorithmOid = sequence(algorithm)[0];
   // forge parses a BIT STRING that holds DER (an ECDSA signature does) and keeps the bytes aside.
   const signatureBits = (signature as { bitStringContents?: string } | undefined)?.bitStringContents ?? signature?.value;
-  if (tbs === undefined || algorithmOid === undefined || typeof signatureBits !== 'string') throw new Error('not a CertificateList');
+  if (tbs === undefined || algorithmOid === undefined || typeof signatureBits !== 'string') throw new MoatError('MOAT_ERR_BAD_CRL', 'not a CertificateList');
   return {
     pem,
     issuer,
@@ -84,7 +85,7 @@ export function signedBy(crl: Crl, ca: X509Certificate): boolean | undefined {
 }
 
 function sequence(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
-  if (node === undefined || !Array.isArray(node.value)) throw new Error('not a CertificateList');
+  if (node === undefined || !Array.isArray(node.value)) throw new MoatError('MOAT_ERR_BAD_CRL', 'not a CertificateList');
   return node.value;
 }
 
@@ -93,6 +94,6 @@ function isTime(node: forge.asn1.Asn1): boolean {
 }
 
 function time(node: forge.asn1.Asn1 | undefined): Date {
-  if (node === undefined || !isTime(node) || typeof node.value !== 'string') throw new Error('a CRL date is missing');
+  if (node === undefined || !isTime(node) || typeof node.value !== 'string') throw new MoatError('MOAT_ERR_BAD_CRL', 'a CRL date is missing');
   return node.type === forge.asn1.Type.UTCTIME ? forge.asn1.utcTimeToDate(node.value) : forge.asn1.generalizedTimeToDate(node.value);
 }

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { lstat, unlink } from 'node:fs/promises';
 import { isIP, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { MoatError } from '../codec/errors.js';
 import type { Broker } from '../broker/broker.js';
 import { emit } from '../broker/events.js';
 import type { ListenerPolicy } from '../broker/options.js';
@@ -70,11 +71,11 @@ async function address(options: ListenerOptions): Promise<{ host?: string; ipv6O
   if (domain === undefined) return host === undefined ? {} : { host };
   if (host === undefined) return domain === 'ipv4' ? { host: '0.0.0.0' } : { host: '::', ipv6Only: true };
   const literal = isIP(host);
-  if (literal !== 0 && literal !== FAMILY[domain]) throw new Error(`${host} is not an ${domain === 'ipv4' ? 'IPv4' : 'IPv6'} address (socket_domain ${domain})`);
+  if (literal !== 0 && literal !== FAMILY[domain]) throw new MoatError('MOAT_ERR_LISTEN', `${host} is not an ${domain === 'ipv4' ? 'IPv4' : 'IPv6'} address (socket_domain ${domain})`);
   try {
     return { host: (await lookup(host, { family: FAMILY[domain] })).address, ipv6Only: domain === 'ipv6' };
   } catch {
-    throw new Error(`${host} has no ${domain === 'ipv4' ? 'IPv4' : 'IPv6'} address (socket_domain ${domain})`);
+    throw new MoatError('MOAT_ERR_LISTEN', `${host} has no ${domain === 'ipv4' ? 'IPv4' : 'IPv6'} address (socket_domain ${domain})`);
   }
 }
 
@@ -85,15 +86,15 @@ async function address(options: ListenerOptions): Promise<{ host?: string; ipv6O
  */
 function interfaceAddress(name: string, host: string | undefined, domain: SocketDomain | undefined): string {
   const entries = networkInterfaces()[name];
-  if (entries === undefined || entries.length === 0) throw new Error(`bind_interface ${name}: there is no network interface "${name}"`);
+  if (entries === undefined || entries.length === 0) throw new MoatError('MOAT_ERR_LISTEN', `bind_interface ${name}: there is no network interface "${name}"`);
   const family = (entries.some((e) => e.family === 'IPv4') && domain !== 'ipv6') || domain === 'ipv4' ? 'IPv4' : 'IPv6';
   const addresses = entries.filter((e) => e.family === family).map((e) => e.address);
   if (host !== undefined) {
-    if (!addresses.includes(host)) throw new Error(`bind_interface ${name}: the listener's address ${host} is not one of ${name}'s ${family} addresses (${addresses.join(', ') || 'none'})`);
+    if (!addresses.includes(host)) throw new MoatError('MOAT_ERR_LISTEN', `bind_interface ${name}: the listener's address ${host} is not one of ${name}'s ${family} addresses (${addresses.join(', ') || 'none'})`);
     return host;
   }
   const first = addresses[0];
-  if (first === undefined) throw new Error(`bind_interface ${name}: interface "${name}" has no ${family} address (socket_domain ${domain ?? 'unset'})`);
+  if (first === undefined) throw new MoatError('MOAT_ERR_LISTEN', `bind_interface ${name}: interface "${name}" has no ${family} address (socket_domain ${domain ?? 'unset'})`);
   return first;
 }
 
@@ -101,6 +102,6 @@ function interfaceAddress(name: string, host: string | undefined, domain: Socket
 async function removeStaleSocket(path: string): Promise<void> {
   const stat = await lstat(path).catch(() => undefined);
   if (stat === undefined) return;
-  if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; moat will not replace it`);
+  if (!stat.isSocket()) throw new MoatError('MOAT_ERR_LISTEN', `${path} exists and is not a socket; moat will not replace it`);
   await unlink(path);
 }

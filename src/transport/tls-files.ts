@@ -5,18 +5,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, DEFAULT_CIPHERS, type SecureContextOptions } from 'node:tls';
+import { MoatError } from '../codec/errors.js';
 import { PskFile } from '../auth/psk-file.js';
 import { ConfigError } from '../config/errors.js';
 import type { ListenerTlsConfig } from '../config/types.js';
 import { caName, parseCrl, pemBlocks, signedBy, type Crl } from './crl-file.js';
 
 /** A certificate, key, CRL or PSK file that cannot be used; `file` names it for the log. */
-export class TlsFileError extends Error {
+export class TlsFileError extends MoatError {
   constructor(
     readonly file: string,
     message: string,
   ) {
-    super(message);
+    super('MOAT_ERR_TLS_FILE', message);
     this.name = 'TlsFileError';
   }
 }
@@ -81,7 +82,7 @@ function checkCertificate(option: string, file: string, pem: Buffer): void {
 export function secureContextOptions(tls: ListenerTlsConfig, now = new Date()): SecureContextOptions {
   const psk = tls.pskHint !== undefined;
   if ((tls.certfile === undefined || tls.keyfile === undefined) && !psk) {
-    throw new Error('a TLS listener needs certfile and keyfile'); // config/ refuses this first
+    throw new MoatError('MOAT_ERR_INVALID_OPTION', 'a TLS listener needs certfile and keyfile'); // config/ refuses this first
   }
   const identity: SecureContextOptions = {};
   if (tls.certfile !== undefined && tls.keyfile !== undefined) {

@@ -20,7 +20,7 @@ test('the default size is one worker per core, at least 1 and at most 4', () => 
   const size = defaultHashWorkers();
   assert.ok(size >= 1 && size <= 4, `size ${size}`);
   assert.equal(new HashPool({ report: ignoreAuthEvents }).size, size);
-  assert.throws(() => new HashPool({ size: 0, report: ignoreAuthEvents }), RangeError);
+  assert.throws(() => new HashPool({ size: 0, report: ignoreAuthEvents }), { name: 'MoatError', code: 'MOAT_ERR_INVALID_ARGUMENT' });
 });
 
 test('PBKDF2-SHA512 and SHA-512(password ‖ salt) give the bytes Node computes; workers start with the first job', async () => {

@@ -1,4 +1,5 @@
 // Connecting many lean clients from a role, with bounded concurrency and a bounded time.
+import { MoatError } from '../../codec/errors.js';
 import { LeanClient, type Target } from '../lean-client.js';
 import { withConcurrency } from './context.js';
 
@@ -34,7 +35,7 @@ export async function publishConfirmed(client: LeanClient, packet: Buffer, timeo
   try {
     await new Promise<void>((resolve, reject) => {
       client.onAcks = () => resolve();
-      timer = setTimeout(() => reject(new Error(`no PUBACK for ${what} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `no PUBACK for ${what} within ${timeoutMs} ms`)), timeoutMs);
       client.write(packet);
     });
   } finally {

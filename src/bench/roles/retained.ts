@@ -1,6 +1,7 @@
 // Retained: publish `count` retained messages on distinct topics (pipelined, with backpressure),
 // confirm the broker has them with a QoS 1 sentinel (a broker handles one connection's packets in
 // order), then time a fresh subscriber's wildcard SUBSCRIBE until all `count` have arrived.
+import { MoatError } from '../../codec/errors.js';
 import { LeanClient } from '../lean-client.js';
 import { AUX, RECEIVED, SENT } from '../pool.js';
 import { payloadOf, publishConfirmed, type ClientGroupParams } from './common.js';
@@ -29,7 +30,7 @@ async function publishAll(pub: LeanClient, p: RetainedParams, payload: Buffer, o
   for (let i = 0; i < p.count; i++) {
     if (!pub.write(pub.encodePublish(`${p.prefix}/${i}`, payload, 0, true))) await pub.drain();
     if ((i & 1023) === 0) onProgress(i);
-    if (pub.closed) throw new Error('broker closed the publisher while storing retained messages');
+    if (pub.closed) throw new MoatError('MOAT_ERR_BENCH_CONNECTION', 'broker closed the publisher while storing retained messages');
   }
   onProgress(p.count);
   await publishConfirmed(pub, pub.encodePublish(`${p.prefix}-sentinel`, payload, 1, false, 1), p.timeoutMs, 'the retained sentinel');

@@ -1,5 +1,6 @@
 // connections: open N idle connections (bounded concurrency), report CONNACKs/s and, with the
 // broker's PID, its RSS growth per connection while they are held.
+import { MoatError } from '../../codec/errors.js';
 import { ACKED, AUX, Counters, RoleHandle } from '../pool.js';
 import { cpuBetween, mark, openFileLimit, rssKb } from '../measure.js';
 import type { ResolvedBenchOptions } from '../options.js';
@@ -10,8 +11,11 @@ import { allReady, brokerOf, generatorOf, rateMeter, saturationWarnings, sleep, 
 /** File descriptors the generator needs besides the connections (stdio, workers, pipes). */
 const SPARE_FDS = 64;
 
-export class FileLimitError extends Error {
-  readonly code = 'MOAT_ERR_BENCH_NOFILE';
+export class FileLimitError extends MoatError {
+  constructor(message: string) {
+    super('MOAT_ERR_BENCH_NOFILE', message);
+    this.name = 'FileLimitError';
+  }
 }
 
 export async function connections(o: ResolvedBenchOptions, env: RunEnv): Promise<BenchResult> {

@@ -2,6 +2,7 @@
 // resumed ones (the session ticket of an earlier connection) for the other half; then --handshakes
 // connections one at a time, full and resumed, for the client's and the broker's CPU per handshake.
 // The broker's certificate decides the key type measured: run it once per certificate to compare.
+import { MoatError } from '../../codec/errors.js';
 import { Counters, RECEIVED, RoleHandle, SENT } from '../pool.js';
 import { cpuBetween, mark, RssWatch } from '../measure.js';
 import type { ResolvedBenchOptions } from '../options.js';
@@ -60,7 +61,7 @@ export async function tlsConnect(o: ResolvedBenchOptions, env: RunEnv): Promise<
   const warnings = saturationWarnings(cpu, threads);
   if (r.failed > 0) warnings.push(`${r.failed} handshake(s) failed; first: ${r.firstError ?? '?'}`);
   if (r.resumed.count > 0 && r.resumed.reused < r.resumed.count) warnings.push(`only ${r.resumed.reused} of ${r.resumed.count} "resumed" connections really resumed their TLS session`);
-  if (r.full.count === 0) throw new Error(`no TLS connection succeeded: ${r.firstError ?? 'unknown error'}`);
+  if (r.full.count === 0) throw new MoatError('MOAT_ERR_BENCH', `no TLS connection succeeded: ${r.firstError ?? 'unknown error'}`);
   if (costs !== undefined && costs.resumed.reused < costs.resumed.count) warnings.push(`only ${costs.resumed.reused} of ${costs.resumed.count} one-at-a-time "resumed" connections really resumed`);
   const perSecond = (p: TlsResult['full']): number => p.count / (p.ms / 1000);
   return {

@@ -3,7 +3,7 @@
 // the session is attached and CONNACK sent.
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
-import { connackCodeFor } from '../../codec/reason-codes.js';
+import { connackCodeFor, ReasonCode } from '../../codec/reason-codes.js';
 import { encode } from '../../codec/encode.js';
 import type { ConnackPacket, ConnectPacket, Properties, Will } from '../../codec/types.js';
 import { checkTopicDepth, validateTopicName } from '../../topic/validate.js';
@@ -14,16 +14,10 @@ import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import { NEVER_EXPIRES } from '../session.js';
 
-/** CONNACK 0x90: "The Will Topic Name is not malformed, but is not accepted by this Server." */
-const TOPIC_NAME_INVALID = 0x90;
-const PACKET_TOO_LARGE = 0x95;
-const QOS_NOT_SUPPORTED = 0x9b;
-const BAD_USER_NAME_OR_PASSWORD = 0x86;
-const NOT_AUTHORIZED = 0x87;
 
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
-    throw new ProtocolError(0x82, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
+    throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
   }
   const broker = connection.broker;
   const options = broker.options;
@@ -39,7 +33,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   let assigned = false;
   if (clientId === '') {
     if (version === 3 || (version === 4 && !packet.clean) || !(policy?.allowZeroLengthClientId ?? options.allowZeroLengthClientId)) {
-      refuse(connection, 0x85, 'an empty client id needs clean session (3.1.1) or MQTT 5');
+      refuse(connection, ReasonCode.ClientIdentifierNotValid, 'an empty client id needs clean session (3.1.1) or MQTT 5');
       return;
     }
     clientId = (policy?.autoIdPrefix ?? options.autoIdPrefix) + randomUUID();
@@ -49,7 +43,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   // clientid_prefixes (deprecated in Mosquitto, which answers "not authorized" too); assigned ids included.
   const prefix = options.clientIdPrefix;
   if (prefix !== undefined && !clientId.startsWith(prefix)) {
-    refuse(connection, 0x87, `client ids must start with "${prefix}" (clientid_prefixes)`);
+    refuse(connection, ReasonCode.NotAuthorized, `client ids must start with "${prefix}" (clientid_prefixes)`);
     return;
   }
 
@@ -58,16 +52,16 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   // message_size_limit binds the will's payload as it binds any PUBLISH's, as in Mosquitto.
   const willSize = packet.will?.payload.length ?? 0;
   if (options.messageSizeLimit > 0 && willSize > options.messageSizeLimit) {
-    refuse(connection, PACKET_TOO_LARGE, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
+    refuse(connection, ReasonCode.PacketTooLarge, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
     return;
   }
   if (packet.will !== undefined && packet.will.qos > connection.maxQos) {
     // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
-    refuse(connection, QOS_NOT_SUPPORTED, `will QoS ${packet.will.qos} is above this listener's max_qos ${connection.maxQos}`);
+    refuse(connection, ReasonCode.QoSNotSupported, `will QoS ${packet.will.qos} is above this listener's max_qos ${connection.maxQos}`);
     return;
   }
   if (willProblem !== undefined) {
-    if (version === 5) refuse(connection, TOPIC_NAME_INVALID, willProblem);
+    if (version === 5) refuse(connection, ReasonCode.TopicNameInvalid, willProblem); // "not malformed, but not accepted by this Server"
     else {
       // 3.1.1 has no return code for it: close without CONNACK, as Mosquitto does.
       emit(broker, 'connectRefused', { clientId, address: connection.remoteAddress, reasonCode: undefined, reason: willProblem });
@@ -76,7 +70,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     return;
   }
   if (properties.authenticationMethod !== undefined) {
-    refuse(connection, 0x8c, `authentication method "${properties.authenticationMethod}" is not supported`);
+    refuse(connection, ReasonCode.BadAuthenticationMethod, `authentication method "${properties.authenticationMethod}" is not supported`);
     return;
   }
   // Log in: the password check may run off the event loop; packets arriving meanwhile wait, in order.
@@ -87,7 +81,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     const fromCertificate = usernameFromCertificate(connection.stream, identity);
     if ('problem' in fromCertificate) {
       // Mosquitto answers "bad user name or password" here too: the certificate is the credential.
-      refuse(connection, 0x86, fromCertificate.problem);
+      refuse(connection, ReasonCode.BadUserNameOrPassword, fromCertificate.problem);
       return;
     }
     username = fromCertificate.username;
@@ -126,15 +120,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
 /** The login is decided: refuse, or check the will against the ACL and open the session. */
 function admit(connection: Connection, packet: ConnectPacket, login: LoginResult, control: AccessControl | undefined, assigned: boolean): void {
   if (!login.accepted) {
-    const mosquittoCode = login.reasonCode === BAD_USER_NAME_OR_PASSWORD && connection.broker.options.badPasswordAsNotAuthorized;
-    refuse(connection, mosquittoCode ? NOT_AUTHORIZED : login.reasonCode, login.reason);
+    const mosquittoCode = login.reasonCode === ReasonCode.BadUserNameOrPassword && connection.broker.options.badPasswordAsNotAuthorized;
+    refuse(connection, mosquittoCode ? ReasonCode.NotAuthorized : login.reasonCode, login.reason);
     return;
   }
   if (connection.info.policy?.useUsernameAsClientId === true) {
     // use_username_as_clientid, as in Mosquitto: the user name is the client id, so one client cannot
     // take over another's session by reusing its id; no user name, no client id.
     if (login.username === undefined || login.username === '') {
-      refuse(connection, 0x87, 'this listener uses the user name as client id (use_username_as_clientid), and the client sent none');
+      refuse(connection, ReasonCode.NotAuthorized, 'this listener uses the user name as client id (use_username_as_clientid), and the client sent none');
       return;
     }
     connection.clientId = login.username;
@@ -145,7 +139,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   const subject = { username: login.username, clientId };
   // A will is a publish made later on the client's behalf: it needs write access now, as in Mosquitto 2.
   if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', connection.brokerTopic(packet.will.topic))) {
-    refuse(connection, 0x87, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
+    refuse(connection, ReasonCode.NotAuthorized, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
     return;
   }
   const broker = connection.broker;
@@ -159,7 +153,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   let serverKeepAlive: number | undefined;
   if (keepalive > options.maxKeepalive || (keepalive === 0 && options.maxKeepalive < 65535 && v5)) {
     if (!v5) {
-      refuse(connection, 0x85, `keep alive ${keepalive} s is above max_keepalive ${options.maxKeepalive} s`);
+      refuse(connection, ReasonCode.ClientIdentifierNotValid, `keep alive ${keepalive} s is above max_keepalive ${options.maxKeepalive} s`);
       return;
     }
     keepalive = options.maxKeepalive;
@@ -192,7 +186,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
     if (!options.retainAvailable) connackProperties.retainAvailable = 0;
     if (connection.maxQos < 2) connackProperties.maximumQoS = connection.maxQos;
   }
-  const connack: ConnackPacket = { type: 'connack', sessionPresent: false, reasonCode: 0 };
+  const connack: ConnackPacket = { type: 'connack', sessionPresent: false, reasonCode: ReasonCode.Success };
   if (Object.keys(connackProperties).length > 0) connack.properties = connackProperties;
   // Checked before the session is touched: a client that cannot take its CONNACK takes over nothing
   // and leaves no will behind. Nothing optional is in this CONNACK, so nothing can be shed.

@@ -1,5 +1,6 @@
 // The one place that maps a packet to its handler, and enforces CONNECT-first [MQTT-3.1.0-1].
 import { ProtocolError } from '../../codec/errors.js';
+import { ReasonCode } from '../../codec/reason-codes.js';
 import type { Packet } from '../../codec/types.js';
 import type { Connection } from '../connection.js';
 import { handleConnect } from './connect.js';
@@ -17,7 +18,7 @@ export function dispatch(connection: Connection, packet: Packet): void {
     return;
   }
   if (connection.state !== 'connected') {
-    throw new ProtocolError(0x82, `${packet.type.toUpperCase()} before CONNECT: the first packet must be CONNECT [MQTT-3.1.0-1]`, packet.type);
+    throw new ProtocolError(ReasonCode.ProtocolError, `${packet.type.toUpperCase()} before CONNECT: the first packet must be CONNECT [MQTT-3.1.0-1]`, packet.type);
   }
   switch (packet.type) {
     case 'publish':
@@ -49,8 +50,8 @@ export function dispatch(connection: Connection, packet: Packet): void {
       return;
     case 'auth':
       // No enhanced authentication method is offered, so a client may never send AUTH [MQTT-4.12.0-1].
-      throw new ProtocolError(0x82, 'AUTH received but no authentication method was agreed', 'auth');
+      throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH received but no authentication method was agreed', 'auth');
     default:
-      throw new ProtocolError(0x82, `${packet.type.toUpperCase()} is not sent by clients`, packet.type);
+      throw new ProtocolError(ReasonCode.ProtocolError, `${packet.type.toUpperCase()} is not sent by clients`, packet.type);
   }
 }

@@ -1,17 +1,11 @@
 // PUBLISH from a client and the four acknowledgements, in both directions of the QoS 1/2 flows.
 import { ProtocolError } from '../../codec/errors.js';
+import { isError, ReasonCode } from '../../codec/reason-codes.js';
 import type { AckPacket, PublishPacket } from '../../codec/types.js';
 import { checkTopicDepth } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import { forwardedProperties, type Message } from '../message.js';
-
-const NO_MATCHING_SUBSCRIBERS = 0x10;
-const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
-const PACKET_IDENTIFIER_NOT_FOUND = 0x92;
-const NOT_AUTHORIZED = 0x87;
-const TOPIC_NAME_INVALID = 0x90;
-const QOS_NOT_SUPPORTED = 0x9b;
 
 export function handlePublish(connection: Connection, packet: PublishPacket): void {
   const broker = connection.broker;
@@ -22,37 +16,37 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
 
   if (packet.qos > connection.maxQos) {
     // Mosquitto disconnects these too; a v5 client was told Maximum QoS in CONNACK [MQTT-3.2.2-11].
-    throw new ProtocolError(QOS_NOT_SUPPORTED, `QoS ${packet.qos} is above this listener's max_qos ${connection.maxQos}`, 'publish');
+    throw new ProtocolError(ReasonCode.QoSNotSupported, `QoS ${packet.qos} is above this listener's max_qos ${connection.maxQos}`, 'publish');
   }
   const topic = connection.brokerTopic(resolveTopic(connection, packet));
   const tooDeep = checkTopicDepth(topic, options.maxTopicLevels, 'topic name');
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
-    if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(TOPIC_NAME_INVALID, tooDeep, 'publish');
-    emit(broker, 'publishRefused', { clientId: connection.clientId, topic, reasonCode: TOPIC_NAME_INVALID, reason: tooDeep });
-    acknowledge(connection, packet, packet.packetId ?? 0, TOPIC_NAME_INVALID);
+    if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(ReasonCode.TopicNameInvalid, tooDeep, 'publish');
+    emit(broker, 'publishRefused', { clientId: connection.clientId, topic, reasonCode: ReasonCode.TopicNameInvalid, reason: tooDeep });
+    acknowledge(connection, packet, packet.packetId ?? 0, ReasonCode.TopicNameInvalid);
     return;
   }
   if (packet.retain && !options.retainAvailable) {
-    throw new ProtocolError(0x9a, 'retained messages are not supported by this broker (retain_available false)', 'publish');
+    throw new ProtocolError(ReasonCode.RetainNotSupported, 'retained messages are not supported by this broker (retain_available false)', 'publish');
   }
   const packetId = packet.packetId ?? 0;
 
   if (packet.qos === 2) {
     if (session.isAwaitingPubrel(packetId)) {
       // A resent QoS 2 PUBLISH whose PUBREC was lost: acknowledge again, route once [MQTT-4.3.3-10].
-      connection.sendAck('pubrec', packetId, 0);
+      connection.sendAck('pubrec', packetId, ReasonCode.Success);
       return;
     }
     if (session.awaitingPubrelCount >= options.maxInflightMessages) {
-      throw new ProtocolError(0x93, `more than Receive Maximum (${options.maxInflightMessages}) QoS 2 messages unacknowledged`, 'publish');
+      throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, `more than Receive Maximum (${options.maxInflightMessages}) QoS 2 messages unacknowledged`, 'publish');
     }
   }
 
   // Mosquitto's message_size_limit: the QoS flow completes, the message goes nowhere.
   if (options.messageSizeLimit > 0 && packet.payload.length > options.messageSizeLimit) {
     session.recordDrop('size_limit');
-    acknowledge(connection, packet, packetId, IMPLEMENTATION_SPECIFIC_ERROR);
+    acknowledge(connection, packet, packetId, ReasonCode.ImplementationSpecificError);
     return;
   }
 
@@ -60,7 +54,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   // completes and the message is dropped, as Mosquitto does. Counted, never silent.
   if (topic.startsWith('$SYS/') || topic === '$SYS') {
     session.recordDrop('sys_topic');
-    acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
+    acknowledge(connection, packet, packetId, ReasonCode.NotAuthorized);
     return;
   }
 
@@ -69,7 +63,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const access = session.access;
   if (access !== undefined && !access.control.allows(access.subject, 'write', topic)) {
     emit(broker, 'publishDenied', { clientId: connection.clientId, username: connection.username, topic });
-    acknowledge(connection, packet, packetId, NOT_AUTHORIZED);
+    acknowledge(connection, packet, packetId, ReasonCode.NotAuthorized);
     return;
   }
 
@@ -88,7 +82,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     source: packet.retain ? access : undefined,
   };
   const deliveries = broker.router.publish(message);
-  acknowledge(connection, packet, packetId, deliveries === 0 ? NO_MATCHING_SUBSCRIBERS : 0);
+  acknowledge(connection, packet, packetId, deliveries === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
   const congested = broker.router.takeCongested();
   if (congested !== undefined) connection.holdForSubscriber(congested);
 }
@@ -99,11 +93,11 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
   if (alias === undefined) return packet.topic;
   const max = connection.maxTopicAlias;
   if (alias === 0 || alias > max) {
-    throw new ProtocolError(0x94, `topic alias ${alias} is outside 1..${max} (Topic Alias Maximum)`, 'publish');
+    throw new ProtocolError(ReasonCode.TopicAliasInvalid, `topic alias ${alias} is outside 1..${max} (Topic Alias Maximum)`, 'publish');
   }
   if (packet.topic === '') {
     const topic = connection.inboundAliases?.get(alias);
-    if (topic === undefined) throw new ProtocolError(0x82, `topic alias ${alias} was never set on this connection`, 'publish');
+    if (topic === undefined) throw new ProtocolError(ReasonCode.ProtocolError, `topic alias ${alias} was never set on this connection`, 'publish');
     return topic;
   }
   (connection.inboundAliases ??= new Map()).set(alias, packet.topic);
@@ -115,7 +109,7 @@ function acknowledge(connection: Connection, packet: PublishPacket, packetId: nu
     connection.sendAck('puback', packetId, reasonCode);
   } else if (packet.qos === 2) {
     // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
-    if (reasonCode < 0x80) connection.session?.addAwaitingPubrel(packetId);
+    if (!isError(reasonCode)) connection.session?.addAwaitingPubrel(packetId);
     connection.sendAck('pubrec', packetId, reasonCode);
   }
 }
@@ -134,16 +128,16 @@ export function handlePubrec(connection: Connection, packet: AckPacket): void {
   const session = connection.session;
   const inflight = session?.inflight.get(packet.packetId);
   if (session === undefined || inflight === undefined || inflight.qos !== 2) {
-    connection.sendAck('pubrel', packet.packetId, PACKET_IDENTIFIER_NOT_FOUND);
+    connection.sendAck('pubrel', packet.packetId, ReasonCode.PacketIdentifierNotFound);
     return;
   }
-  if ((packet.reasonCode ?? 0) >= 0x80) {
+  if (isError(packet.reasonCode ?? ReasonCode.Success)) {
     // The client refused the message: the flow ends here [MQTT-4.3.3-4].
     session.releaseInflight(packet.packetId);
     return;
   }
   inflight.state = 'pubrel';
-  connection.sendAck('pubrel', packet.packetId, 0);
+  connection.sendAck('pubrel', packet.packetId, ReasonCode.Success);
 }
 
 export function handlePubcomp(connection: Connection, packet: AckPacket): void {
@@ -156,5 +150,5 @@ export function handlePubcomp(connection: Connection, packet: AckPacket): void {
 /** PUBREL for a QoS 2 message the client sent us: release the id; an unknown id gets PUBCOMP 0x92 [MQTT-3.7.2]. */
 export function handlePubrel(connection: Connection, packet: AckPacket): void {
   const known = connection.session?.releaseAwaitingPubrel(packet.packetId) ?? false;
-  connection.sendAck('pubcomp', packet.packetId, known ? 0 : PACKET_IDENTIFIER_NOT_FOUND);
+  connection.sendAck('pubcomp', packet.packetId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
 }

@@ -1,17 +1,13 @@
 // SUBSCRIBE: validate every filter, store the subscriptions, SUBACK, then the retained messages
 // each subscription asked for (Retain Handling) [MQTT-3.8.4].
 import { ProtocolError } from '../../codec/errors.js';
+import { ReasonCode, SubackReturnCode } from '../../codec/reason-codes.js';
 import type { SubscribePacket } from '../../codec/types.js';
 import { checkTopicDepth, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import { retainedSourceAllowed } from '../message.js';
 import type { SubscriptionEntry } from '../session.js';
-
-const NOT_AUTHORIZED = 0x87;
-const TOPIC_FILTER_INVALID = 0x8f;
-/** 3.1.1's only refusal in SUBACK. */
-const FAILURE = 0x80;
 
 export function handleSubscribe(connection: Connection, packet: SubscribePacket): void {
   const session = connection.session;
@@ -22,9 +18,9 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   // Validate all first: a malformed filter closes the connection without applying any of them, as Mosquitto does.
   for (const subscription of packet.subscriptions) {
     const problem = validateTopicFilter(subscription.filter);
-    if (problem !== undefined) throw new ProtocolError(0x81, `invalid topic filter "${subscription.filter}": ${problem}`, 'subscribe');
+    if (problem !== undefined) throw new ProtocolError(ReasonCode.MalformedPacket, `invalid topic filter "${subscription.filter}": ${problem}`, 'subscribe');
     if (subscription.noLocal && parseSharedFilter(subscription.filter) !== undefined) {
-      throw new ProtocolError(0x82, `No Local on shared subscription "${subscription.filter}" [MQTT-3.8.3-4]`, 'subscribe');
+      throw new ProtocolError(ReasonCode.ProtocolError, `No Local on shared subscription "${subscription.filter}" [MQTT-3.8.3-4]`, 'subscribe');
     }
   }
 
@@ -41,15 +37,15 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
     const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
     if (tooDeep !== undefined) {
-      emit(connection.broker, 'subscribeRefused', { clientId: connection.clientId, filter: subscription.filter, reasonCode: TOPIC_FILTER_INVALID, reason: tooDeep });
-      reasonCodes.push(connection.protocolVersion === 5 ? TOPIC_FILTER_INVALID : FAILURE);
+      emit(connection.broker, 'subscribeRefused', { clientId: connection.clientId, filter: subscription.filter, reasonCode: ReasonCode.TopicFilterInvalid, reason: tooDeep });
+      reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.TopicFilterInvalid : SubackReturnCode.Failure);
       refusal ??= tooDeep;
       continue;
     }
     // grantDeniedSubscriptions (acl_denied_subscribe mosquitto): granted, and the read check at delivery lets nothing through.
     if (access !== undefined && !access.control.allows(access.subject, 'subscribe', filter) && !connection.broker.options.grantDeniedSubscriptions) {
       emit(connection.broker, 'subscribeDenied', { clientId: connection.clientId, username: connection.username, filter: subscription.filter });
-      reasonCodes.push(connection.protocolVersion === 5 ? NOT_AUTHORIZED : FAILURE);
+      reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.NotAuthorized : SubackReturnCode.Failure);
       continue;
     }
     const isNew = !session.subscriptions.has(stored);
