@@ -1,10 +1,13 @@
-// What a Broker is configured with. `parseBrokerOptions` fills defaults (Mosquitto 2's, unless the
-// MQTT specification says otherwise) and rejects bad values naming the option.
+// What a Broker is configured with. `parseBrokerOptions` fills defaults from the one table,
+// CONFIG_DEFAULTS in config/types.ts (Mosquitto 2's, unless the MQTT specification says otherwise),
+// and rejects bad values naming the option. A BrokerConfig becomes BrokerOptions in one place:
+// server/broker-options.ts.
 import { MoatError } from '../codec/errors.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import { DEFAULT_LOGIN_LIMITS } from '../auth/authenticator.js';
 import type { QoS } from '../codec/types.js';
+import { CONFIG_DEFAULTS as D } from '../config/types.js';
 import { silentLogger, type Logger } from './logger.js';
 
 export interface BrokerOptions {
@@ -130,41 +133,48 @@ export interface ResolvedBrokerOptions {
 /** The protocol's own ceiling: 1 byte header + 4 byte remaining length + 268,435,455. */
 export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
 
+// Widened from the table's literal types, so the comparisons below still read as what they mean.
+const BAD_PASSWORD_ANSWER: 'moat' | 'mosquitto' = D.badPasswordAnswer;
+const ACL_DENIED_SUBSCRIBE: 'moat' | 'mosquitto' = D.aclDeniedSubscribe;
+
 export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerOptions {
   const resolved: ResolvedBrokerOptions = {
-    maxKeepalive: options.maxKeepalive ?? 65535,
+    maxKeepalive: options.maxKeepalive ?? D.maxKeepalive,
+    // 0 (max_packet_size's default in the table) means the protocol's own ceiling.
     maxPacketSize: options.maxPacketSize || PROTOCOL_MAX_PACKET_SIZE,
-    maxTopicLevels: options.maxTopicLevels ?? 201,
-    messageSizeLimit: options.messageSizeLimit ?? 0,
-    retainAvailable: options.retainAvailable ?? true,
+    maxTopicLevels: options.maxTopicLevels ?? D.maxTopicLevels,
+    messageSizeLimit: options.messageSizeLimit ?? D.messageSizeLimit,
+    retainAvailable: options.retainAvailable ?? D.retainAvailable,
     persistentClientExpiration: options.persistentClientExpiration,
-    maxInflightMessages: options.maxInflightMessages ?? 20,
-    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
-    queueQos0Messages: options.queueQos0Messages ?? false,
+    maxInflightMessages: options.maxInflightMessages ?? D.maxInflightMessages,
+    maxQueuedMessages: options.maxQueuedMessages ?? D.maxQueuedMessages,
+    queueQos0Messages: options.queueQos0Messages ?? D.queueQos0Messages,
     clientIdPrefix: options.clientIdPrefix,
-    maxTopicAlias: options.maxTopicAlias ?? 10,
-    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    maxTopicAlias: options.maxTopicAlias ?? D.maxTopicAlias,
+    connectTimeoutMs: options.connectTimeoutMs ?? D.connectTimeout * 1000,
+    // An embedded Broker (no listener) lets anyone in; `moat broker` decides per listener (config/security.ts)
+    // and passes false here, with each listener's answer in its ListenerPolicy.
     allowAnonymous: options.allowAnonymous ?? true,
     accessControl: options.accessControl,
-    authFailureLimit: options.authFailureLimit ?? 5,
-    authBanMs: options.authBanMs ?? 60_000,
+    authFailureLimit: options.authFailureLimit ?? D.authFailureLimit,
+    authBanMs: options.authBanMs ?? D.authBanTime * 1000,
     authHashWorkers: options.authHashWorkers || DEFAULT_LOGIN_LIMITS.authHashWorkers,
     authQueueLimit: options.authQueueLimit ?? DEFAULT_LOGIN_LIMITS.authQueueLimit,
     authQueueMaxWaitMs: options.authQueueMaxWaitMs ?? DEFAULT_LOGIN_LIMITS.authQueueMaxWaitMs,
     authAddressLimit: options.authAddressLimit ?? DEFAULT_LOGIN_LIMITS.authAddressLimit,
-    autoIdPrefix: options.autoIdPrefix ?? 'auto-',
-    allowZeroLengthClientId: options.allowZeroLengthClientId ?? true,
-    maxSocketBufferBytes: options.maxSocketBufferBytes ?? 8 * 1024 * 1024,
-    maxQueuedBytes: options.maxQueuedBytes ?? 0,
-    maxInflightBytes: options.maxInflightBytes ?? 0,
-    upgradeOutgoingQos: options.upgradeOutgoingQos ?? false,
+    autoIdPrefix: options.autoIdPrefix ?? D.autoIdPrefix,
+    allowZeroLengthClientId: options.allowZeroLengthClientId ?? D.allowZeroLengthClientId,
+    maxSocketBufferBytes: options.maxSocketBufferBytes ?? D.maxSocketBufferBytes,
+    maxQueuedBytes: options.maxQueuedBytes ?? D.maxQueuedBytes,
+    maxInflightBytes: options.maxInflightBytes ?? D.maxInflightBytes,
+    upgradeOutgoingQos: options.upgradeOutgoingQos ?? D.upgradeOutgoingQos,
     // Connection messages nobody would see are not built (they cost an address lookup per client).
-    connectionMessages: (options.connectionMessages ?? true) && (options.logger?.isLevelEnabled?.('info') ?? true),
-    dropLogIntervalMs: options.dropLogIntervalMs ?? 10_000,
-    publisherFlowControl: options.publisherFlowControl ?? true,
-    checkRetainSource: options.checkRetainSource ?? true,
-    badPasswordAsNotAuthorized: options.badPasswordAsNotAuthorized ?? false,
-    grantDeniedSubscriptions: options.grantDeniedSubscriptions ?? false,
+    connectionMessages: (options.connectionMessages ?? D.connectionMessages) && (options.logger?.isLevelEnabled?.('info') ?? true),
+    dropLogIntervalMs: options.dropLogIntervalMs ?? D.dropLogInterval * 1000,
+    publisherFlowControl: options.publisherFlowControl ?? D.publisherFlowControl,
+    checkRetainSource: options.checkRetainSource ?? D.checkRetainSource,
+    badPasswordAsNotAuthorized: options.badPasswordAsNotAuthorized ?? BAD_PASSWORD_ANSWER === 'mosquitto',
+    grantDeniedSubscriptions: options.grantDeniedSubscriptions ?? ACL_DENIED_SUBSCRIBE === 'mosquitto',
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);

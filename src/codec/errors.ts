@@ -67,9 +67,17 @@ export const ERROR_CODES = {
     summary: 'A certificate revocation list (crlfile) could not be parsed as an X.509 CertificateList.',
     fix: 'Give crlfile a PEM CRL (-----BEGIN X509 CRL-----) as `openssl ca -gencrl` writes it.',
   },
+  MOAT_ERR_START_REFUSED: {
+    summary: 'The broker refused to start: a listener would be reachable from the network with no authentication.',
+    fix: 'Set password_file (or certificates with use_identity_as_username) on that listener, bind it to 127.0.0.1, or set allow_anonymous true on purpose.',
+  },
+  MOAT_ERR_PID_FILE: {
+    summary: 'The pid_file could not be written.',
+    fix: 'Correct the path in pid_file, or make its directory writable by the user moat runs as.',
+  },
   MOAT_ERR_LISTEN: {
-    summary: 'A listener could not be set up on the address it names (socket_domain, bind_interface, a unix socket path in the way).',
-    fix: 'The message names the listener setting; pick an address of the right family, an existing interface, or a free socket path.',
+    summary: 'A listener could not be opened: its port is taken, or the address it names does not fit (socket_domain, bind_interface, a unix socket path in the way).',
+    fix: 'The message names the listener and its file:line; stop what holds the port or pick another, or an address of the right family, an existing interface, a free socket path.',
   },
   MOAT_ERR_HASH_POOL: {
     summary: 'A password hash could not be computed: a hashing worker died or failed, or the pool was closed (a login gets 0x80 Unspecified error).',

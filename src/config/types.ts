@@ -33,7 +33,12 @@ export const LOG_TYPES = [
 ] as const;
 export type LogType = (typeof LOG_TYPES)[number];
 
-/** Built-in defaults; mosquitto 2.0's unless marked "moat". */
+/**
+ * Built-in defaults; mosquitto 2.0's unless marked "moat". The one table: the config parser fills a
+ * BrokerConfig from it and broker/options.ts (parseBrokerOptions) fills an embedded Broker's options
+ * from it, converting units where the option's differs (seconds here, ms there). Entries marked
+ * "engine" have no mosquitto.conf option yet.
+ */
 export const CONFIG_DEFAULTS = {
   port: 1883,
   localOnlyHost: '127.0.0.1',
@@ -80,6 +85,10 @@ export const CONFIG_DEFAULTS = {
   queueQos0Messages: false,
   /** 0 = Node's own limit on HTTP request headers (16 KB; Mosquitto's libwebsockets: 1024 bytes). */
   websocketsHeadersSize: 0,
+  /** engine: bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
+  maxSocketBufferBytes: 8 * 1024 * 1024,
+  /** engine: at most one "messages dropped" log line per client per this many seconds. */
+  dropLogInterval: 10,
 } as const;
 
 /** OpenSSL's PSK_MAX_IDENTITY_LEN: the longest identity hint (and identity) a TLS-PSK handshake carries. */

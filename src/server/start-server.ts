@@ -1,0 +1,85 @@
+// The composition root: the one place a parsed BrokerConfig becomes a running broker — security
+// checks, password and ACL files, the engine's options, $SYS, every listener — and the one place that
+// stops it again. `moat broker` (cli/broker.ts) adds only the process around it: flags, the log,
+// the pid file, signals and exit codes.
+import { AccessControl } from '../auth/access-control.js';
+import { Broker } from '../broker/broker.js';
+import type { Logger } from '../broker/logger.js';
+import { resolveSecurity } from '../config/security.js';
+import type { BrokerConfig } from '../config/types.js';
+import { SysPublisher } from '../observe/sys.js';
+import { MOAT_VERSION } from '../version.js';
+import { brokerOptionsFromConfig } from './broker-options.js';
+import { StartRefusedError } from './errors.js';
+import { openListeners, type ServerListener } from './listeners.js';
+import { logPasswordWarnings, reloadServer, type ReloadResult } from './reload.js';
+
+export interface StartServerOptions {
+  readonly logger: Logger;
+  /**
+   * Runs once the config has passed every check (security, password and ACL files) and before the
+   * broker is made or anything listens; `moat broker` writes its pid_file here. When it rejects,
+   * startServer rejects with the same error and has opened nothing.
+   */
+  readonly beforeListen?: () => Promise<void>;
+}
+
+export interface Server {
+  readonly broker: Broker;
+  /** Every configured listener, open, in config order. */
+  readonly listeners: readonly ServerListener[];
+  /** Re-reads TLS certificates, CRLs, PSK files, password and ACL files (what SIGHUP does). Never rejects. */
+  reload(): Promise<ReloadResult>;
+  /** Stops $SYS, the broker (v5 clients get DISCONNECT 0x8B) and every listener; calling it again returns the same promise. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `config`. Logs its warnings ("config_warning"), then rejects, having opened nothing, with a
+ * StartRefusedError when resolveSecurity refuses a listener, or with the ConfigError of an unusable
+ * password or ACL file. A listener that cannot bind is logged ("listen_failed"); everything opened
+ * is then closed and startServer rejects with a ListenError naming the listener and its file:line.
+ */
+export async function startServer(config: BrokerConfig, options: StartServerOptions): Promise<Server> {
+  const { logger } = options;
+  for (const warning of config.warnings) logger.warn({ event: 'config_warning', file: warning.file, line: warning.line }, warning.message);
+
+  const security = resolveSecurity(config);
+  const refusals = security.map((s) => s.refusal).filter((r): r is string => r !== undefined);
+  if (refusals.length > 0) throw new StartRefusedError(refusals);
+  const accessControls = await AccessControl.forListeners(config.listeners);
+  await options.beforeListen?.();
+
+  const broker = new Broker(brokerOptionsFromConfig(config, logger));
+  const sys = new SysPublisher(broker, {
+    intervalSeconds: config.sysInterval,
+    version: MOAT_VERSION,
+    connectionLimit: config.listeners[0]?.maxConnections ?? -1,
+    securityWarnings: security.flatMap((s) => s.warnings),
+  });
+  sys.start();
+  let listeners: ServerListener[];
+  try {
+    listeners = await openListeners(broker, config, security, accessControls, logger);
+  } catch (error) {
+    sys.stop();
+    broker.close();
+    throw error;
+  }
+
+  const controls = [...new Set(accessControls.values())];
+  for (const control of controls) logPasswordWarnings(control, logger);
+
+  let closed: Promise<void> | undefined;
+  return {
+    broker,
+    listeners,
+    reload: () => reloadServer({ broker, logger, listeners, accessControls: controls }),
+    close: () =>
+      (closed ??= (async () => {
+        sys.stop();
+        broker.close();
+        await Promise.all(listeners.map((l) => l.listening.close()));
+      })()),
+  };
+}
