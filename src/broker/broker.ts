@@ -1,5 +1,7 @@
 // The broker engine. It owns no sockets: `handle(stream)` takes any Duplex (TCP, TLS, WebSocket,
-// an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle.
+// an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle, and
+// its operations (publish, subscribe, unsubscribe, attachSession) are where routing state changes,
+// the Store keeps retained messages and the Bus reaches other nodes.
 import type { Duplex } from 'node:stream';
 import type { AccessControl } from '../auth/access-control.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -15,6 +17,11 @@ import { forwardedProperties, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
 import { Router } from './router.js';
+import type { Bus, BusMessage, SessionClaim } from '../cluster/bus.js';
+import { LocalBus } from '../cluster/local-bus.js';
+import { MemoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
+import type { SubscriptionEntry } from './session.js';
 import { NEVER_EXPIRES, Session } from './session.js';
 
 /** How often connect timeouts and keep alive are checked: a deadline is enforced within this much. */
@@ -45,6 +52,10 @@ export class Broker {
   readonly options: ResolvedBrokerOptions;
   readonly logger: Logger;
   readonly router: Router;
+  /** Retained messages (sessions, queues and in-flight state join it with the durable store). */
+  readonly store: Store<Message>;
+  /** Fan-out to other broker nodes; a LocalBus on its own for one node. */
+  readonly bus: Bus;
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
@@ -62,7 +73,10 @@ export class Broker {
   constructor(options: BrokerOptions = {}) {
     this.options = parseBrokerOptions(options);
     this.logger = this.options.logger;
-    this.router = new Router(this.options.upgradeOutgoingQos);
+    this.store = options.store ?? new MemoryStore<Message>();
+    this.bus = options.bus ?? new LocalBus();
+    this.router = new Router(this.store, this.options.upgradeOutgoingQos);
+    this.bus.attach({ message: (envelope) => this.#fromBus(envelope), claim: (claim) => this.#claimed(claim) });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
     this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, report: authReporter(this), limits: this.options });
@@ -177,6 +191,7 @@ export class Broker {
     }
     session.connection = connection;
     connection.session = session;
+    this.bus.claimSession(clientId);
     this.#connectedCount++;
     if (this.#connectedCount > this.counters.peakConnections) this.counters.peakConnections = this.#connectedCount;
     return { session, sessionPresent };
@@ -260,6 +275,7 @@ export class Broker {
     const pendingWill = session.willTimer !== undefined ? session.will : undefined;
     session.clearTimers();
     session.will = undefined;
+    for (const filter of session.subscriptions.keys()) this.bus.removeInterest(filter);
     this.router.removeSession(session);
     session.clearState();
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
@@ -281,9 +297,48 @@ export class Broker {
     });
   }
 
-  /** Publishes a message from inside the process ($SYS, wills, embedding applications). */
+  /**
+   * The one way a message enters the broker: client PUBLISHes, wills, $SYS and embedders. Returns
+   * how many of this node's sessions it went to (queues of offline sessions included).
+   */
   publish(message: Message): number {
-    return this.router.publish(message);
+    this.router.storeRetained(message); // 1. the retained message, in the store
+    this.bus.publish(message); // 2. other nodes whose subscribers want it
+    return this.router.route(message); // 3. this node's sessions
+  }
+
+  /** Whether a PUBLISH that reached no session here has a subscriber on another node (else v5 0x10). */
+  hasRemoteSubscribers(topic: string): boolean {
+    return this.bus.othersInterested(topic);
+  }
+
+  /** Adds or replaces a subscription of `session`; true when the filter is new to it. */
+  subscribe(session: Session, entry: SubscriptionEntry): boolean {
+    const isNew = session.setSubscription(entry);
+    this.router.subscribe(entry);
+    if (isNew) this.bus.addInterest(entry.filter);
+    return isNew;
+  }
+
+  /** Removes the subscription of `session` to `filter` (as stored); false when there was none. */
+  unsubscribe(session: Session, filter: string): boolean {
+    if (!session.deleteSubscription(filter)) return false;
+    this.router.unsubscribe(session, filter);
+    this.bus.removeInterest(filter);
+    return true;
+  }
+
+  /** A message another node published: only routed here (its retained part is the store's business). */
+  #fromBus(envelope: BusMessage): void {
+    this.router.route(envelope.message as Message);
+  }
+
+  /** The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3]. */
+  #claimed(claim: SessionClaim): void {
+    const connection = this.#sessions.get(claim.clientId)?.connection;
+    if (connection === undefined) return;
+    emit(this, 'sessionTakeover', { clientId: claim.clientId, address: connection.remoteAddress });
+    connection.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
   }
 
   /** Convenience for embedders: publish with defaults. */
@@ -299,5 +354,7 @@ export class Broker {
     for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();
+    // The store stays open: whoever opened it closes it after the broker, so its last writes commit.
+    void this.bus.close();
   }
 }

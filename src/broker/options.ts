@@ -9,8 +9,15 @@ import { DEFAULT_LOGIN_LIMITS } from '../auth/authenticator.js';
 import type { QoS } from '../codec/types.js';
 import { CONFIG_DEFAULTS as D } from '../config/types.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { Bus } from '../cluster/bus.js';
+import type { Store } from '../store/store.js';
+import type { Message } from './message.js';
 
 export interface BrokerOptions {
+  /** Where retained messages are kept; default a MemoryStore. Closed by whoever opened it, after the broker. */
+  store?: Store<Message> | undefined;
+  /** Fan-out to other broker nodes; default a LocalBus of its own (one node). The broker closes it. */
+  bus?: Bus | undefined;
   /** Longest keep alive a client may use, seconds; v5 clients asking more get Server Keep Alive. */
   maxKeepalive?: number;
   /** Largest whole packet accepted from a client, bytes; 0 = the protocol's maximum. */

@@ -1,16 +1,19 @@
-// The router: which sessions get a message. It is protocol-version blind; each session's connection
+// The router: which sessions of this node get a message, and the retained messages a new
+// subscription gets (kept in the Store). It is protocol-version blind; each session's connection
 // encodes, and subscribers taking the same wire shape share one Buffer through the WireCache.
+// Broker.publish is the one way in: it stores the retained message, hands the message to the bus
+// and then routes it here.
 import type { QoS } from '../codec/types.js';
-import { filterMatches } from '../topic/filter-matches.js';
 import { SubscriptionTrie, type MatchResult } from '../topic/trie.js';
 import { parseSharedFilter } from '../topic/validate.js';
+import type { Store } from '../store/store.js';
 import { remainingExpiry, type Message } from './message.js';
 import type { Session, SubscriptionEntry } from './session.js';
 import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 
 export class Router {
   readonly #trie = new SubscriptionTrie<SubscriptionEntry>();
-  readonly #retained = new Map<string, Message>();
+  readonly #store: Store<Message>;
   /** Sessions reached by the message being routed, in match order (reused: no allocation per message). */
   readonly #targets: (Session | undefined)[] = [];
   #stamp = 0;
@@ -21,7 +24,8 @@ export class Router {
   /** The first subscriber of the last routed message that is falling behind (flow-control.ts), for the publisher's handler. */
   #congested: Session | undefined;
 
-  constructor(upgradeOutgoingQos = false) {
+  constructor(store: Store<Message>, upgradeOutgoingQos = false) {
+    this.#store = store;
     this.#upgradeOutgoingQos = upgradeOutgoingQos;
   }
 
@@ -31,7 +35,7 @@ export class Router {
   }
 
   get retainedCount(): number {
-    return this.#retained.size;
+    return this.#store.retainedCount;
   }
 
   get subscriptionCount(): number {
@@ -50,15 +54,12 @@ export class Router {
     this.#trie.removeClient(session.clientId, session.subscriptions.keys());
   }
 
-  /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message, then routes it. Returns the number of sessions it went to. */
-  publish(message: Message): number {
-    this.#congested = undefined;
-    if (message.retain) {
-      if (message.payload.length === 0) this.#retained.delete(message.topic);
-      // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
-      else this.#retained.set(message.topic, { ...message, payload: Buffer.from(message.payload), wire: undefined });
-    }
-    return this.route(message);
+  /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message of a PUBLISH with RETAIN set. */
+  storeRetained(message: Message): void {
+    if (!message.retain) return;
+    if (message.payload.length === 0) this.#store.deleteRetained(message.topic);
+    // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
+    else this.#store.putRetained({ ...message, payload: Buffer.from(message.payload), wire: undefined });
   }
 
   /** The slow subscriber the last publish() ran into, once; undefined when none. */
@@ -68,7 +69,9 @@ export class Router {
     return session;
   }
 
+  /** Delivers `message` to this node's matching sessions; the number it went to. */
   route(message: Message): number {
+    if (!this.#routing) this.#congested = undefined;
     const match = this.#trie.match(message.topic);
     const entries = match.entries;
     const groups = match.groups;
@@ -153,14 +156,13 @@ export class Router {
     const now = Date.now();
     const wildcard = filter.includes('+') || filter.includes('#');
     if (!wildcard) {
-      const message = this.#retained.get(filter);
+      const message = this.#store.getRetained(filter);
       if (message !== undefined && !expired(message, now)) yield message;
       return;
     }
-    for (const [topic, message] of this.#retained) {
-      if (!filterMatches(filter, topic)) continue;
+    for (const message of this.#store.matchRetained(filter)) {
       if (expired(message, now)) {
-        this.#retained.delete(topic);
+        this.#store.deleteRetained(message.topic);
         continue;
       }
       yield message;

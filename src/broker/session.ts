@@ -119,8 +119,12 @@ export class Session {
     return this.#subscriptions ?? EMPTY_MAP;
   }
 
-  setSubscription(entry: SubscriptionEntry): void {
-    (this.#subscriptions ??= new Map()).set(entry.filter, entry);
+  /** Adds or replaces the subscription of its filter; true when the filter is new to this session. */
+  setSubscription(entry: SubscriptionEntry): boolean {
+    const subscriptions = (this.#subscriptions ??= new Map());
+    const isNew = !subscriptions.has(entry.filter);
+    subscriptions.set(entry.filter, entry);
+    return isNew;
   }
 
   deleteSubscription(filter: string): boolean {

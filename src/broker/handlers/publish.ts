@@ -81,8 +81,9 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     wireVersion: connection.protocolVersion,
     source: packet.retain ? access : undefined,
   };
-  const deliveries = broker.router.publish(message);
-  acknowledge(connection, packet, packetId, deliveries === 0 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
+  const deliveries = broker.publish(message);
+  const matched = deliveries > 0 || broker.hasRemoteSubscribers(message.topic);
+  acknowledge(connection, packet, packetId, matched ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers);
   const congested = broker.router.takeCongested();
   if (congested !== undefined) connection.holdForSubscriber(congested);
 }

@@ -48,7 +48,6 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.NotAuthorized : SubackReturnCode.Failure);
       continue;
     }
-    const isNew = !session.subscriptions.has(stored);
     // max_qos: granted at most the listener's, as Mosquitto does for 3.1.1 and 5.0 alike.
     const qos = subscription.qos > connection.maxQos ? connection.maxQos : subscription.qos;
     const entry: SubscriptionEntry = {
@@ -60,8 +59,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       retainHandling: subscription.retainHandling,
       subscriptionIdentifier,
     };
-    session.setSubscription(entry);
-    router.subscribe(entry);
+    const isNew = connection.broker.subscribe(session, entry);
     reasonCodes.push(qos);
     if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);
   }

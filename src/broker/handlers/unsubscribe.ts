@@ -15,8 +15,7 @@ export function handleUnsubscribe(connection: Connection, packet: UnsubscribePac
   const reasonCodes: number[] = [];
   for (const filter of packet.filters) {
     const stored = connection.brokerFilter(filter);
-    const existed = session.deleteSubscription(stored);
-    if (existed) connection.broker.router.unsubscribe(session, stored);
+    const existed = connection.broker.unsubscribe(session, stored);
     reasonCodes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   connection.writePacket({ type: 'unsuback', packetId: packet.packetId, reasonCodes: connection.protocolVersion === 5 ? reasonCodes : [] });

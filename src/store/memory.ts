@@ -1,0 +1,96 @@
+// The memory store: the Store contract on plain Maps, nothing survives the process (Mosquitto with
+// `persistence false`). Not durable, so flush() resolves at once and acknowledgements never wait.
+import { filterMatches } from '../topic/filter-matches.js';
+import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+
+interface SessionState<M extends StoredMessage> {
+  record: SessionRecord;
+  readonly queued: Map<number, QueuedRecord<M>>;
+  readonly inflight: Map<number, InflightRecord<M>>;
+}
+
+export class MemoryStore<M extends StoredMessage = StoredMessage> implements Store<M> {
+  readonly durable = false;
+  readonly #retained = new Map<string, M>();
+  readonly #sessions = new Map<string, SessionState<M>>();
+
+  putRetained(message: M): void {
+    this.#retained.set(message.topic, message);
+  }
+
+  deleteRetained(topic: string): void {
+    this.#retained.delete(topic);
+  }
+
+  getRetained(topic: string): M | undefined {
+    return this.#retained.get(topic);
+  }
+
+  *matchRetained(filter: string): Iterable<M> {
+    if (!filter.includes('+') && !filter.includes('#')) {
+      const message = this.#retained.get(filter);
+      if (message !== undefined) yield message;
+      return;
+    }
+    for (const [topic, message] of this.#retained) if (filterMatches(filter, topic)) yield message;
+  }
+
+  get retainedCount(): number {
+    return this.#retained.size;
+  }
+
+  saveSession(record: SessionRecord): void {
+    const state = this.#sessions.get(record.clientId);
+    if (state === undefined) this.#sessions.set(record.clientId, { record, queued: new Map(), inflight: new Map() });
+    else state.record = record;
+  }
+
+  deleteSession(clientId: string): void {
+    this.#sessions.delete(clientId);
+  }
+
+  loadSession(clientId: string): Promise<StoredSession<M> | undefined> {
+    const state = this.#sessions.get(clientId);
+    if (state === undefined) return Promise.resolve(undefined);
+    return Promise.resolve({
+      session: state.record,
+      queued: [...state.queued.values()].sort((a, b) => a.id - b.id),
+      inflight: [...state.inflight.values()].sort((a, b) => a.packetId - b.packetId),
+    });
+  }
+
+  async *sessions(): AsyncIterable<SessionRecord> {
+    for (const state of [...this.#sessions.values()]) yield state.record;
+  }
+
+  enqueue(clientId: string, entry: QueuedRecord<M>): void {
+    this.#state(clientId)?.queued.set(entry.id, entry);
+  }
+
+  dequeue(clientId: string, id: number): void {
+    this.#sessions.get(clientId)?.queued.delete(id);
+  }
+
+  putInflight(clientId: string, record: InflightRecord<M>): void {
+    this.#state(clientId)?.inflight.set(record.packetId, record);
+  }
+
+  deleteInflight(clientId: string, packetId: number): void {
+    this.#sessions.get(clientId)?.inflight.delete(packetId);
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#retained.clear();
+    this.#sessions.clear();
+    return Promise.resolve();
+  }
+
+  /** Queue and in-flight writes belong to a saved session; for one never saved they are ignored, as the contract says. */
+  #state(clientId: string): SessionState<M> | undefined {
+    return this.#sessions.get(clientId);
+  }
+}

@@ -1,0 +1,86 @@
+// Two engines as nodes of one in-process cluster (LocalBus on a LocalHub): a message published on
+// one node reaches subscribers on the other exactly once, v5 0x10 No matching subscribers counts
+// the other node's subscribers, and a client id connecting on one node takes its connection on
+// the other over (DISCONNECT 0x8E). The same engine with a bus of its own is one node.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LocalBus, LocalHub } from '../../src/cluster/local-bus.js';
+import type { PublishPacket, Subscription } from '../../src/codec/types.js';
+import { connect, startBroker } from './helper.js';
+
+function sub(filter: string, qos: 0 | 1 | 2 = 1): Subscription {
+  return { filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 };
+}
+
+function publish(topic: string, payload: string, packetId: number): PublishPacket {
+  return { type: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false, packetId };
+}
+
+function cluster() {
+  const hub = new LocalHub();
+  return [startBroker({ bus: new LocalBus({ hub, nodeId: 'a' }) }), startBroker({ bus: new LocalBus({ hub, nodeId: 'b' }) })] as const;
+}
+
+test('a PUBLISH on node a reaches the subscribers of node b once, and node a\'s own once', async () => {
+  const [a, b] = cluster();
+  const remote = await connect(b, 'sub-b', {}, 5);
+  remote.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('s/#'), sub('s/+')] });
+  await remote.client.next('suback');
+  const local = await connect(a, 'sub-a', {}, 5);
+  local.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('s/1')] });
+  await local.client.next('suback');
+  const publisher = await connect(a, 'pub', {}, 5);
+  publisher.client.send(publish('s/1', 'hello', 7));
+  const puback = await publisher.client.next('puback');
+  assert.equal(puback.reasonCode ?? 0, 0);
+  for (const client of [remote.client, local.client]) {
+    const message = await client.next('publish');
+    assert.equal(message.payload.toString(), 'hello');
+    await client.nothing('publish', 100);
+  }
+  a.close();
+  b.close();
+});
+
+test('v5 0x10 No matching subscribers only when no node has one; an unsubscribe on node b is seen on node a', async () => {
+  const [a, b] = cluster();
+  const publisher = await connect(a, 'pub', {}, 5);
+  publisher.client.send(publish('t/1', 'x', 1));
+  assert.equal((await publisher.client.next('puback')).reasonCode, 0x10);
+  const remote = await connect(b, 'sub-b', {}, 5);
+  remote.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('t/#')] });
+  await remote.client.next('suback');
+  publisher.client.send(publish('t/1', 'x', 2));
+  assert.equal((await publisher.client.next('puback')).reasonCode ?? 0, 0);
+  remote.client.send({ type: 'unsubscribe', packetId: 2, filters: ['t/#'] });
+  await remote.client.next('unsuback');
+  publisher.client.send(publish('t/1', 'x', 3));
+  assert.equal((await publisher.client.next('puback')).reasonCode, 0x10);
+  a.close();
+  b.close();
+});
+
+test('a client id connecting on node b takes over its connection on node a (DISCONNECT 0x8E)', async () => {
+  const [a, b] = cluster();
+  const first = await connect(a, 'roamer', {}, 5);
+  await connect(b, 'roamer', {}, 5);
+  const disconnect = await first.client.next('disconnect');
+  assert.equal(disconnect.reasonCode, 0x8e);
+  assert.equal(await first.client.waitClosed(), true);
+  a.close();
+  b.close();
+});
+
+test('a broker with a bus of its own is one node: its subscribers only, 0x10 as before', async () => {
+  const solo = startBroker();
+  const other = startBroker();
+  const subscriber = await connect(other, 'elsewhere', {}, 5);
+  subscriber.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('#')] });
+  await subscriber.client.next('suback');
+  const publisher = await connect(solo, 'pub', {}, 5);
+  publisher.client.send(publish('x', 'y', 1));
+  assert.equal((await publisher.client.next('puback')).reasonCode, 0x10);
+  await subscriber.client.nothing('publish', 100);
+  solo.close();
+  other.close();
+});
