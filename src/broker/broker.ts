@@ -7,7 +7,7 @@ import type { AccessControl } from '../auth/access-control.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { samePasswordHash } from '../auth/password-file.js';
 import { ReasonCode } from '../codec/reason-codes.js';
-import type { QoS, Will } from '../codec/types.js';
+import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
 import { DropLedger, type DropCounts } from './drops.js';
 import { installEventLog } from './event-log.js';
@@ -56,6 +56,8 @@ export class Broker {
   readonly store: Store<Message>;
   /** Fan-out to other broker nodes; a LocalBus on its own for one node. */
   readonly bus: Bus;
+  /** The store when it is durable: sessions are then written through it and loaded from it at CONNECT. */
+  readonly #durable: Store<Message> | undefined;
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
@@ -75,6 +77,7 @@ export class Broker {
     this.logger = this.options.logger;
     this.store = options.store ?? new MemoryStore<Message>();
     this.bus = options.bus ?? new LocalBus();
+    this.#durable = this.store.durable ? this.store : undefined;
     this.router = new Router(this.store, this.options.upgradeOutgoingQos);
     this.bus.attach({ message: (envelope) => this.#fromBus(envelope), claim: (claim) => this.#claimed(claim) });
     installEventLog();
@@ -181,7 +184,7 @@ export class Broker {
       session = undefined;
     }
     if (session === undefined) {
-      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options, this.drops);
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options, this.drops, this.#durable);
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;
@@ -252,7 +255,10 @@ export class Broker {
     }
     if (session.expiryInterval === 0) {
       this.#endSession(session);
-    } else if (session.expiryInterval !== NEVER_EXPIRES) {
+      return;
+    }
+    this.saveSession(session);
+    if (session.expiryInterval !== NEVER_EXPIRES) {
       session.expiryTimer = new LongTimer(session.expiryInterval * 1000, () => this.#sessionExpired(session));
     }
   }
@@ -278,6 +284,7 @@ export class Broker {
     for (const filter of session.subscriptions.keys()) this.bus.removeInterest(filter);
     this.router.removeSession(session);
     session.clearState();
+    this.#durable?.deleteSession(session.clientId);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
     if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill, session.access);
   }
@@ -317,6 +324,7 @@ export class Broker {
     const isNew = session.setSubscription(entry);
     this.router.subscribe(entry);
     if (isNew) this.bus.addInterest(entry.filter);
+    this.saveSession(session);
     return isNew;
   }
 
@@ -325,7 +333,46 @@ export class Broker {
     if (!session.deleteSubscription(filter)) return false;
     this.router.unsubscribe(session, filter);
     this.bus.removeInterest(filter);
+    this.saveSession(session);
     return true;
+  }
+
+  /** Writes the session's record (subscriptions, expiry, will) to a durable store; nothing without one. */
+  saveSession(session: Session): void {
+    if (this.#durable === undefined || session.expiryInterval === 0) return;
+    this.#durable.saveSession(session.record(session.connection === undefined ? Date.now() : undefined));
+  }
+
+  /**
+   * Before CONNECT opens `clientId`'s session: with a durable store and no session of that id here,
+   * the stored one is loaded (a promise, during which the connection is admitting), or deleted
+   * when the client starts clean. Undefined when there is nothing to wait for.
+   */
+  loadSession(clientId: string, cleanStart: boolean, protocolVersion: ProtocolVersion): Promise<void> | undefined {
+    const store = this.#durable;
+    if (store === undefined || this.#sessions.has(clientId)) return undefined;
+    if (cleanStart) {
+      store.deleteSession(clientId);
+      return undefined;
+    }
+    return store.loadSession(clientId).then((stored) => {
+      if (stored === undefined || this.#sessions.has(clientId)) return;
+      const record = stored.session;
+      const expiresAt = record.disconnectedAt === undefined || record.expiryInterval === NEVER_EXPIRES ? Infinity : record.disconnectedAt + record.expiryInterval * 1000;
+      if (expiresAt <= Date.now()) {
+        store.deleteSession(clientId); // it expired while nobody held it
+        return;
+      }
+      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.options, this.drops, store);
+      for (const subscription of record.subscriptions) {
+        const entry: SubscriptionEntry = { ...subscription, session };
+        session.setSubscription(entry);
+        this.router.subscribe(entry);
+        this.bus.addInterest(entry.filter);
+      }
+      session.restoreMessages(stored);
+      this.#sessions.set(clientId, session);
+    });
   }
 
   /** A message another node published: only routed here (its retained part is the store's business). */

@@ -58,8 +58,8 @@ const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being wri
 const HOLD_FLOW = 32; // a subscriber this client publishes to is catching up (flow-control.ts)
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
-/** 'authenticating': CONNECT arrived and its password is being checked off the event loop. */
-export type ConnectionState = 'new' | 'authenticating' | 'connected' | 'closing' | 'closed';
+/** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
+export type ConnectionState = 'new' | 'admitting' | 'connected' | 'closing' | 'closed';
 
 export class Connection implements ParserHandler {
   readonly broker: Broker;
@@ -293,7 +293,7 @@ export class Connection implements ParserHandler {
     if (this.state === 'closing' || this.state === 'closed') return;
     emit(this.broker, 'protocolError', { clientId: this.clientId || undefined, address: this.remoteAddress, reasonCode: error.reasonCode, packet: error.packetType, detail: error.message });
     const reasonCode = error.reasonCode ?? ReasonCode.ProtocolError;
-    if (this.state === 'new' || this.state === 'authenticating') {
+    if (this.state === 'new' || this.state === 'admitting') {
       // Before CONNECT is accepted there is no DISCONNECT; an unsupported level gets CONNACK 0x84 / return code 1.
       if (reasonCode === ReasonCode.UnsupportedProtocolVersion) {
         this.write(encode({ type: 'connack', sessionPresent: false, reasonCode: this.protocolVersion === 5 ? ReasonCode.UnsupportedProtocolVersion : ConnectReturnCode.UnacceptableProtocolVersion }, this.protocolVersion === 5 ? 5 : 4));
@@ -489,7 +489,7 @@ export class Connection implements ParserHandler {
 
   /** Closes the connection when CONNECT is overdue or keep alive has lapsed [MQTT-3.1.2-24]. */
   checkDeadlines(now: number): void {
-    if (this.state === 'new' || this.state === 'authenticating') {
+    if (this.state === 'new' || this.state === 'admitting') {
       // Measured from the socket's arrival, not its last byte: a slow drip must not hold a slot forever.
       if (now - this.openedAt < this.broker.options.connectTimeoutMs) return;
       emit(this.broker, 'connectTimeout', { address: this.remoteAddress });

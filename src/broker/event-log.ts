@@ -76,6 +76,7 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
     message: (p) => (p.reason === 'timeout' ? 'TLS handshake timed out; connection closed' : 'TLS handshake failed'),
   },
   pskFileWarning: { event: 'psk_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
+  storeError: { event: 'store_error', level: 'error', message: (p) => `the store failed to ${p.operation}` },
 };
 
 /** The log record of an event: its fields without `broker`, client-chosen strings clipped. */

@@ -41,6 +41,7 @@ export const BROKER_EVENTS = Object.freeze({
   tlsClientRefused: 'moat:tls:client-refused',
   tlsHandshakeFailed: 'moat:tls:handshake-failed',
   pskFileWarning: 'moat:tls:psk-file-warning',
+  storeError: 'moat:store:error',
 } as const);
 
 export type BrokerEvent = keyof typeof BROKER_EVENTS;
@@ -96,6 +97,8 @@ export interface BrokerEventFields {
   /** `reason` is 'timeout' for tls_handshake_timeout, else Node's error message. */
   tlsHandshakeFailed: TlsPeer & { reason: string };
   pskFileWarning: { file: string; warning: string };
+  /** The store failed an operation (the client it was for was refused, 0x88 / 3). */
+  storeError: { clientId: string; operation: string; err: string };
 }
 
 export type BrokerEventPayload<E extends BrokerEvent> = BrokerEventFields[E] & { readonly broker: Broker };

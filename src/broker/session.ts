@@ -10,6 +10,7 @@ import { remainingExpiry, type Access, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Queue } from './queue.js';
+import type { SessionRecord, Store, StoredSession } from '../store/store.js';
 
 export interface SubscriptionEntry {
   readonly session: Session;
@@ -28,6 +29,8 @@ export interface Delivery {
   readonly qos: QoS;
   readonly retain: boolean;
   readonly subscriptionIdentifiers: number[] | undefined;
+  /** Its queue entry in a durable store; undefined when the store keeps no sessions. */
+  readonly queueId?: number;
 }
 
 export interface Inflight extends Delivery {
@@ -66,6 +69,9 @@ export class Session {
   dropped = 0;
   #droppedBy: DropCounts | undefined;
   readonly #drops: DropLedger;
+  /** The durable store every change of this session is written through; undefined when there is none. */
+  readonly #store: Store<Message> | undefined;
+  #queueSeq = 0;
   /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
   queuedBytes = 0;
   inflightBytes = 0;
@@ -95,8 +101,10 @@ export class Session {
     expiryInterval: number,
     limits: SessionLimits,
     drops: DropLedger,
+    store?: Store<Message>,
   ) {
     this.#drops = drops;
+    this.#store = store;
     this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
@@ -191,8 +199,20 @@ export class Session {
       this.recordDrop('queue_full');
       return;
     }
-    (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
-    this.queuedBytes += size;
+    this.#push(message, qos, retain, subscriptionIdentifiers);
+  }
+
+  /** Appends to the queue (and to the store's copy of it). */
+  #push(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
+    const store = this.#store;
+    if (store === undefined) {
+      (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
+    } else {
+      const queueId = ++this.#queueSeq;
+      (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers, queueId });
+      store.enqueue(this.clientId, { id: queueId, message, qos, retain, subscriptionIdentifiers });
+    }
+    this.queuedBytes += message.payload.length;
   }
 
   /** Connected, over the flow high-water mark, and acknowledging: slow, not stalled. */
@@ -237,6 +257,7 @@ export class Session {
       if (next.qos > 0 && !this.#windowOpen(connection, next.message.payload.length)) break;
       const delivery = queue.shift() as Delivery;
       this.queuedBytes -= delivery.message.payload.length;
+      if (delivery.queueId !== undefined) this.#store?.dequeue(this.clientId, delivery.queueId);
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) {
         this.recordDrop('expired'); // expired while queued [MQTT-3.3.2-5]
@@ -276,6 +297,7 @@ export class Session {
     this.#queue?.filter((delivery) => {
       if (this.mayRead(delivery.message.topic)) return true;
       this.queuedBytes -= delivery.message.payload.length;
+      if (delivery.queueId !== undefined) this.#store?.dequeue(this.clientId, delivery.queueId);
       this.recordDrop('acl_denied');
       dropped++;
       return false;
@@ -293,6 +315,7 @@ export class Session {
 
   #dropInflight(inflight: Inflight, reason: DropReason): void {
     this.#inflight?.delete(inflight.packetId);
+    this.#store?.deleteInflight(this.clientId, inflight.packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.recordDrop(reason);
   }
@@ -302,6 +325,7 @@ export class Session {
     const inflight = this.#inflight?.get(packetId);
     if (inflight === undefined) return false;
     this.#inflight?.delete(packetId);
+    this.#store?.deleteInflight(this.clientId, packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.#lastAckAt = Date.now();
     this.pump();
@@ -311,14 +335,48 @@ export class Session {
   #send(connection: Connection, message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, wire: WireCache | undefined): void {
     const packetId = this.#allocatePacketId();
     if (packetId === 0) {
-      (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
-      this.queuedBytes += message.payload.length;
+      this.#push(message, qos, retain, subscriptionIdentifiers);
       return;
     }
     if (this.inflight.size === 0) this.#lastAckAt = Date.now(); // a fresh window: the stall clock starts now
     if (connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false, wire)) {
       this.inflightBytes += message.payload.length;
       (this.#inflight ??= new Map()).set(packetId, { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' });
+      this.#store?.putInflight(this.clientId, { packetId, state: 'publish', message, qos, retain, subscriptionIdentifiers });
+    }
+  }
+
+  /** PUBREC received for a QoS 2 message we sent: PUBREL is next, and the message is delivered [MQTT-4.3.3]. */
+  markPubrel(inflight: Inflight): void {
+    inflight.state = 'pubrel';
+    this.#store?.putInflight(this.clientId, { packetId: inflight.packetId, state: 'pubrel', message: inflight.message, qos: inflight.qos, retain: inflight.retain, subscriptionIdentifiers: inflight.subscriptionIdentifiers });
+  }
+
+  /** What a durable store keeps of this session besides its messages. */
+  record(disconnectedAt: number | undefined): SessionRecord {
+    const subscriptions = [...this.subscriptions.values()].map((s) => ({
+      filter: s.filter,
+      qos: s.qos,
+      noLocal: s.noLocal,
+      retainAsPublished: s.retainAsPublished,
+      retainHandling: s.retainHandling,
+      subscriptionIdentifier: s.subscriptionIdentifier,
+    }));
+    return { clientId: this.clientId, expiryInterval: this.expiryInterval, subscriptions, will: this.will, disconnectedAt };
+  }
+
+  /** Takes back the queue and in-flight messages a durable store kept (at CONNECT, before anything new arrives). */
+  restoreMessages(stored: StoredSession<Message>): void {
+    for (const entry of stored.queued) {
+      const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
+      (this.#queue ??= new Queue()).push({ message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, queueId: entry.id });
+      this.queuedBytes += entry.message.payload.length;
+      if (entry.id > this.#queueSeq) this.#queueSeq = entry.id;
+    }
+    for (const entry of stored.inflight) {
+      const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
+      (this.#inflight ??= new Map()).set(entry.packetId, { message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, packetId: entry.packetId, state: entry.state });
+      this.inflightBytes += entry.message.payload.length;
     }
   }
 

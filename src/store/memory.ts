@@ -1,5 +1,9 @@
 // The memory store: the Store contract on plain Maps, nothing survives the process (Mosquitto with
-// `persistence false`). Not durable, so flush() resolves at once and acknowledgements never wait.
+// `persistence false`). Not durable, so flush() resolves at once and acknowledgements never wait,
+// and the engine does not write sessions through it (its own Session objects are that copy).
+// `{ durable: true }` makes it act as a durable store would for the engine (every session change
+// written through, acknowledgements after flush, sessions loaded at CONNECT): tests use it to
+// restart a broker on the same store within one process.
 import { filterMatches } from '../topic/filter-matches.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
@@ -10,9 +14,13 @@ interface SessionState<M extends StoredMessage> {
 }
 
 export class MemoryStore<M extends StoredMessage = StoredMessage> implements Store<M> {
-  readonly durable = false;
+  readonly durable: boolean;
   readonly #retained = new Map<string, M>();
   readonly #sessions = new Map<string, SessionState<M>>();
+
+  constructor(options: { durable?: boolean } = {}) {
+    this.durable = options.durable ?? false;
+  }
 
   putRetained(message: M): void {
     this.#retained.set(message.topic, message);

@@ -17,6 +17,8 @@ import { Authenticator, DEFAULT_LOGIN_LIMITS } from '../../src/auth/authenticato
 import { formatPasswordHash, hashPassword, PasswordFile } from '../../src/auth/password-file.js';
 import type { Broker } from '../../src/broker/broker.js';
 import type { Subscription } from '../../src/codec/types.js';
+import type { Message } from '../../src/broker/message.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import { authReporter, BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload } from '../../src/broker/events.js';
 import { listenTcp } from '../../src/transport/tcp.js';
 import { listenTls } from '../../src/transport/tls.js';
@@ -275,6 +277,30 @@ test('TLS: a client refused for want of a certificate, a failed handshake, a psk
   assert.equal(warned.payloads[0]?.file, pskFile);
   assert.match(warned.payloads[0]?.warning ?? '', /:2: this line is not IDENTITY:HEXKEY/);
   await psk.close();
+  broker.close();
+});
+
+test('store error: a session the store cannot load refuses the client (0x88); a failed commit closes the publisher unacknowledged', async () => {
+  class BrokenStore extends MemoryStore<Message> {
+    override loadSession(): Promise<undefined> {
+      return Promise.reject(new Error('disk gone'));
+    }
+    override flush(): Promise<void> {
+      return Promise.reject(new Error('disk full'));
+    }
+  }
+  const broker = startBroker({ store: new BrokenStore({ durable: true }) });
+  let refused: { connack: { reasonCode: number } } | undefined;
+  const load = await expectEvent(broker, 'storeError', async () => {
+    refused = await connect(broker, 'lost', { clean: false, properties: { sessionExpiryInterval: 60 } }, 5);
+  });
+  assert.deepEqual([load.clientId, load.operation, load.err], ['lost', 'load session', 'disk gone']);
+  assert.equal(refused?.connack.reasonCode, 0x88);
+  const { client } = await connect(broker, 'pub', {}, 5);
+  const commit = await expectEvent(broker, 'storeError', () => client.send({ type: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, packetId: 1, retain: false, dup: false }));
+  assert.deepEqual([commit.clientId, commit.operation, commit.err], ['pub', 'commit', 'disk full']);
+  assert.equal(await client.waitClosed(), true);
+  await client.nothing('puback', 10);
   broker.close();
 });
 

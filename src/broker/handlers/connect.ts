@@ -102,14 +102,15 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     admit(connection, packet, login, control, assigned);
     return;
   }
-  connection.state = 'authenticating';
+  connection.state = 'admitting';
   connection.pauseInput();
   login
     .then((result) => {
       // The client may have gone (or timed out) while its password was checked.
-      if (connection.state !== 'authenticating') return;
+      if (connection.state !== 'admitting') return;
       admit(connection, packet, result, control, assigned);
-      connection.resumeInput();
+      // Still admitting: its session is being loaded, and that resumes the input when done.
+      if (connection.state !== 'admitting') connection.resumeInput();
     })
     .catch((error: unknown) => {
       emit(broker, 'authError', { clientId, address: connection.remoteAddress, username: packet.username, err: error instanceof Error ? error.message : String(error), during: 'login' });
@@ -142,6 +143,31 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
     refuse(connection, ReasonCode.NotAuthorized, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
     return;
   }
+  const broker = connection.broker;
+  const loading = broker.loadSession(clientId, packet.clean, packet.protocolVersion);
+  if (loading === undefined) {
+    openSession(connection, packet, login, control, assigned);
+    return;
+  }
+  connection.state = 'admitting';
+  connection.pauseInput();
+  loading.then(
+    () => {
+      if (connection.state !== 'admitting') return;
+      openSession(connection, packet, login, control, assigned);
+      connection.resumeInput();
+    },
+    (error: unknown) => {
+      emit(broker, 'storeError', { clientId, operation: 'load session', err: error instanceof Error ? error.message : String(error) });
+      refuse(connection, ReasonCode.ServerUnavailable, 'the broker could not load this session; try again');
+    },
+  );
+}
+
+/** Everything is decided and the session (if stored) loaded: CONNACK, and the session opens. */
+function openSession(connection: Connection, packet: ConnectPacket, login: LoginResult & { accepted: true }, control: AccessControl | undefined, assigned: boolean): void {
+  const clientId = connection.clientId;
+  const subject = { username: login.username, clientId };
   const broker = connection.broker;
   const options = broker.options;
   const version = packet.protocolVersion;
@@ -202,6 +228,7 @@ function admit(connection: Connection, packet: ConnectPacket, login: LoginResult
   const will = packet.will;
   session.will = will === undefined || connection.mountPoint === '' ? will : { ...will, topic: connection.brokerTopic(will.topic) };
   session.access = control === undefined ? undefined : { control, subject };
+  broker.saveSession(session);
   connack.sessionPresent = sessionPresent;
   connection.writePacket(connack);
   connection.state = 'connected';

@@ -105,13 +105,26 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
   return packet.topic;
 }
 
+/**
+ * PUBACK / PUBREC. With a durable store the acknowledgement waits for the store's flush, so what a
+ * publisher was told is safe is on disk; every acknowledgement waits, in order [MQTT-4.6.0-2].
+ */
 function acknowledge(connection: Connection, packet: PublishPacket, packetId: number, reasonCode: number): void {
-  if (packet.qos === 1) {
-    connection.sendAck('puback', packetId, reasonCode);
-  } else if (packet.qos === 2) {
-    // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
-    if (!isError(reasonCode)) connection.session?.addAwaitingPubrel(packetId);
-    connection.sendAck('pubrec', packetId, reasonCode);
+  if (packet.qos === 0) return;
+  // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
+  if (packet.qos === 2 && !isError(reasonCode)) connection.session?.addAwaitingPubrel(packetId);
+  const type = packet.qos === 1 ? 'puback' : 'pubrec';
+  const store = connection.broker.store;
+  if (!store.durable) connection.sendAck(type, packetId, reasonCode);
+  else {
+    store.flush().then(
+      () => connection.sendAck(type, packetId, reasonCode),
+      (error: unknown) => {
+        // Not acknowledged, so the publisher sends it again after reconnecting: nothing is lost.
+        emit(connection.broker, 'storeError', { clientId: connection.clientId, operation: 'commit', err: error instanceof Error ? error.message : String(error) });
+        connection.close(ReasonCode.UnspecifiedError, 'the broker could not store the message');
+      },
+    );
   }
 }
 
@@ -137,7 +150,7 @@ export function handlePubrec(connection: Connection, packet: AckPacket): void {
     session.releaseInflight(packet.packetId);
     return;
   }
-  inflight.state = 'pubrel';
+  session.markPubrel(inflight);
   connection.sendAck('pubrel', packet.packetId, ReasonCode.Success);
 }
 
