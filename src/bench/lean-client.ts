@@ -8,7 +8,7 @@ import { connect as tlsConnect, createSecureContext, type SecureContext, type TL
 import { MoatError } from '../codec/errors.js';
 import { encode } from '../codec/encode.js';
 import { Parser } from '../codec/parser.js';
-import type { Packet, ProtocolVersion, QoS } from '../codec/types.js';
+import type { Packet, QoS } from '../codec/types.js';
 import { FrameScanner } from './frames.js';
 
 export interface Target {

@@ -13,10 +13,12 @@ import { DropLedger, type DropCounts } from './drops.js';
 import { installEventLog } from './event-log.js';
 import { authReporter, emit } from './events.js';
 import type { Logger } from './logger.js';
-import { forwardedProperties, type Access, type Message } from './message.js';
+import type { Access, Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
+import { RetainedMessages } from './retained.js';
 import { Router } from './router.js';
+import { willDelay, willMessage } from './will.js';
 import type { Bus, BusMessage, SessionClaim } from '../cluster/bus.js';
 import { LocalBus } from '../cluster/local-bus.js';
 import { MemoryStore } from '../store/memory.js';
@@ -52,6 +54,7 @@ export class Broker {
   readonly options: ResolvedBrokerOptions;
   readonly logger: Logger;
   readonly router: Router;
+  readonly retained: RetainedMessages;
   /** Retained messages (sessions, queues and in-flight state join it with the durable store). */
   readonly store: Store<Message>;
   /** Fan-out to other broker nodes; a LocalBus on its own for one node. */
@@ -78,7 +81,8 @@ export class Broker {
     this.store = options.store ?? new MemoryStore<Message>();
     this.bus = options.bus ?? new LocalBus();
     this.#durable = this.store.durable ? this.store : undefined;
-    this.router = new Router(this.store, this.options.upgradeOutgoingQos);
+    this.router = new Router(this.options.upgradeOutgoingQos);
+    this.retained = new RetainedMessages(this.store);
     this.bus.attach({ message: (envelope) => this.#fromBus(envelope), claim: (claim) => this.#claimed(claim) });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
@@ -134,7 +138,7 @@ export class Broker {
       connected: this.#connectedCount,
       sessions: this.#sessions.size,
       subscriptions: this.router.subscriptionCount,
-      retained: this.router.retainedCount,
+      retained: this.retained.count,
       dropped: this.drops.total,
       droppedByReason: { ...this.drops.byReason },
     };
@@ -246,7 +250,7 @@ export class Broker {
     const will = session.will;
     session.will = undefined;
     if (will !== undefined && !connection.graceful) {
-      const delay = Math.min(will.properties?.willDelayInterval ?? 0, session.expiryInterval);
+      const delay = willDelay(will, session.expiryInterval);
       if (delay === 0) this.publishWill(session.clientId, will, session.access);
       else {
         session.will = will;
@@ -291,17 +295,7 @@ export class Broker {
 
   publishWill(clientId: string, will: Will, source: Access | undefined): void {
     emit(this, 'willPublished', { clientId, topic: will.topic });
-    const expiry = will.properties?.messageExpiryInterval;
-    this.publish({
-      topic: will.topic,
-      payload: will.payload,
-      qos: will.qos,
-      retain: will.retain,
-      properties: forwardedProperties(will.properties),
-      expiresAt: expiry === undefined ? 0 : Date.now() + expiry * 1000,
-      origin: clientId,
-      source,
-    });
+    this.publish(willMessage(clientId, will, source));
   }
 
   /**
@@ -309,7 +303,7 @@ export class Broker {
    * how many of this node's sessions it went to (queues of offline sessions included).
    */
   publish(message: Message): number {
-    this.router.storeRetained(message); // 1. the retained message, in the store
+    this.retained.store(message); // 1. the retained message, in the store
     this.bus.publish(message); // 2. other nodes whose subscribers want it
     return this.router.route(message); // 3. this node's sessions
   }

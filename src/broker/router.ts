@@ -1,19 +1,15 @@
-// The router: which sessions of this node get a message, and the retained messages a new
-// subscription gets (kept in the Store). It is protocol-version blind; each session's connection
-// encodes, and subscribers taking the same wire shape share one Buffer through the WireCache.
-// Broker.publish is the one way in: it stores the retained message, hands the message to the bus
-// and then routes it here.
+// The router: which sessions of this node get a message. It is protocol-version blind; each
+// session's connection encodes, and subscribers taking the same wire shape share one Buffer
+// through the WireCache. Broker.publish is the one way in: it stores the retained message
+// (retained.ts), hands the message to the bus and then routes it here.
 import type { QoS } from '../codec/types.js';
 import { SubscriptionTrie, type MatchResult } from '../topic/trie.js';
-import { parseSharedFilter } from '../topic/validate.js';
-import type { Store } from '../store/store.js';
-import { remainingExpiry, type Message } from './message.js';
+import type { Message } from './message.js';
 import type { Session, SubscriptionEntry } from './session.js';
 import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 
 export class Router {
   readonly #trie = new SubscriptionTrie<SubscriptionEntry>();
-  readonly #store: Store<Message>;
   /** Sessions reached by the message being routed, in match order (reused: no allocation per message). */
   readonly #targets: (Session | undefined)[] = [];
   #stamp = 0;
@@ -24,18 +20,13 @@ export class Router {
   /** The first subscriber of the last routed message that is falling behind (flow-control.ts), for the publisher's handler. */
   #congested: Session | undefined;
 
-  constructor(store: Store<Message>, upgradeOutgoingQos = false) {
-    this.#store = store;
+  constructor(upgradeOutgoingQos = false) {
     this.#upgradeOutgoingQos = upgradeOutgoingQos;
   }
 
   /** The QoS a subscription receives a message at: the lower of the two [MQTT-3.8.4-8], unless upgrade_outgoing_qos. */
   deliveryQos(subscriptionQos: QoS, messageQos: QoS): QoS {
     return this.#upgradeOutgoingQos || subscriptionQos < messageQos ? subscriptionQos : messageQos;
-  }
-
-  get retainedCount(): number {
-    return this.#store.retainedCount;
   }
 
   get subscriptionCount(): number {
@@ -52,14 +43,6 @@ export class Router {
 
   removeSession(session: Session): void {
     this.#trie.removeClient(session.clientId, session.subscriptions.keys());
-  }
-
-  /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message of a PUBLISH with RETAIN set. */
-  storeRetained(message: Message): void {
-    if (!message.retain) return;
-    if (message.payload.length === 0) this.#store.deleteRetained(message.topic);
-    // A copy: the payload is a slice of a socket read, which a long-lived retained message must not pin.
-    else this.#store.putRetained({ ...message, payload: Buffer.from(message.payload), wire: undefined });
   }
 
   /** The slow subscriber the last publish() ran into, once; undefined when none. */
@@ -149,25 +132,6 @@ export class Router {
     }
     return delivered;
   }
-
-  /** Retained messages a new subscription should receive; none for shared subscriptions (MQTT 5.0 section 4.8.2). */
-  *retainedFor(filter: string): Iterable<Message> {
-    if (parseSharedFilter(filter) !== undefined) return;
-    const now = Date.now();
-    const wildcard = filter.includes('+') || filter.includes('#');
-    if (!wildcard) {
-      const message = this.#store.getRetained(filter);
-      if (message !== undefined && !expired(message, now)) yield message;
-      return;
-    }
-    for (const message of this.#store.matchRetained(filter)) {
-      if (expired(message, now)) {
-        this.#store.deleteRetained(message.topic);
-        continue;
-      }
-      yield message;
-    }
-  }
 }
 
 /** Puts the bytes the message arrived in into the cache, for subscribers of the same wire shape. */
@@ -184,9 +148,4 @@ function seed(wire: WireCache, message: Message): void {
 
 function isConnected(member: { value: SubscriptionEntry }): boolean {
   return member.value.session.connection !== undefined;
-}
-
-function expired(message: Message, now: number): boolean {
-  const left = remainingExpiry(message, now);
-  return left !== undefined && left <= 0;
 }

@@ -10,7 +10,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import { MoatError } from '../codec/errors.js';
 import { clientIdProblem, formatManifest, MANIFEST_NAME, mergeManifest, readManifest, type ManifestRow } from './devices.js';
 import { CertsError } from './errors.js';
-import { KEY_TYPE_LABELS, KEY_TYPES, newKeyPair, type KeyPair, type KeyType } from './keys.js';
+import { KEY_TYPES, newKeyPair, type KeyPair, type KeyType } from './keys.js';
 import { createCa, issue, loadCa, type Issuer, type SubjectAltName } from './x509.js';
 
 export { CertsError } from './errors.js';

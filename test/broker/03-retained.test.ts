@@ -30,7 +30,7 @@ test('an empty retained payload clears the retained message [MQTT-3.3.1-10]', as
   publisher.send(retained('clear/me', 'x'));
   publisher.send(retained('clear/me', ''));
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(broker.router.retainedCount, 0);
+  assert.equal(broker.retained.count, 0);
   const { client } = await connect(broker, 's');
   client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('clear/#')] });
   await client.next('suback');

@@ -5,13 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
 import { connackCodeFor, ReasonCode } from '../../codec/reason-codes.js';
 import { encode } from '../../codec/encode.js';
-import type { ConnackPacket, ConnectPacket, Properties, Will } from '../../codec/types.js';
-import { checkTopicDepth, validateTopicName } from '../../topic/validate.js';
+import type { ConnackPacket, ConnectPacket, Properties } from '../../codec/types.js';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { LoginResult } from '../../auth/authenticator.js';
 import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
+import { checkWill } from '../will.js';
 import { NEVER_EXPIRES } from '../session.js';
 
 
@@ -247,15 +247,4 @@ function refuse(connection: Connection, v5Code: number, reason: string): void {
     connection.writePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(v5Code) });
   }
   connection.close(undefined, reason);
-}
-
-/** Why the will cannot be published as given, or undefined when it can. */
-function checkWill(will: Will, maxTopicLevels: number): string | undefined {
-  const problem = validateTopicName(will.topic) ?? checkTopicDepth(will.topic, maxTopicLevels, 'will topic');
-  if (problem !== undefined) return `will topic refused: ${problem}`;
-  const responseTopic = will.properties?.responseTopic;
-  if (responseTopic !== undefined && validateTopicName(responseTopic) !== undefined) {
-    return `will Response Topic ${JSON.stringify(responseTopic)} is not a valid topic name (no wildcards, not empty), as in a PUBLISH [MQTT-3.3.2-14]`;
-  }
-  return undefined;
 }

@@ -72,7 +72,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
 
   const checkSource = connection.broker.options.checkRetainSource;
   for (const entry of retainedToSend) {
-    for (const message of router.retainedFor(entry.filter)) {
+    for (const message of connection.broker.retained.matching(entry.filter)) {
       if (!session.mayRead(message.topic) || (checkSource && !retainedSourceAllowed(message))) continue;
       const qos = router.deliveryQos(entry.qos, message.qos);
       const subscriptionIdentifiers = entry.subscriptionIdentifier === undefined ? undefined : [entry.subscriptionIdentifier];
