@@ -26,9 +26,14 @@ export class LocalHub {
     this.#nodes.delete(bus);
   }
 
-  /** The other nodes; none for a cluster of one (no allocation then). */
-  others(bus: LocalBus): Iterable<LocalBus> {
-    return this.#nodes.size <= 1 ? [] : [...this.#nodes].filter((node) => node !== bus);
+  /** More than one node: anything to send at all (checked per message, so it must cost nothing). */
+  get shared(): boolean {
+    return this.#nodes.size > 1;
+  }
+
+  /** The other nodes. */
+  others(bus: LocalBus): LocalBus[] {
+    return [...this.#nodes].filter((node) => node !== bus);
   }
 }
 
@@ -53,7 +58,7 @@ export class LocalBus implements Bus {
   }
 
   publish(message: StoredMessage): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#hub.shared) return;
     let seq: number | undefined;
     for (const node of this.#hub.others(this)) {
       if (!node.#matches(message.topic)) continue;
@@ -74,12 +79,13 @@ export class LocalBus implements Bus {
   }
 
   othersInterested(topic: string): boolean {
+    if (!this.#hub.shared) return false;
     for (const node of this.#hub.others(this)) if (node.#matches(topic)) return true;
     return false;
   }
 
   claimSession(clientId: string): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#hub.shared) return;
     const seq = ++this.#seq;
     for (const node of this.#hub.others(this)) node.#claimed(this.nodeId, seq, clientId);
   }

@@ -1,6 +1,7 @@
-// CONNECT: the checks run in protocol order, each ending the connection with the code the
-// client's protocol version has for it; then the login (maybe asynchronous: a password check), then
-// the session is attached and CONNACK sent.
+// CONNECT as a visible list of steps (CONNECT_STEPS, the way aedes shows its connectActions): the
+// checks in protocol order, each ending the connection with the code the client's protocol version
+// has for it; the login (maybe asynchronous: a password check); loading a stored session (maybe
+// asynchronous: a durable store); then the session opens and CONNACK is sent.
 import { randomUUID } from 'node:crypto';
 import { ProtocolError } from '../../codec/errors.js';
 import { connackCodeFor, ReasonCode } from '../../codec/reason-codes.js';
@@ -15,66 +16,143 @@ import { checkWill } from '../will.js';
 import { NEVER_EXPIRES } from '../session.js';
 
 
+/** What the steps of one CONNECT learn as they go. */
+interface Admission {
+  readonly connection: Connection;
+  readonly packet: ConnectPacket;
+  /** The server made the client id up (v5 Assigned Client Identifier). */
+  assigned: boolean;
+  control: AccessControl | undefined;
+  login: AcceptedLogin | undefined;
+  keepalive: number;
+  expiry: number;
+  connack: ConnackPacket | undefined;
+}
+
+type AcceptedLogin = LoginResult & { readonly accepted: true };
+
+/** A step goes on to the next one, or has ended the CONNECT (refused, or the session is open); async ones resolve to which. */
+const NEXT = 'next';
+const DONE = 'done';
+type Outcome = typeof NEXT | typeof DONE;
+type Step = (admission: Admission) => Outcome | Promise<Outcome>;
+
+/**
+ * CONNECT, step by step, in the order they run. A step that refuses answers in the client's
+ * protocol version and ends the connection; an asynchronous one (a password check, a session
+ * loaded from a durable store) leaves the connection `admitting`, its input held, until it is done.
+ */
+const CONNECT_STEPS: readonly Step[] = [
+  identifyClient, // client id rules, an assigned id, clientid_prefixes
+  checkWillAndAuthentication, // will topic, size and QoS; enhanced authentication (not supported)
+  logIn, // certificate identity, password or anonymous: maybe off the event loop
+  applyLogin, // use_username_as_clientid, the will's write access
+  negotiate, // keep alive, session expiry, windows, aliases, the CONNACK and whether it fits
+  loadStoredSession, // from a durable store, or deleted on Clean Start
+  openSession, // takeover, the session's will and access, CONNACK, resend
+];
+
 export function handleConnect(connection: Connection, packet: ConnectPacket): void {
   if (connection.state !== 'new') {
     throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
   }
-  const broker = connection.broker;
-  const options = broker.options;
-  const version = packet.protocolVersion;
-  connection.protocolVersion = version;
-  const properties = packet.properties ?? {};
-  const policy = connection.info.policy;
+  connection.protocolVersion = packet.protocolVersion;
   // Binds every packet we send, the refusing CONNACK included [MQTT-3.1.2-24].
-  if (version === 5 && properties.maximumPacketSize !== undefined) connection.clientMaxPacketSize = properties.maximumPacketSize;
+  const maximumPacketSize = packet.properties?.maximumPacketSize;
+  if (packet.protocolVersion === 5 && maximumPacketSize !== undefined) connection.clientMaxPacketSize = maximumPacketSize;
+  const admission: Admission = { connection, packet, assigned: false, control: undefined, login: undefined, keepalive: packet.keepalive, expiry: 0, connack: undefined };
+  runSteps(admission, 0);
+}
 
-  // Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session.
+function runSteps(admission: Admission, from: number): void {
+  const { connection } = admission;
+  for (let i = from; i < CONNECT_STEPS.length; i++) {
+    const outcome = (CONNECT_STEPS[i] as Step)(admission);
+    if (outcome === DONE) return;
+    if (outcome === NEXT) continue;
+    if (connection.state === 'new') {
+      connection.state = 'admitting';
+      connection.pauseInput();
+    }
+    void outcome.then((next) => {
+      // The client may have gone (or timed out) while it waited.
+      if (connection.state !== 'admitting' || next === DONE) return;
+      runSteps(admission, i + 1);
+      connection.resumeInput(); // only once connected: a later step may still be waiting
+    });
+    return;
+  }
+}
+
+/** Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session. */
+function identifyClient(admission: Admission): Outcome {
+  const { connection, packet } = admission;
+  const options = connection.broker.options;
+  const policy = connection.info.policy;
+  const version = packet.protocolVersion;
   let clientId = packet.clientId;
-  let assigned = false;
   if (clientId === '') {
     if (version === 3 || (version === 4 && !packet.clean) || !(policy?.allowZeroLengthClientId ?? options.allowZeroLengthClientId)) {
       refuse(connection, ReasonCode.ClientIdentifierNotValid, 'an empty client id needs clean session (3.1.1) or MQTT 5');
-      return;
+      return DONE;
     }
     clientId = (policy?.autoIdPrefix ?? options.autoIdPrefix) + randomUUID();
-    assigned = true;
+    admission.assigned = true;
   }
   connection.clientId = clientId;
   // clientid_prefixes (deprecated in Mosquitto, which answers "not authorized" too); assigned ids included.
   const prefix = options.clientIdPrefix;
   if (prefix !== undefined && !clientId.startsWith(prefix)) {
     refuse(connection, ReasonCode.NotAuthorized, `client ids must start with "${prefix}" (clientid_prefixes)`);
-    return;
+    return DONE;
   }
+  return NEXT;
+}
 
-  // The will is published later under this topic: refuse now what no PUBLISH could carry [MQTT-3.1.3-11].
-  const willProblem = packet.will === undefined ? undefined : checkWill(packet.will, options.maxTopicLevels);
-  // message_size_limit binds the will's payload as it binds any PUBLISH's, as in Mosquitto.
-  const willSize = packet.will?.payload.length ?? 0;
-  if (options.messageSizeLimit > 0 && willSize > options.messageSizeLimit) {
-    refuse(connection, ReasonCode.PacketTooLarge, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
-    return;
-  }
-  if (packet.will !== undefined && packet.will.qos > connection.maxQos) {
-    // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
-    refuse(connection, ReasonCode.QoSNotSupported, `will QoS ${packet.will.qos} is above this listener's max_qos ${connection.maxQos}`);
-    return;
-  }
-  if (willProblem !== undefined) {
-    if (version === 5) refuse(connection, ReasonCode.TopicNameInvalid, willProblem); // "not malformed, but not accepted by this Server"
-    else {
-      // 3.1.1 has no return code for it: close without CONNACK, as Mosquitto does.
-      emit(broker, 'connectRefused', { clientId, address: connection.remoteAddress, reasonCode: undefined, reason: willProblem });
-      connection.close(undefined, willProblem);
+function checkWillAndAuthentication(admission: Admission): Outcome {
+  const { connection, packet } = admission;
+  const options = connection.broker.options;
+  const will = packet.will;
+  if (will !== undefined) {
+    // The will is published later under this topic: refuse now what no PUBLISH could carry [MQTT-3.1.3-11].
+    const willProblem = checkWill(will, options.maxTopicLevels);
+    // message_size_limit binds the will's payload as it binds any PUBLISH's, as in Mosquitto.
+    const willSize = will.payload.length;
+    if (options.messageSizeLimit > 0 && willSize > options.messageSizeLimit) {
+      refuse(connection, ReasonCode.PacketTooLarge, `the will payload (${willSize} bytes) is over message_size_limit (${options.messageSizeLimit} bytes)`);
+      return DONE;
     }
-    return;
+    if (will.qos > connection.maxQos) {
+      // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
+      refuse(connection, ReasonCode.QoSNotSupported, `will QoS ${will.qos} is above this listener's max_qos ${connection.maxQos}`);
+      return DONE;
+    }
+    if (willProblem !== undefined) {
+      if (packet.protocolVersion === 5) refuse(connection, ReasonCode.TopicNameInvalid, willProblem); // "not malformed, but not accepted by this Server"
+      else {
+        // 3.1.1 has no return code for it: close without CONNACK, as Mosquitto does.
+        emit(connection.broker, 'connectRefused', { clientId: connection.clientId, address: connection.remoteAddress, reasonCode: undefined, reason: willProblem });
+        connection.close(undefined, willProblem);
+      }
+      return DONE;
+    }
   }
-  if (properties.authenticationMethod !== undefined) {
-    refuse(connection, ReasonCode.BadAuthenticationMethod, `authentication method "${properties.authenticationMethod}" is not supported`);
-    return;
+  const method = packet.properties?.authenticationMethod;
+  if (method !== undefined) {
+    refuse(connection, ReasonCode.BadAuthenticationMethod, `authentication method "${method}" is not supported`);
+    return DONE;
   }
-  // Log in: the password check may run off the event loop; packets arriving meanwhile wait, in order.
+  return NEXT;
+}
+
+/** The password check may run off the event loop; packets arriving meanwhile wait, in order. */
+function logIn(admission: Admission): Outcome | Promise<Outcome> {
+  const { connection, packet } = admission;
+  const broker = connection.broker;
+  const options = broker.options;
+  const policy = connection.info.policy;
   const control = policy?.accessControl ?? options.accessControl;
+  admission.control = control;
   const identity = policy?.certificateIdentity;
   let username = packet.username;
   if (identity !== undefined) {
@@ -82,10 +160,11 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
     if ('problem' in fromCertificate) {
       // Mosquitto answers "bad user name or password" here too: the certificate is the credential.
       refuse(connection, ReasonCode.BadUserNameOrPassword, fromCertificate.problem);
-      return;
+      return DONE;
     }
     username = fromCertificate.username;
   }
+  const clientId = connection.clientId;
   const login = broker.authenticator.login(
     { allowAnonymous: policy?.allowAnonymous ?? options.allowAnonymous, control },
     {
@@ -98,80 +177,57 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
       onGone: (cancel) => connection.stream.once('close', cancel),
     },
   );
-  if (!(login instanceof Promise)) {
-    admit(connection, packet, login, control, assigned);
-    return;
-  }
-  connection.state = 'admitting';
-  connection.pauseInput();
-  login
-    .then((result) => {
-      // The client may have gone (or timed out) while its password was checked.
-      if (connection.state !== 'admitting') return;
-      admit(connection, packet, result, control, assigned);
-      // Still admitting: its session is being loaded, and that resumes the input when done.
-      if (connection.state !== 'admitting') connection.resumeInput();
-    })
-    .catch((error: unknown) => {
+  if (!(login instanceof Promise)) return decideLogin(admission, login);
+  return login.then(
+    (result) => (connection.state === 'admitting' ? decideLogin(admission, result) : DONE),
+    (error: unknown) => {
       emit(broker, 'authError', { clientId, address: connection.remoteAddress, username: packet.username, err: error instanceof Error ? error.message : String(error), during: 'login' });
       connection.close(undefined, 'internal error');
-    });
+      return DONE;
+    },
+  );
 }
 
-/** The login is decided: refuse, or check the will against the ACL and open the session. */
-function admit(connection: Connection, packet: ConnectPacket, login: LoginResult, control: AccessControl | undefined, assigned: boolean): void {
+function decideLogin(admission: Admission, login: LoginResult): Outcome {
+  const { connection } = admission;
   if (!login.accepted) {
     const mosquittoCode = login.reasonCode === ReasonCode.BadUserNameOrPassword && connection.broker.options.badPasswordAsNotAuthorized;
     refuse(connection, mosquittoCode ? ReasonCode.NotAuthorized : login.reasonCode, login.reason);
-    return;
+    return DONE;
   }
+  admission.login = login;
+  return NEXT;
+}
+
+function applyLogin(admission: Admission): Outcome {
+  const { connection, packet, control } = admission;
+  const login = admission.login as AcceptedLogin;
   if (connection.info.policy?.useUsernameAsClientId === true) {
     // use_username_as_clientid, as in Mosquitto: the user name is the client id, so one client cannot
     // take over another's session by reusing its id; no user name, no client id.
     if (login.username === undefined || login.username === '') {
       refuse(connection, ReasonCode.NotAuthorized, 'this listener uses the user name as client id (use_username_as_clientid), and the client sent none');
-      return;
+      return DONE;
     }
     connection.clientId = login.username;
   }
-  const clientId = connection.clientId;
   connection.username = login.username;
   connection.loginHash = login.hash;
-  const subject = { username: login.username, clientId };
   // A will is a publish made later on the client's behalf: it needs write access now, as in Mosquitto 2.
+  const subject = { username: login.username, clientId: connection.clientId };
   if (packet.will !== undefined && control !== undefined && !control.allows(subject, 'write', connection.brokerTopic(packet.will.topic))) {
     refuse(connection, ReasonCode.NotAuthorized, `the ACL does not let this client publish its will to "${packet.will.topic}"`);
-    return;
+    return DONE;
   }
-  const broker = connection.broker;
-  const loading = broker.loadSession(clientId, packet.clean, packet.protocolVersion);
-  if (loading === undefined) {
-    openSession(connection, packet, login, control, assigned);
-    return;
-  }
-  connection.state = 'admitting';
-  connection.pauseInput();
-  loading.then(
-    () => {
-      if (connection.state !== 'admitting') return;
-      openSession(connection, packet, login, control, assigned);
-      connection.resumeInput();
-    },
-    (error: unknown) => {
-      emit(broker, 'storeError', { clientId, operation: 'load session', err: error instanceof Error ? error.message : String(error) });
-      refuse(connection, ReasonCode.ServerUnavailable, 'the broker could not load this session; try again');
-    },
-  );
+  return NEXT;
 }
 
-/** Everything is decided and the session (if stored) loaded: CONNACK, and the session opens. */
-function openSession(connection: Connection, packet: ConnectPacket, login: LoginResult & { accepted: true }, control: AccessControl | undefined, assigned: boolean): void {
-  const clientId = connection.clientId;
-  const subject = { username: login.username, clientId };
+/** Keep alive, session expiry, the send window and aliases; the CONNACK, refused here if it cannot reach the client. */
+function negotiate(admission: Admission): Outcome {
+  const { connection, packet } = admission;
   const broker = connection.broker;
   const options = broker.options;
-  const version = packet.protocolVersion;
-  const v5 = version === 5;
+  const v5 = packet.protocolVersion === 5;
   const properties = packet.properties ?? {};
 
   // Keep alive: v5 clients are told the server's value; 3.1.1 clients asking more are refused, as Mosquitto does.
@@ -180,15 +236,17 @@ function openSession(connection: Connection, packet: ConnectPacket, login: Login
   if (keepalive > options.maxKeepalive || (keepalive === 0 && options.maxKeepalive < 65535 && v5)) {
     if (!v5) {
       refuse(connection, ReasonCode.ClientIdentifierNotValid, `keep alive ${keepalive} s is above max_keepalive ${options.maxKeepalive} s`);
-      return;
+      return DONE;
     }
     keepalive = options.maxKeepalive;
     serverKeepAlive = keepalive;
   }
+  admission.keepalive = keepalive;
 
   // Session expiry: 3.1.1 clean=false sessions never expire unless persistent_client_expiration says so.
   const requestedExpiry = v5 ? (properties.sessionExpiryInterval ?? 0) : packet.clean ? 0 : NEVER_EXPIRES;
   const expiry = broker.capSessionExpiry(requestedExpiry);
+  admission.expiry = expiry;
   connection.connectSessionExpiry = requestedExpiry;
 
   if (v5) {
@@ -203,7 +261,7 @@ function openSession(connection: Connection, packet: ConnectPacket, login: Login
 
   const connackProperties: Properties = {};
   if (v5) {
-    if (assigned) connackProperties.assignedClientIdentifier = clientId;
+    if (admission.assigned) connackProperties.assignedClientIdentifier = connection.clientId;
     if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
     if (expiry !== requestedExpiry) connackProperties.sessionExpiryInterval = expiry;
     if (options.maxInflightMessages < 65535) connackProperties.receiveMaximum = options.maxInflightMessages;
@@ -216,25 +274,52 @@ function openSession(connection: Connection, packet: ConnectPacket, login: Login
   if (Object.keys(connackProperties).length > 0) connack.properties = connackProperties;
   // Checked before the session is touched: a client that cannot take its CONNACK takes over nothing
   // and leaves no will behind. Nothing optional is in this CONNACK, so nothing can be shed.
-  const connackSize = encode(connack, version).length;
+  const connackSize = encode(connack, packet.protocolVersion).length;
   if (connackSize > connection.clientMaxPacketSize) {
     const reason = `the CONNACK (${connackSize} bytes) is larger than the Maximum Packet Size the client accepts (${connection.clientMaxPacketSize} bytes) [MQTT-3.1.2-24]`;
-    emit(broker, 'connectRefused', { clientId, address: connection.remoteAddress, reasonCode: undefined, reason });
+    emit(broker, 'connectRefused', { clientId: connection.clientId, address: connection.remoteAddress, reasonCode: undefined, reason });
     connection.close(undefined, reason);
-    return;
+    return DONE;
   }
+  admission.connack = connack;
+  return NEXT;
+}
 
-  const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, expiry);
+/** A session a durable store holds for this client id is loaded before it opens (or deleted on Clean Start). */
+function loadStoredSession(admission: Admission): Outcome | Promise<Outcome> {
+  const { connection, packet } = admission;
+  const broker = connection.broker;
+  const loading = broker.loadSession(connection.clientId, packet.clean, packet.protocolVersion);
+  if (loading === undefined) return NEXT;
+  return loading.then(
+    () => NEXT,
+    (error: unknown) => {
+      emit(broker, 'storeError', { clientId: connection.clientId, operation: 'load session', err: error instanceof Error ? error.message : String(error) });
+      refuse(connection, ReasonCode.ServerUnavailable, 'the broker could not load this session; try again');
+      return DONE;
+    },
+  );
+}
+
+/** Takes the session over or resumes or creates it, gives it the will and access, sends CONNACK and what waited. */
+function openSession(admission: Admission): Outcome {
+  const { connection, packet, control } = admission;
+  const login = admission.login as AcceptedLogin;
+  const connack = admission.connack as ConnackPacket;
+  const broker = connection.broker;
+  const clientId = connection.clientId;
+  const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, admission.expiry);
   const will = packet.will;
   session.will = will === undefined || connection.mountPoint === '' ? will : { ...will, topic: connection.brokerTopic(will.topic) };
-  session.access = control === undefined ? undefined : { control, subject };
+  session.access = control === undefined ? undefined : { control, subject: { username: login.username, clientId } };
   broker.saveSession(session);
   connack.sessionPresent = sessionPresent;
   connection.writePacket(connack);
   connection.state = 'connected';
-  connection.startKeepalive(keepalive);
-  emit(broker, 'clientConnected', { clientId, username: login.username, address: connection.remoteAddress, protocolVersion: version, clean: packet.clean, keepalive, sessionPresent });
+  connection.startKeepalive(admission.keepalive);
+  emit(broker, 'clientConnected', { clientId, username: login.username, address: connection.remoteAddress, protocolVersion: packet.protocolVersion, clean: packet.clean, keepalive: admission.keepalive, sessionPresent });
   session.resend();
+  return DONE;
 }
 
 /** CONNACK with a refusal, in the client's protocol version, then close [MQTT-3.2.2-5]. */
