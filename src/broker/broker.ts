@@ -17,6 +17,7 @@ import type { Access, Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
 import { RetainedMessages } from './retained.js';
+import { DeadlineSweep } from './keepalive.js';
 import { Router } from './router.js';
 import { willDelay, willMessage } from './will.js';
 import type { Bus, BusMessage, SessionClaim } from '../cluster/bus.js';
@@ -26,8 +27,6 @@ import type { Store } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
 import { NEVER_EXPIRES, Session } from './session.js';
 
-/** How often connect timeouts and keep alive are checked: a deadline is enforced within this much. */
-const SWEEP_INTERVAL_MS = 250;
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
@@ -70,7 +69,8 @@ export class Broker {
   readonly #connections = new Set<Connection>();
   #connectedCount = 0;
   #closed = false;
-  #sweepTimer: NodeJS.Timeout | undefined;
+  /** Connect timeouts and keep alive for every connection, from one timer (keepalive.ts). */
+  readonly #deadlines = new DeadlineSweep((now) => this.#sweep(now));
   #turn = 0;
   #turnArmed = false;
   #turnStartedAt = Date.now();
@@ -93,19 +93,14 @@ export class Broker {
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
     this.#connections.add(connection);
-    if (this.#sweepTimer === undefined && !this.#closed) {
-      this.#sweepTimer = setInterval(Broker.#sweep, SWEEP_INTERVAL_MS, this);
-      this.#sweepTimer.unref();
-    }
+    if (!this.#closed) this.#deadlines.start();
     if (this.#closed) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     return connection;
   }
 
-  // Connect timeouts and keep alive for every connection, from one timer.
-  static #sweep(broker: Broker): void {
-    const now = Date.now();
-    for (const connection of broker.#connections) connection.checkDeadlines(now);
-    broker.drops.flush(now);
+  #sweep(now: number): void {
+    for (const connection of this.#connections) connection.checkDeadlines(now);
+    this.drops.flush(now);
   }
 
   /**
@@ -390,8 +385,7 @@ export class Broker {
   /** Disconnects everyone (v5: DISCONNECT 0x8B Server shutting down) and stops all timers. */
   close(): void {
     this.#closed = true;
-    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
-    this.#sweepTimer = undefined;
+    this.#deadlines.stop();
     for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();

@@ -14,6 +14,7 @@ import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
 import { emit } from './events.js';
+import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import type { Session } from './session.js';
@@ -237,7 +238,7 @@ export class Connection implements ParserHandler {
   }
 
   /** Input held for our own reasons (a turn's budget, flow control), not because the client is slow: keep alive waits. */
-  get #heldByUs(): boolean {
+  get heldByUs(): boolean {
     return (this.#holds & (HOLD_TURN | HOLD_FLOW)) !== 0;
   }
 
@@ -479,22 +480,19 @@ export class Connection implements ParserHandler {
     return packet;
   }
 
-  // ---- timers ------------------------------------------------------------------------------
-  // No timer per connection: the broker's sweep calls checkDeadlines() for all of them, which keeps
-  // 10,000s of idle clients cheap and costs nothing per packet (lastActivity is a plain store).
+  // ---- deadlines (keepalive.ts: the broker's sweep calls checkDeadlines for every connection) --
 
   startKeepalive(keepaliveSeconds: number): void {
-    this.keepaliveMs = keepaliveSeconds * 1500;
+    this.keepaliveMs = keepaliveWindowMs(keepaliveSeconds);
   }
 
   /** Closes the connection when CONNECT is overdue or keep alive has lapsed [MQTT-3.1.2-24]. */
   checkDeadlines(now: number): void {
-    if (this.state === 'new' || this.state === 'admitting') {
-      // Measured from the socket's arrival, not its last byte: a slow drip must not hold a slot forever.
-      if (now - this.openedAt < this.broker.options.connectTimeoutMs) return;
+    const missed = missedDeadline(this, now, this.broker.options.connectTimeoutMs);
+    if (missed === 'connect') {
       emit(this.broker, 'connectTimeout', { address: this.remoteAddress });
       this.close(undefined, 'connect timeout');
-    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastActivity >= this.keepaliveMs && !this.#heldByUs) {
+    } else if (missed === 'keepalive') {
       emit(this.broker, 'keepaliveTimeout', { clientId: this.clientId, keepaliveMs: this.keepaliveMs });
       this.close(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
     }
