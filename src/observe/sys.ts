@@ -1,8 +1,12 @@
-// $SYS topics, Mosquitto's names, republished (retained) every sys_interval seconds.
+// $SYS topics, Mosquitto's names, republished (retained) every sys_interval seconds. Counts the
+// engine keeps per message come from broker.stats(); what happens now and then (a session expiring)
+// is counted here from the broker's events (broker/events.ts).
 // `$SYS/broker/clients/maximum` is the PEAK number of connected clients, as in Mosquitto; the
 // configured limit is `$SYS/broker/clients/limit` (moat's own topic) so capacity alerts divide by the right number.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Broker } from '../broker/broker.js';
 import { DROP_REASONS, type DropReason } from '../broker/drops.js';
+import { BROKER_EVENTS, type BrokerEventPayload } from '../broker/events.js';
 
 /**
  * Mosquitto's $SYS/broker/load/... values: the per-minute rate of a counter, smoothed exponentially
@@ -53,10 +57,16 @@ export class SysPublisher {
   readonly #options: SysPublisherOptions;
   #timer: NodeJS.Timeout | undefined;
   readonly #droppedLoad = new LoadAverage();
+  /** Sessions removed because their expiry elapsed, since start ($SYS/broker/clients/expired). */
+  #expired = 0;
+  readonly #onExpired = (message: unknown): void => {
+    if ((message as BrokerEventPayload<'sessionExpired'>).broker === this.#broker) this.#expired++;
+  };
 
   constructor(broker: Broker, options: SysPublisherOptions) {
     this.#broker = broker;
     this.#options = options;
+    subscribe(BROKER_EVENTS.sessionExpired, this.#onExpired);
   }
 
   start(): void {
@@ -69,9 +79,11 @@ export class SysPublisher {
     this.#timer.unref();
   }
 
+  /** Stops publishing and listening; a stopped publisher is not started again. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    unsubscribe(BROKER_EVENTS.sessionExpired, this.#onExpired);
   }
 
   /** The current values; exposed for tests and the dashboard. */
@@ -86,6 +98,7 @@ export class SysPublisher {
       '$SYS/broker/clients/disconnected': String(total - connected),
       '$SYS/broker/clients/inactive': String(total - connected),
       '$SYS/broker/clients/total': String(total),
+      '$SYS/broker/clients/expired': String(this.#expired),
       '$SYS/broker/clients/maximum': String(stats.peakConnections),
       '$SYS/broker/messages/received': String(stats.messagesReceived),
       '$SYS/broker/messages/sent': String(stats.messagesSent),

@@ -25,3 +25,22 @@ test('$SYS: clients/maximum is the peak of connected clients, clients/limit the 
   sys.stop();
   broker.close();
 });
+
+test('$SYS: clients/expired counts the sessions removed because their expiry elapsed, on this broker only', async () => {
+  const broker = startBroker();
+  const other = startBroker();
+  const sys = new SysPublisher(broker, { intervalSeconds: 10, version: 'test', connectionLimit: -1 });
+  assert.equal(sys.snapshot()['$SYS/broker/clients/expired'], '0');
+  for (const target of [broker, other]) {
+    const { client } = await connect(target, 'brief', { properties: { sessionExpiryInterval: 1 } }, 5);
+    client.send({ type: 'disconnect', reasonCode: 0 });
+    await client.waitClosed();
+  }
+  const deadline = Date.now() + 3000;
+  while (sys.snapshot()['$SYS/broker/clients/expired'] === '0' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(sys.snapshot()['$SYS/broker/clients/expired'], '1');
+  sys.stop();
+  broker.close();
+  other.close();
+});
