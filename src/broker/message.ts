@@ -1,7 +1,8 @@
 // A message as the router sees it: version-neutral, encoded per wire shape only when sent.
 import type { AccessControl } from '../auth/access-control.js';
 import type { AclSubject } from '../auth/acl-file.js';
-import type { Properties, ProtocolVersion, QoS } from '../codec/types.js';
+import type { Properties, ProtocolVersion } from '../codec/types.js';
+import type { StoredMessage } from '../store/store.js';
 
 /** Whose rules a client's actions are judged by: its listener's ACL and who it logged in as. */
 export interface Access {
@@ -9,17 +10,12 @@ export interface Access {
   readonly subject: AclSubject;
 }
 
-export interface Message {
-  readonly topic: string;
-  readonly payload: Buffer;
-  readonly qos: QoS;
-  readonly retain: boolean;
-  /** Properties forwarded unaltered to v5 subscribers [MQTT-3.3.2-*]: format, content type, response topic, correlation data, user properties. */
-  readonly properties: Properties | undefined;
-  /** Absolute expiry (Date.now() ms), 0 = never. */
-  readonly expiresAt: number;
-  /** Client id of the publisher ('' for wills and $SYS), for No Local. */
-  readonly origin: string;
+/**
+ * The stored fields (topic, payload, QoS, retain, the properties forwarded unaltered to v5
+ * subscribers [MQTT-3.3.2-*], absolute expiry, the publisher's client id for No Local) and what
+ * only this process needs on the way through.
+ */
+export interface Message extends StoredMessage {
   /**
    * The PUBLISH exactly as received, when it can be forwarded byte for byte to subscribers of the
    * same protocol version, QoS and retain flag (not DUP, no v5 properties): no re-encoding.

@@ -10,17 +10,11 @@ import { remainingExpiry, type Access, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { Queue } from './queue.js';
-import type { SessionRecord, Store, StoredSession } from '../store/store.js';
+import type { SessionRecord, Store, StoredSession, SubscriptionRecord } from '../store/store.js';
 
-export interface SubscriptionEntry {
+/** A subscription as the router holds it: the stored fields and the session it belongs to. */
+export interface SubscriptionEntry extends SubscriptionRecord {
   readonly session: Session;
-  /** The filter as subscribed, `$share/group/` prefix included. */
-  readonly filter: string;
-  readonly qos: QoS;
-  readonly noLocal: boolean;
-  readonly retainAsPublished: boolean;
-  readonly retainHandling: 0 | 1 | 2;
-  readonly subscriptionIdentifier: number | undefined;
 }
 
 /** One message on its way to this session, with the shape it is delivered in. */

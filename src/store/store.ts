@@ -41,25 +41,25 @@ export interface SessionRecord {
   readonly disconnectedAt: number | undefined;
 }
 
-/** A message waiting in an offline session's queue, with the shape it will be delivered in. */
-export interface QueuedRecord<M extends StoredMessage = StoredMessage> {
-  /** Increasing per session: the queue's order, and how an entry is removed once sent. */
-  readonly id: number;
+/** A message for one session, in the shape it is delivered in (the subscription's QoS, retain flag and identifiers). */
+export interface DeliveryRecord<M extends StoredMessage = StoredMessage> {
   readonly message: M;
   readonly qos: QoS;
   readonly retain: boolean;
   readonly subscriptionIdentifiers: readonly number[] | undefined;
 }
 
+/** A message waiting in an offline session's queue. */
+export interface QueuedRecord<M extends StoredMessage = StoredMessage> extends DeliveryRecord<M> {
+  /** Increasing per session: the queue's order, and how an entry is removed once sent. */
+  readonly id: number;
+}
+
 /** A QoS 1/2 message sent and not yet acknowledged. */
-export interface InflightRecord<M extends StoredMessage = StoredMessage> {
+export interface InflightRecord<M extends StoredMessage = StoredMessage> extends DeliveryRecord<M> {
   readonly packetId: number;
   /** 'publish': waiting for PUBACK/PUBREC; 'pubrel': PUBREL sent, waiting for PUBCOMP. */
   readonly state: 'publish' | 'pubrel';
-  readonly message: M;
-  readonly qos: QoS;
-  readonly retain: boolean;
-  readonly subscriptionIdentifiers: readonly number[] | undefined;
 }
 
 /** A session as loaded at CONNECT: its record, its queue (in id order) and its in-flight messages (in packet id order). */
