@@ -49,6 +49,17 @@ export interface BrokerStats extends Readonly<BrokerCounters> {
   readonly droppedByReason: Readonly<DropCounts>;
 }
 
+/** What a CONNECT asks of openSession. */
+export interface SessionRequest {
+  readonly clientId: string;
+  readonly cleanStart: boolean;
+  /** Session Expiry Interval, seconds (capped by persistent_client_expiration). */
+  readonly expiryInterval: number;
+  /** The will, its topic as the broker keeps it (mount point applied). */
+  readonly will: Will | undefined;
+  readonly access: Access | undefined;
+}
+
 export class Broker {
   readonly options: ResolvedBrokerOptions;
   readonly logger: Logger;
@@ -158,10 +169,12 @@ export class Broker {
   }
 
   /**
-   * Binds `connection` to the session for `clientId`: takes over a connected client [MQTT-3.1.4-3],
-   * resumes a stored session unless clean start, or creates one.
+   * Opens the session for `clientId` on `connection`: takes over a connected client [MQTT-3.1.4-3]
+   * (here, and on other nodes through the bus), resumes a session unless clean start, or creates
+   * one; gives it the connection's will and access, and writes it to a durable store.
    */
-  attachSession(connection: Connection, clientId: string, cleanStart: boolean, expiryInterval: number): { session: Session; sessionPresent: boolean } {
+  openSession(connection: Connection, request: SessionRequest): { session: Session; sessionPresent: boolean } {
+    const { clientId, cleanStart, expiryInterval } = request;
     let session = this.#sessions.get(clientId);
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
@@ -196,6 +209,9 @@ export class Broker {
     this.bus.claimSession(clientId);
     this.#connectedCount++;
     if (this.#connectedCount > this.counters.peakConnections) this.counters.peakConnections = this.#connectedCount;
+    session.will = request.will;
+    session.access = request.access;
+    this.saveSession(session);
     return { session, sessionPresent };
   }
 

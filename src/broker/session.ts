@@ -151,11 +151,14 @@ export class Session {
 
   addAwaitingPubrel(packetId: number): void {
     (this.#awaitingPubrel ??= new Set()).add(packetId);
+    this.#store?.putAwaitingPubrel(this.clientId, packetId);
   }
 
   /** Returns whether the id was awaiting PUBREL. */
   releaseAwaitingPubrel(packetId: number): boolean {
-    return this.#awaitingPubrel?.delete(packetId) ?? false;
+    const known = this.#awaitingPubrel?.delete(packetId) ?? false;
+    if (known) this.#store?.deleteAwaitingPubrel(this.clientId, packetId);
+    return known;
   }
 
   /**
@@ -359,8 +362,9 @@ export class Session {
     return { clientId: this.clientId, expiryInterval: this.expiryInterval, subscriptions, will: this.will, disconnectedAt };
   }
 
-  /** Takes back the queue and in-flight messages a durable store kept (at CONNECT, before anything new arrives). */
+  /** Takes back the queue, in-flight messages and awaited PUBRELs a durable store kept (at CONNECT, before anything new arrives). */
   restoreMessages(stored: StoredSession<Message>): void {
+    for (const packetId of stored.awaitingPubrel) (this.#awaitingPubrel ??= new Set()).add(packetId);
     for (const entry of stored.queued) {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
       (this.#queue ??= new Queue()).push({ message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, queueId: entry.id });

@@ -1,7 +1,7 @@
 // Wills: what a CONNECT's will must be to be accepted, the delay before it is sent, and the
 // message it becomes. The life cycle around them (stored at CONNECT, started when the connection
 // is lost, cancelled by a new connection to the client id [MQTT-3.1.2-8], sent at once when the
-// session ends first [MQTT-3.1.3-9]) is Broker's: attachSession, #detach and #endSession.
+// session ends first [MQTT-3.1.3-9]) is Broker's: openSession, #detach and #endSession.
 import type { Will } from '../codec/types.js';
 import { checkTopicDepth, validateTopicName } from '../topic/validate.js';
 import { forwardedProperties, type Access, type Message } from './message.js';

@@ -11,6 +11,7 @@ interface SessionState<M extends StoredMessage> {
   record: SessionRecord;
   readonly queued: Map<number, QueuedRecord<M>>;
   readonly inflight: Map<number, InflightRecord<M>>;
+  readonly awaitingPubrel: Set<number>;
 }
 
 export class MemoryStore<M extends StoredMessage = StoredMessage> implements Store<M> {
@@ -49,7 +50,7 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
 
   saveSession(record: SessionRecord): void {
     const state = this.#sessions.get(record.clientId);
-    if (state === undefined) this.#sessions.set(record.clientId, { record, queued: new Map(), inflight: new Map() });
+    if (state === undefined) this.#sessions.set(record.clientId, { record, queued: new Map(), inflight: new Map(), awaitingPubrel: new Set() });
     else state.record = record;
   }
 
@@ -64,6 +65,7 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
       session: state.record,
       queued: [...state.queued.values()].sort((a, b) => a.id - b.id),
       inflight: [...state.inflight.values()].sort((a, b) => a.packetId - b.packetId),
+      awaitingPubrel: [...state.awaitingPubrel].sort((a, b) => a - b),
     });
   }
 
@@ -85,6 +87,14 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
 
   deleteInflight(clientId: string, packetId: number): void {
     this.#sessions.get(clientId)?.inflight.delete(packetId);
+  }
+
+  putAwaitingPubrel(clientId: string, packetId: number): void {
+    this.#state(clientId)?.awaitingPubrel.add(packetId);
+  }
+
+  deleteAwaitingPubrel(clientId: string, packetId: number): void {
+    this.#sessions.get(clientId)?.awaitingPubrel.delete(packetId);
   }
 
   flush(): Promise<void> {

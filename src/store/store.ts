@@ -62,11 +62,15 @@ export interface InflightRecord<M extends StoredMessage = StoredMessage> extends
   readonly state: 'publish' | 'pubrel';
 }
 
-/** A session as loaded at CONNECT: its record, its queue (in id order) and its in-flight messages (in packet id order). */
+/**
+ * A session as loaded at CONNECT: its record, its queue (in id order), its in-flight messages (in
+ * packet id order) and the packet ids of QoS 2 messages it sent us that wait for PUBREL (ascending).
+ */
 export interface StoredSession<M extends StoredMessage = StoredMessage> {
   readonly session: SessionRecord;
   readonly queued: ReadonlyArray<QueuedRecord<M>>;
   readonly inflight: ReadonlyArray<InflightRecord<M>>;
+  readonly awaitingPubrel: readonly number[];
 }
 
 export interface Store<M extends StoredMessage = StoredMessage> {
@@ -96,6 +100,9 @@ export interface Store<M extends StoredMessage = StoredMessage> {
   /** Creates or replaces the in-flight state of `packetId` (PUBLISH sent, then PUBREL sent). */
   putInflight(clientId: string, record: InflightRecord<M>): void;
   deleteInflight(clientId: string, packetId: number): void;
+  /** A QoS 2 PUBLISH from the client was routed and PUBREC sent: a resent one with this id is not routed again. */
+  putAwaitingPubrel(clientId: string, packetId: number): void;
+  deleteAwaitingPubrel(clientId: string, packetId: number): void;
 
   /** Commits the writes recorded so far as one group; resolves when they are as durable as the store is. */
   flush(): Promise<void>;

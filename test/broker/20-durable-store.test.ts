@@ -97,6 +97,33 @@ test('an unacknowledged QoS 1 delivery is resent with DUP after a restart; a QoS
   third.close();
 });
 
+test('exactly once across a restart: a QoS 2 PUBLISH resent after PUBREC is not routed again; PUBREL gets PUBCOMP', async () => {
+  const store = new MemoryStore<Message>({ durable: true });
+  const first = startBroker({ store });
+  const subscriber = await subscribed(first, 'watcher', 'once/#', 2);
+  subscriber.client.send({ type: 'disconnect', reasonCode: 0 });
+  await subscriber.client.waitClosed();
+  const sender = await connect(first, 'sender', persistent, 5);
+  sender.client.send(publish('once/1', 'exactly once', 42, 2));
+  await sender.client.next('pubrec');
+  first.close(); // the sender never got to send PUBREL
+
+  const second = startBroker({ store });
+  const again = await connect(second, 'sender', persistent, 5);
+  assert.equal(again.connack.sessionPresent, true);
+  again.client.send({ ...publish('once/1', 'exactly once', 42, 2), dup: true });
+  await again.client.next('pubrec');
+  again.client.send({ type: 'pubrel', packetId: 42 });
+  assert.equal((await again.client.next('pubcomp')).reasonCode ?? 0, 0);
+  const watcher = await connect(second, 'watcher', persistent, 5);
+  const got = await watcher.client.next('publish');
+  assert.equal(got.payload.toString(), 'exactly once');
+  watcher.client.send({ type: 'pubrec', packetId: got.packetId as number });
+  await watcher.client.next('pubrel');
+  await watcher.client.nothing('publish', 150);
+  second.close();
+});
+
 test('Clean Start deletes the stored session; one that expired while the broker was down is not resumed', async () => {
   const store = new MemoryStore<Message>({ durable: true });
   const first = startBroker({ store });

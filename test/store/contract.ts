@@ -93,6 +93,7 @@ export function storeContract(name: string, open: () => Store | Promise<Store>):
     assert.deepEqual(loaded?.session.subscriptions.map((s) => s.filter), ['a/#']);
     assert.deepEqual(loaded?.queued, []);
     assert.deepEqual(loaded?.inflight, []);
+    assert.deepEqual(loaded?.awaitingPubrel, []);
   });
 
   withStore('the queue keeps id order however it was written, and dequeue removes one entry', async (store) => {
@@ -119,12 +120,24 @@ export function storeContract(name: string, open: () => Store | Promise<Store>):
     assert.deepEqual(loaded?.inflight[0]?.subscriptionIdentifiers, [7]);
   });
 
+  withStore('QoS 2 packet ids awaiting PUBREL are kept per session, ascending, until deleted', async (store) => {
+    store.saveSession(session('c1'));
+    for (const id of [65535, 1, 300]) store.putAwaitingPubrel('c1', id);
+    store.putAwaitingPubrel('c1', 1);
+    store.deleteAwaitingPubrel('c1', 300);
+    store.putAwaitingPubrel('ghost', 5);
+    await store.flush();
+    assert.deepEqual((await store.loadSession('c1'))?.awaitingPubrel, [1, 65535]);
+    assert.equal(await store.loadSession('ghost'), undefined);
+  });
+
   withStore('deleting a session removes its queue and in-flight messages; other sessions keep theirs', async (store) => {
     store.saveSession(session('c1'));
     store.saveSession(session('c2'));
     store.enqueue('c1', queued(1));
     store.enqueue('c2', queued(1));
     store.putInflight('c1', inflight(1));
+    store.putAwaitingPubrel('c1', 9);
     store.deleteSession('c1');
     await store.flush();
     assert.equal(await store.loadSession('c1'), undefined);
@@ -133,7 +146,7 @@ export function storeContract(name: string, open: () => Store | Promise<Store>):
     store.saveSession(session('c1'));
     await store.flush();
     const again = await store.loadSession('c1');
-    assert.deepEqual([again?.queued.length, again?.inflight.length], [0, 0]);
+    assert.deepEqual([again?.queued.length, again?.inflight.length, again?.awaitingPubrel.length], [0, 0, 0]);
   });
 
   withStore('queue and in-flight writes for a client id with no session are ignored', async (store) => {

@@ -308,11 +308,14 @@ function openSession(admission: Admission): Outcome {
   const connack = admission.connack as ConnackPacket;
   const broker = connection.broker;
   const clientId = connection.clientId;
-  const { session, sessionPresent } = broker.attachSession(connection, clientId, packet.clean, admission.expiry);
   const will = packet.will;
-  session.will = will === undefined || connection.mountPoint === '' ? will : { ...will, topic: connection.brokerTopic(will.topic) };
-  session.access = control === undefined ? undefined : { control, subject: { username: login.username, clientId } };
-  broker.saveSession(session);
+  const { session, sessionPresent } = broker.openSession(connection, {
+    clientId,
+    cleanStart: packet.clean,
+    expiryInterval: admission.expiry,
+    will: will === undefined || connection.mountPoint === '' ? will : { ...will, topic: connection.brokerTopic(will.topic) },
+    access: control === undefined ? undefined : { control, subject: { username: login.username, clientId } },
+  });
   connack.sessionPresent = sessionPresent;
   connection.writePacket(connack);
   connection.state = 'connected';

@@ -105,15 +105,20 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
   return packet.topic;
 }
 
-/**
- * PUBACK / PUBREC. With a durable store the acknowledgement waits for the store's flush, so what a
- * publisher was told is safe is on disk; every acknowledgement waits, in order [MQTT-4.6.0-2].
- */
+/** PUBACK / PUBREC for a client's PUBLISH (sendAfterCommit: after the store's commit when it is durable). */
 function acknowledge(connection: Connection, packet: PublishPacket, packetId: number, reasonCode: number): void {
   if (packet.qos === 0) return;
   // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
   if (packet.qos === 2 && !isError(reasonCode)) connection.session?.addAwaitingPubrel(packetId);
-  const type = packet.qos === 1 ? 'puback' : 'pubrec';
+  sendAfterCommit(connection, packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode);
+}
+
+/**
+ * PUBACK, PUBREC or PUBCOMP to the client. With a durable store it waits for the store's flush, so
+ * what a publisher was told is safe is on disk; every acknowledgement waits, so they stay in order
+ * [MQTT-4.6.0-2].
+ */
+function sendAfterCommit(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number): void {
   const store = connection.broker.store;
   if (!store.durable) connection.sendAck(type, packetId, reasonCode);
   else {
@@ -164,5 +169,5 @@ export function handlePubcomp(connection: Connection, packet: AckPacket): void {
 /** PUBREL for a QoS 2 message the client sent us: release the id; an unknown id gets PUBCOMP 0x92 [MQTT-3.7.2]. */
 export function handlePubrel(connection: Connection, packet: AckPacket): void {
   const known = connection.session?.releaseAwaitingPubrel(packet.packetId) ?? false;
-  connection.sendAck('pubcomp', packet.packetId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
+  sendAfterCommit(connection, 'pubcomp', packet.packetId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound);
 }
