@@ -77,6 +77,23 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
   },
   pskFileWarning: { event: 'psk_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
   storeError: { event: 'store_error', level: 'error', message: (p) => `the store failed to ${p.operation}` },
+  listenerStarted: { event: 'listening', level: 'info', message: (p) => `listening on ${p.path ?? `${p.host}:${p.port}`} (${p.protocol})` },
+  listenerFailed: { event: 'listen_failed', level: 'error', message: (p) => p.reason, omit: ['reason'] },
+  insecureListener: { event: 'insecure_listener', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
+  reloadSkipped: { event: 'reload_skipped', level: 'info', message: (p) => `${p.signal}: no TLS listener, password file or ACL file to reload` },
+  tlsReloaded: { event: 'tls_reloaded', level: 'info', message: (p) => `reloaded the TLS certificate of ${p.host}:${p.port} (${p.protocol})` },
+  tlsReloadFailed: {
+    event: 'tls_reload_failed',
+    level: 'error',
+    message: (p) => `cannot reload the TLS certificate of ${p.host}:${p.port} (${p.protocol}); keeping the old one`,
+  },
+  authReloaded: {
+    event: 'auth_reloaded',
+    level: 'info',
+    message: (p) => `reloaded ${[p.passwordFile, p.aclFile].filter((f) => f !== undefined).join(' and ')}`,
+  },
+  authReloadFailed: { event: 'auth_reload_failed', level: 'error', message: 'cannot reload the password/ACL files; keeping the rules in force' },
+  passwordFileWarning: { event: 'password_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
 };
 
 /** The log record of an event: its fields without `broker`, client-chosen strings clipped. */

@@ -42,6 +42,15 @@ export const BROKER_EVENTS = Object.freeze({
   tlsHandshakeFailed: 'moat:tls:handshake-failed',
   pskFileWarning: 'moat:tls:psk-file-warning',
   storeError: 'moat:store:error',
+  listenerStarted: 'moat:listener:started',
+  listenerFailed: 'moat:listener:failed',
+  insecureListener: 'moat:listener:insecure',
+  reloadSkipped: 'moat:reload:skipped',
+  tlsReloaded: 'moat:tls:reloaded',
+  tlsReloadFailed: 'moat:tls:reload-failed',
+  authReloaded: 'moat:auth:reloaded',
+  authReloadFailed: 'moat:auth:reload-failed',
+  passwordFileWarning: 'moat:auth:password-file-warning',
 } as const);
 
 export type BrokerEvent = keyof typeof BROKER_EVENTS;
@@ -99,6 +108,23 @@ export interface BrokerEventFields {
   pskFileWarning: { file: string; warning: string };
   /** The store failed an operation (the client it was for was refused, 0x88 / 3). */
   storeError: { clientId: string; operation: string; err: string };
+  /** A listener of the server is open; `path` for a Unix socket. */
+  listenerStarted: { protocol: string; host: string; port: number; path: Text };
+  /** A listener could not be opened; `reason` names it and its file:line. The server does not start. */
+  listenerFailed: { host: Text; port: number; path: Text; err: string; reason: string };
+  /** The server starts a listener its settings make insecure (resolveSecurity's warning sentence). */
+  insecureListener: { host: Text; port: number; warning: string };
+  /** SIGHUP (or Server.reload) found nothing to re-read. */
+  reloadSkipped: { signal: string };
+  tlsReloaded: { protocol: string; host: string; port: number; certfile: Text; keyfile: Text; cafile: Text; crlfile: Text; pskFile: Text };
+  /** A TLS file was unusable: the listener keeps its old certificates. */
+  tlsReloadFailed: { protocol: string; host: string; port: number; file: Text; err: string };
+  /** Password/ACL files re-read: `revoked` logins disconnected, `dropped` queued messages no longer readable. */
+  authReloaded: { passwordFile: Text; aclFile: Text; users: number | undefined; revoked: number; dropped: number };
+  /** A password/ACL file was unusable: the rules in force stay. */
+  authReloadFailed: { passwordFile: Text; aclFile: Text; err: string };
+  /** A password file line was skipped or overridden (file:line in the warning), at start and on every reload. */
+  passwordFileWarning: { file: Text; warning: string };
 }
 
 export type BrokerEventPayload<E extends BrokerEvent> = BrokerEventFields[E] & { readonly broker: Broker };

@@ -4,7 +4,7 @@
 import type { AccessControl } from '../auth/access-control.js';
 import type { CertificateIdentity } from '../auth/certificate-identity.js';
 import type { Broker } from '../broker/broker.js';
-import type { Logger } from '../broker/logger.js';
+import { emit } from '../broker/events.js';
 import type { ListenerPolicy } from '../broker/options.js';
 import type { ListenerSecurity } from '../config/security.js';
 import type { BrokerConfig, ListenerConfig, ListenerTlsConfig } from '../config/types.js';
@@ -85,27 +85,22 @@ export async function openListeners(
   config: BrokerConfig,
   security: readonly ListenerSecurity[],
   accessControls: ReadonlyMap<ListenerConfig, AccessControl>,
-  logger: Logger,
 ): Promise<ServerListener[]> {
   const open: ServerListener[] = [];
   for (const entry of security) {
     const { listener, warnings } = entry;
-    for (const warning of warnings) logger.warn({ event: 'insecure_listener', host: listener.host, port: listener.port }, warning);
+    for (const warning of warnings) emit(broker, 'insecureListener', { host: listener.host, port: listener.port, warning });
     let listening: Listening;
     try {
       listening = await openListener(broker, config, entry, accessControls.get(listener));
     } catch (error) {
-      logger.error(
-        { event: 'listen_failed', host: listener.host, port: listener.port, path: listener.socketPath, err: (error as Error).message },
-        listenFailure(listener),
-      );
+      emit(broker, 'listenerFailed', { host: listener.host, port: listener.port, path: listener.socketPath, err: (error as Error).message, reason: listenFailure(listener) });
       await Promise.all(open.map((l) => l.listening.close()));
       throw new ListenError(listener, error);
     }
     const protocol = protocolName(listener);
     open.push({ listener, protocol, host: listening.host, port: listening.port, listening });
-    const at = listener.socketPath ?? `${listening.host}:${listening.port}`;
-    logger.info({ event: 'listening', protocol, host: listening.host, port: listening.port }, `listening on ${at} (${protocol})`);
+    emit(broker, 'listenerStarted', { protocol, host: listening.host, port: listening.port, path: listener.socketPath });
   }
   return open;
 }

@@ -12,7 +12,7 @@ import { MOAT_VERSION } from '../version.js';
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
-import { logPasswordWarnings, reloadServer, type ReloadResult } from './reload.js';
+import { reportPasswordWarnings, reloadServer, type ReloadResult } from './reload.js';
 
 export interface StartServerOptions {
   readonly logger: Logger;
@@ -60,7 +60,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   sys.start();
   let listeners: ServerListener[];
   try {
-    listeners = await openListeners(broker, config, security, accessControls, logger);
+    listeners = await openListeners(broker, config, security, accessControls);
   } catch (error) {
     sys.stop();
     broker.close();
@@ -68,13 +68,13 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   }
 
   const controls = [...new Set(accessControls.values())];
-  for (const control of controls) logPasswordWarnings(control, logger);
+  for (const control of controls) reportPasswordWarnings(control, broker);
 
   let closed: Promise<void> | undefined;
   return {
     broker,
     listeners,
-    reload: () => reloadServer({ broker, logger, listeners, accessControls: controls }),
+    reload: () => reloadServer({ broker, listeners, accessControls: controls }),
     close: () =>
       (closed ??= (async () => {
         sys.stop();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer as netCreateServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -20,6 +20,9 @@ import type { Subscription } from '../../src/codec/types.js';
 import type { Message } from '../../src/broker/message.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { authReporter, BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload } from '../../src/broker/events.js';
+import { silentLogger } from '../../src/broker/logger.js';
+import { parseConfig } from '../../src/config/index.js';
+import { startServer } from '../../src/server/start-server.js';
 import { listenTcp } from '../../src/transport/tcp.js';
 import { listenTls } from '../../src/transport/tls.js';
 import { listenWebSocket } from '../../src/transport/ws.js';
@@ -32,13 +35,13 @@ const tested = new Set<BrokerEvent>();
 const dir = mkdtempSync(join(tmpdir(), 'moat-events-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Collects the payloads of `event` published for `broker` until stop(). */
-function capture<E extends BrokerEvent>(broker: Broker, event: E): { payloads: Array<BrokerEventPayload<E>>; stop(): void } {
+/** Collects the payloads of `event` published for `broker` (any broker: undefined) until stop(). */
+function capture<E extends BrokerEvent>(broker: Broker | undefined, event: E): { payloads: Array<BrokerEventPayload<E>>; stop(): void } {
   tested.add(event);
   const payloads: Array<BrokerEventPayload<E>> = [];
   const listener = (message: unknown): void => {
     const payload = message as BrokerEventPayload<E>;
-    if (payload.broker === broker) payloads.push(payload);
+    if (broker === undefined || payload.broker === broker) payloads.push(payload);
   };
   subscribe(BROKER_EVENTS[event], listener);
   return { payloads, stop: () => void unsubscribe(BROKER_EVENTS[event], listener) };
@@ -302,6 +305,56 @@ test('store error: a session the store cannot load refuses the client (0x88); a 
   assert.equal(await client.waitClosed(), true);
   await client.nothing('puback', 10);
   broker.close();
+});
+
+test('server: listener started, insecure listener, password file warning, listener failed; reload skipped, auth and TLS reloaded or kept', async () => {
+  const passwordFile = join(dir, 'server-passwd');
+  writeFileSync(passwordFile, `alice:${formatPasswordHash(await hashPassword('pw', { iterations: 1000 }))}\nno-colon-line\n`);
+  const started = capture(undefined, 'listenerStarted');
+  const warned = capture(undefined, 'passwordFileWarning');
+  const withPasswords = await startServer(parseConfig(`listener 0 127.0.0.1\npassword_file ${passwordFile}\n`, join(dir, 'a.conf')), { logger: silentLogger });
+  started.stop();
+  warned.stop();
+  const own = started.payloads.filter((p) => p.broker === withPasswords.broker);
+  assert.deepEqual(own.map((p) => [p.protocol, p.host, p.port]), [['mqtt', '127.0.0.1', withPasswords.listeners[0]?.port]]);
+  assert.match(warned.payloads.find((p) => p.broker === withPasswords.broker)?.warning ?? '', /:2: this line is not USERNAME:HASH/);
+
+  writeFileSync(passwordFile, `bob:${formatPasswordHash(await hashPassword('pw', { iterations: 1000 }))}\n`);
+  const reloaded = await expectEvent(withPasswords.broker, 'authReloaded', () => withPasswords.reload());
+  assert.deepEqual([reloaded.passwordFile, reloaded.users, reloaded.revoked], [passwordFile, 1, 0]);
+  rmSync(passwordFile);
+  const kept = await expectEvent(withPasswords.broker, 'authReloadFailed', () => withPasswords.reload());
+  assert.match(kept.err, /does not exist/);
+  await withPasswords.close();
+
+  const insecure = capture(undefined, 'insecureListener');
+  const nobody = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous false\n', join(dir, 'b.conf')), { logger: silentLogger });
+  insecure.stop();
+  assert.match(insecure.payloads.find((p) => p.broker === nobody.broker)?.warning ?? '', /no client can connect/);
+  const skipped = await expectEvent(nobody.broker, 'reloadSkipped', () => nobody.reload());
+  assert.equal(skipped.signal, 'SIGHUP');
+  await nobody.close();
+
+  const files = makeTestCertificates(mkdtempSync(join(dir, 'server-tls-')));
+  const tls = await startServer(parseConfig(`listener 0 127.0.0.1\ncertfile ${files.cert}\nkeyfile ${files.key}\nallow_anonymous true\n`, join(dir, 'c.conf')), { logger: silentLogger });
+  const tlsReloaded = await expectEvent(tls.broker, 'tlsReloaded', () => tls.reload());
+  assert.deepEqual([tlsReloaded.protocol, tlsReloaded.certfile], ['mqtts', files.cert]);
+  writeFileSync(files.cert, 'not a certificate\n');
+  const tlsKept = await expectEvent(tls.broker, 'tlsReloadFailed', () => tls.reload());
+  assert.equal(tlsKept.file, files.cert);
+  await tls.close();
+
+  const holder = netCreateServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const taken = (holder.address() as { port: number }).port;
+  const failed = capture(undefined, 'listenerFailed');
+  await assert.rejects(startServer(parseConfig(`listener ${taken} 127.0.0.1\nallow_anonymous true\n`, join(dir, 'd.conf')), { logger: silentLogger }));
+  failed.stop();
+  await new Promise<void>((resolve) => holder.close(() => resolve()));
+  const failure = failed.payloads.find((p) => p.port === taken);
+  assert.ok(failure !== undefined);
+  assert.match(failure.reason, /d\.conf:1/);
+  assert.match(failure.err, /EADDRINUSE/);
 });
 
 test('docs/EVENTS.md lists every channel, and no other', () => {
