@@ -77,8 +77,8 @@ export function openListener(broker: Broker, config: BrokerConfig, security: Lis
 
 /**
  * Opens every listener of `security` (resolveSecurity's answer, one per config listener) in config
- * order. When one cannot bind, reports moat:listener:failed (logged as listen_failed), closes those already open and rejects with a
- * ListenError naming the listener and its file:line.
+ * order. When one cannot bind, reports moat:listener:failed (logged as listen_failed), closes those
+ * already open and rejects with a ListenError naming the listener and its file:line.
  */
 export async function openListeners(
   broker: Broker,
