@@ -218,6 +218,27 @@ test('handler error and socket error cost only their connection', async () => {
   broker.close();
 });
 
+test('a bug in a CONNECT step after an asynchronous login costs only that connection (handler error)', async () => {
+  const control = AccessControl.of(await passwords({ carol: 'pw', dave: 'pw' }), undefined);
+  const broker = startBroker({ allowAnonymous: false, accessControl: control });
+  const bystander = await connect(broker, 'bystander', { username: 'carol', password: Buffer.from('pw') }, 5);
+  const openSession = broker.openSession.bind(broker);
+  broker.openSession = () => {
+    throw new Error('a bug after the password check');
+  };
+  // dave's password has not been checked yet, so his login is a hash off the event loop: asynchronous.
+  const client = open(broker, 5);
+  const handler = await expectEvent(broker, 'handlerError', () =>
+    client.send({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'victim', username: 'dave', password: Buffer.from('pw') }),
+  );
+  assert.deepEqual([handler.clientId, handler.packet, (handler.err as Error).message], ['victim', 'connect', 'a bug after the password check']);
+  assert.equal(await client.waitClosed(), true);
+  broker.openSession = openSession;
+  bystander.client.send({ type: 'pingreq' });
+  await bystander.client.next('pingresp');
+  broker.close();
+});
+
 test('listener error, WebSocket refused and WebSocket error on real listeners', async () => {
   const broker = startBroker({ allowAnonymous: true });
   const tcp = await listenTcp(broker, { host: '127.0.0.1', port: 0, policy: { allowAnonymous: true } });

@@ -74,12 +74,18 @@ function runSteps(admission: Admission, from: number): void {
       connection.state = 'admitting';
       connection.pauseInput();
     }
-    void outcome.then((next) => {
-      // The client may have gone (or timed out) while it waited.
-      if (connection.state !== 'admitting' || next === DONE) return;
-      runSteps(admission, i + 1);
-      connection.resumeInput(); // only once connected: a later step may still be waiting
-    });
+    outcome
+      .then((next) => {
+        // The client may have gone (or timed out) while it waited.
+        if (connection.state !== 'admitting' || next === DONE) return;
+        runSteps(admission, i + 1);
+        connection.resumeInput(); // only once connected: a later step may still be waiting
+      })
+      .catch((error: unknown) => {
+        // A bug of ours in a later step must cost only this connection, never the broker.
+        emit(connection.broker, 'handlerError', { clientId: connection.clientId, packet: 'connect', err: error });
+        connection.close(undefined, 'internal error');
+      });
     return;
   }
 }
