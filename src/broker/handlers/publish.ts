@@ -122,14 +122,20 @@ function sendAfterCommit(connection: Connection, type: 'puback' | 'pubrec' | 'pu
   const store = connection.broker.store;
   if (!store.durable) connection.sendAck(type, packetId, reasonCode);
   else {
-    store.flush().then(
-      () => connection.sendAck(type, packetId, reasonCode),
-      (error: unknown) => {
-        // Not acknowledged, so the publisher sends it again after reconnecting: nothing is lost.
-        emit(connection.broker, 'storeError', { clientId: connection.clientId, operation: 'commit', err: error instanceof Error ? error.message : String(error) });
-        connection.close(ReasonCode.UnspecifiedError, 'the broker could not store the message');
-      },
-    );
+    store
+      .flush()
+      .then(
+        () => connection.sendAck(type, packetId, reasonCode),
+        (error: unknown) => {
+          // Not acknowledged, so the publisher sends it again after reconnecting: nothing is lost.
+          emit(connection.broker, 'storeError', { clientId: connection.clientId, operation: 'commit', err: error instanceof Error ? error.message : String(error) });
+          connection.close(ReasonCode.UnspecifiedError, 'the broker could not store the message');
+        },
+      )
+      .catch((error: unknown) => {
+        emit(connection.broker, 'handlerError', { clientId: connection.clientId, packet: type, err: error });
+        connection.close(ReasonCode.ImplementationSpecificError, 'internal error');
+      });
   }
 }
 
