@@ -104,6 +104,15 @@ export class Broker {
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
     this.#connections.add(connection);
+    const slots = info.slots;
+    if (slots !== undefined) {
+      connection.slot = slots.take();
+      if (connection.slot === 'drop') {
+        // Too many refusals already waiting for their CONNECT: this one cannot be told in words.
+        emit(this, 'limitRefused', { limit: 'max_connections', value: slots.limit, listener: slots.listener, address: connection.remoteAddress, clientId: undefined, answered: false });
+        connection.close(undefined, 'max_connections');
+      }
+    }
     if (!this.#closed) this.#deadlines.start();
     if (this.#closed) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     return connection;
@@ -244,7 +253,7 @@ export class Broker {
 
   /** Called by Connection once its stream has closed, whatever the cause. */
   connectionClosed(connection: Connection): void {
-    this.#connections.delete(connection);
+    if (this.#connections.delete(connection)) connection.info.slots?.release(connection.slot);
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     this.#detach(connection, session);

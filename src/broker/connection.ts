@@ -14,6 +14,7 @@ import { remainingExpiry, type Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
 import { emit } from './events.js';
+import type { ConnectionSlots, SlotVerdict } from './limits.js';
 import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
@@ -27,6 +28,8 @@ export interface ConnectionInfo {
   readonly listener?: string | undefined;
   /** The listener's own settings; each overrides the broker-wide option. */
   readonly policy?: ListenerPolicy | undefined;
+  /** The listener's max_connections count (limits.ts); none = unlimited. */
+  readonly slots?: ConnectionSlots | undefined;
 }
 
 const CONNECTION = Symbol('moat.connection');
@@ -66,6 +69,8 @@ export class Connection implements ParserHandler {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly info: ConnectionInfo;
+  /** What the listener's max_connections gave this socket: 'refuse' means CONNECT is answered 0x97 / 3. */
+  slot: SlotVerdict = 'admit';
   readonly parser: Parser;
   state: ConnectionState = 'new';
   session: Session | undefined;

@@ -76,6 +76,11 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
     message: (p) => (p.reason === 'timeout' ? 'TLS handshake timed out; connection closed' : 'TLS handshake failed'),
   },
   pskFileWarning: { event: 'psk_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
+  limitRefused: {
+    event: 'limit_refused',
+    level: 'warn',
+    message: (p) => `connection refused: listener ${p.listener} is at ${p.limit} ${p.value}${p.answered ? '' : ' (closed at once: too many refusals waiting)'}`,
+  },
   storeError: { event: 'store_error', level: 'error', message: (p) => `the store failed to ${p.operation}` },
   listenerStarted: { event: 'listening', level: 'info', message: (p) => `listening on ${p.path ?? `${p.host}:${p.port}`} (${p.protocol})` },
   listenerFailed: { event: 'listen_failed', level: 'error', message: (p) => p.reason, omit: ['reason'] },

@@ -42,6 +42,7 @@ export const BROKER_EVENTS = Object.freeze({
   tlsHandshakeFailed: 'moat:tls:handshake-failed',
   pskFileWarning: 'moat:tls:psk-file-warning',
   storeError: 'moat:store:error',
+  limitRefused: 'moat:limit:refused',
   listenerStarted: 'moat:listener:started',
   listenerFailed: 'moat:listener:failed',
   insecureListener: 'moat:listener:insecure',
@@ -108,6 +109,11 @@ export interface BrokerEventFields {
   pskFileWarning: { file: string; warning: string };
   /** The store failed an operation (the client it was for was refused, 0x88 / 3). */
   storeError: { clientId: string; operation: string; err: string };
+  /**
+   * A client refused by a configured limit (`limit`, its `value`): `answered` when it got CONNACK
+   * 0x97 / 3 with the reason, false when the socket had to be closed at once (too many refusals waiting).
+   */
+  limitRefused: { limit: 'max_connections'; value: number; listener: string; address: Text; clientId: Text; answered: boolean };
   /** A listener of the server is open; `path` for a Unix socket. */
   listenerStarted: { protocol: string; host: string; port: number; path: Text };
   /** A listener could not be opened; `reason` names it and its file:line. The server does not start. */

@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { MoatError } from '../codec/errors.js';
 import type { Broker } from '../broker/broker.js';
 import { emit } from '../broker/events.js';
+import { ConnectionSlots } from '../broker/limits.js';
 import type { ListenerPolicy } from '../broker/options.js';
 import type { SocketDomain } from '../config/types.js';
 
@@ -40,9 +41,14 @@ export interface Listening {
   reloadTls?: () => void;
 }
 
+/** The listener's max_connections count, or undefined when it has no limit. */
+export function connectionSlots(options: ListenerOptions, listener: string): ConnectionSlots | undefined {
+  const limit = options.maxConnections;
+  return limit === undefined || limit < 0 ? undefined : new ConnectionSlots(limit, listener);
+}
+
 /** Binds `server` and resolves once it listens; later errors are logged, never thrown. */
 export async function bind(server: Server, broker: Broker, options: ListenerOptions): Promise<Listening> {
-  if (options.maxConnections !== undefined && options.maxConnections >= 0) server.maxConnections = options.maxConnections;
   const path = options.socketPath;
   if (path !== undefined) await removeStaleSocket(path);
   const where = path !== undefined ? { path } : { ...(await address(options)), port: options.port };

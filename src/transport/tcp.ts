@@ -2,13 +2,14 @@
 import { createServer, type Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionInfo } from '../broker/connection.js';
-import { bind, type ListenerOptions, type Listening } from './listen.js';
+import { bind, connectionSlots, type ListenerOptions, type Listening } from './listen.js';
 
 export type { ListenerOptions as TcpListenerOptions, Listening } from './listen.js';
 
 export function listenTcp(broker: Broker, options: ListenerOptions): Promise<Listening> {
   // One info object per listener, shared by its connections; the peer address is read from the socket when logged.
-  const info: ConnectionInfo = { listener: `mqtt:${options.port}`, policy: options.policy };
+  const listener = `mqtt:${options.port}`;
+  const info: ConnectionInfo = { listener, policy: options.policy, slots: connectionSlots(options, listener) };
   const server = createServer({ noDelay: options.noDelay ?? true }, (socket: Socket) => {
     broker.handle(socket, info);
   });

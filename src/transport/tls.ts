@@ -5,7 +5,7 @@ import { createServer, type TLSSocket } from 'node:tls';
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionInfo } from '../broker/connection.js';
 import type { ListenerTlsConfig } from '../config/types.js';
-import { bind, type ListenerOptions, type Listening } from './listen.js';
+import { bind, connectionSlots, type ListenerOptions, type Listening } from './listen.js';
 import { prepareTlsServer } from './tls-context.js';
 
 export { secureContextOptions, TlsFileError } from './tls-context.js';
@@ -17,7 +17,9 @@ export interface TlsListenerOptions extends ListenerOptions {
 }
 
 export async function listenTls(broker: Broker, options: TlsListenerOptions): Promise<Listening> {
-  const info: ConnectionInfo = { listener: `mqtts:${options.port}`, policy: options.policy };
+  const listener = `mqtts:${options.port}`;
+  // Counted from the finished handshake (the handler below), so slow handshakes take no slot.
+  const info: ConnectionInfo = { listener, policy: options.policy, slots: connectionSlots(options, listener) };
   const setup = prepareTlsServer(options.tls, options.handshakeTimeoutMs);
   const server = createServer(setup.options, (socket: TLSSocket) => {
     if (options.noDelay ?? true) socket.setNoDelay(true);

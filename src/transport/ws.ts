@@ -13,7 +13,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../broker/broker.js';
 import { emit } from '../broker/events.js';
 import type { ListenerTlsConfig } from '../config/types.js';
-import { bind, type ListenerOptions, type Listening } from './listen.js';
+import { bind, connectionSlots, type ListenerOptions, type Listening } from './listen.js';
 import { prepareTlsServer } from './tls-context.js';
 
 export interface WebSocketListenerOptions extends ListenerOptions {
@@ -41,6 +41,8 @@ export function pickSubprotocol(header: string | undefined): string | undefined 
 export async function listenWebSocket(broker: Broker, options: WebSocketListenerOptions): Promise<Listening> {
   const secure = options.tls !== undefined;
   const listener = `${secure ? 'wss' : 'ws'}:${options.port}`;
+  // Counted once the upgrade is done: HTTP requests and refused upgrades take no slot.
+  const slots = connectionSlots(options, listener);
   const noDelay = options.noDelay ?? true;
   const headers = options.maxHeaderSize ? { maxHeaderSize: options.maxHeaderSize } : {};
   const tls = options.tls === undefined ? undefined : prepareTlsServer(options.tls, options.handshakeTimeoutMs);
@@ -69,7 +71,7 @@ export async function listenWebSocket(broker: Broker, options: WebSocketListener
       ws.binaryType = 'nodebuffer';
       // allowHalfOpen (the default): the engine ends its side when the client's close frame ends the stream.
       const stream = createWebSocketStream(ws);
-      broker.handle(stream, { listener, policy: options.policy, remoteAddress: request.socket.remoteAddress });
+      broker.handle(stream, { listener, policy: options.policy, remoteAddress: request.socket.remoteAddress, slots });
     });
   });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer as netCreateServer } from 'node:net';
+import { connect as netConnect, createServer as netCreateServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -19,6 +19,8 @@ import type { Broker } from '../../src/broker/broker.js';
 import type { Subscription } from '../../src/codec/types.js';
 import type { Message } from '../../src/broker/message.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { REFUSING_MAX } from '../../src/broker/limits.js';
+import { encode } from '../../src/codec/encode.js';
 import { authReporter, BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload } from '../../src/broker/events.js';
 import { silentLogger } from '../../src/broker/logger.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -236,6 +238,35 @@ test('a bug in a CONNECT step after an asynchronous login costs only that connec
   broker.openSession = openSession;
   bystander.client.send({ type: 'pingreq' });
   await bystander.client.next('pingresp');
+  broker.close();
+});
+
+test('limit refused: past max_connections a CONNECT is answered 0x97; past the refusals that may wait, a socket is closed at once', async () => {
+  const broker = startBroker({ allowAnonymous: true });
+  const tcp = await listenTcp(broker, { host: '127.0.0.1', port: 0, maxConnections: 1, policy: { allowAnonymous: true } });
+  const raw = (): Promise<Socket> =>
+    new Promise((resolve) => {
+      const socket = netConnect(tcp.port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', () => {});
+    });
+  const first = await raw();
+  first.write(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'first' }, 5));
+  let answer: Buffer | undefined;
+  const answered = await expectEvent(broker, 'limitRefused', async () => {
+    const second = await raw();
+    second.on('data', (data: Buffer) => (answer = data));
+    second.write(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'second' }, 5));
+  });
+  assert.deepEqual([answered.limit, answered.value, answered.clientId, answered.answered, answered.listener], ['max_connections', 1, 'second', true, `mqtt:0`]);
+  await until(() => answer !== undefined, 2000, 'the CONNACK');
+  assert.equal(answer?.[0], 0x20);
+  assert.equal(answer?.[3], 0x97);
+  // REFUSING_MAX sockets may wait for their CONNECT to be refused in words; the next is closed at once.
+  const waiting = await Promise.all(Array.from({ length: REFUSING_MAX }, raw));
+  const dropped = await expectEvent(broker, 'limitRefused', () => raw());
+  assert.equal(dropped.answered, false);
+  for (const socket of [first, ...waiting]) socket.destroy();
+  await tcp.close();
   broker.close();
 });
 

@@ -43,6 +43,7 @@ type Step = (admission: Admission) => Outcome | Promise<Outcome>;
  * loaded from a durable store) leaves the connection `admitting`, its input held, until it is done.
  */
 const CONNECT_STEPS: readonly Step[] = [
+  checkLimits, // max_connections: 0x97 Quota exceeded / 3 Server unavailable, in words
   identifyClient, // client id rules, an assigned id, clientid_prefixes
   checkWillAndAuthentication, // will topic, size and QoS; enhanced authentication (not supported)
   logIn, // certificate identity, password or anonymous: maybe off the event loop
@@ -88,6 +89,17 @@ function runSteps(admission: Admission, from: number): void {
       });
     return;
   }
+}
+
+/** A socket past its listener's max_connections is told so at CONNECT (limits.ts), then closed. */
+function checkLimits(admission: Admission): Outcome {
+  const { connection, packet } = admission;
+  const slots = connection.info.slots;
+  if (connection.slot !== 'refuse' || slots === undefined) return NEXT;
+  connection.clientId = packet.clientId;
+  emit(connection.broker, 'limitRefused', { limit: 'max_connections', value: slots.limit, listener: slots.listener, address: connection.remoteAddress, clientId: packet.clientId || undefined, answered: true });
+  refuse(connection, ReasonCode.QuotaExceeded, `the broker is at its connection limit (max_connections ${slots.limit} on this listener); try again later`);
+  return DONE;
 }
 
 /** Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session. */
