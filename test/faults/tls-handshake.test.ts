@@ -4,7 +4,9 @@
 // 2. a socket that never sends a byte is closed after tls_handshake_timeout and logged as
 //    tls_handshake_failed/timeout, while the default keeps it well past a few seconds;
 // 3. 200 sockets dripping ClientHellos at once leave an unrelated client's PUBLISH latency alone:
-//    a partial handshake is buffered work, it must never stall the event loop everyone shares.
+//    a partial handshake is buffered work, it must never stall the event loop everyone shares;
+// 4. on a TLS listener with max_connections 5, 200 unfinished handshakes take none of the 5 slots:
+//    five real clients connect and the sixth is told 0x97 Quota exceeded (issue 12).
 // (tls-slow-handshake.test.ts is the client's side: there the server's bytes are held back.)
 //
 // One broker, three listeners: TLS with the default timeout, TLS with `tls_handshake_timeout 2`, and
@@ -44,6 +46,7 @@ let ca = '';
 let tlsPort = 0;
 let shortTimeoutPort = 0;
 let plainPort = 0;
+let limitedPort = 0;
 /** A real ClientHello (the first TLS record a Node TLS client sends), replayed by test 3. */
 let clientHello: Buffer = Buffer.alloc(0);
 
@@ -235,13 +238,15 @@ before(async () => {
       'allow_anonymous true\n' +
       `listener 0 127.0.0.1\n${tls}` + // default tls_handshake_timeout (30 s)
       `listener 0 127.0.0.1\n${tls}tls_handshake_timeout 2\n` +
-      'listener 0 127.0.0.1\n', // plain, for the bystanders
+      'listener 0 127.0.0.1\n' + // plain, for the bystanders
+      `listener 0 127.0.0.1\n${tls}max_connections 5\n`,
   });
   const running = moat;
   // startMoat resolves on the first "listening" line; moat binds the listeners in config order.
-  await until(() => running.listeners.length === 3, 5000, 'three "listening" lines');
-  const [first, second, third] = running.listeners;
-  assert.deepEqual([first?.protocol, second?.protocol, third?.protocol], ['mqtts', 'mqtts', 'mqtt']);
+  await until(() => running.listeners.length === 4, 5000, 'four "listening" lines');
+  const [first, second, third, fourth] = running.listeners;
+  assert.deepEqual([first?.protocol, second?.protocol, third?.protocol, fourth?.protocol], ['mqtts', 'mqtts', 'mqtt', 'mqtts']);
+  limitedPort = fourth?.port ?? 0;
   tlsPort = first?.port ?? 0;
   shortTimeoutPort = second?.port ?? 0;
   plainPort = third?.port ?? 0;
@@ -435,4 +440,30 @@ test(`${LOAD_SOCKETS} slow handshakes at once do not delay a bystander's QoS 0 P
     clients.delete(publisher);
     clients.delete(subscriber);
   }
+});
+
+test(`max_connections 5 on a TLS listener: ${LOAD_SOCKETS} unfinished handshakes take no slot; 5 clients connect, the 6th gets 0x97`, { timeout: 30_000 }, async () => {
+  // Each sends the first bytes of a ClientHello and then nothing: a handshake that does not finish.
+  const stuck = Array.from({ length: LOAD_SOCKETS }, () => openRaw(limitedPort));
+  await until(() => stuck.every((w) => w.connectedAt !== undefined), 10_000, 'the stuck sockets connected');
+  for (const w of stuck) w.socket.write(clientHello.subarray(0, PIECE));
+  const connectTls = (clientId: string) =>
+    connect(`mqtts://127.0.0.1:${limitedPort}`, { clientId, protocolVersion: 5, tls: { ca }, reconnect: false, connectTimeoutMs: 10_000 });
+  const inside: MqttClient[] = [];
+  for (let i = 0; i < 5; i++) {
+    const client = await connectTls(`real-${i}`);
+    clients.add(client);
+    inside.push(client);
+  }
+  const refusal = await connectTls('sixth').then(
+    (client) => {
+      clients.add(client);
+      return undefined;
+    },
+    (error: unknown) => error as { reasonCode?: number; message: string },
+  );
+  assert.ok(refusal !== undefined, 'the sixth client was admitted');
+  assert.equal(refusal.reasonCode, 0x97, refusal.message);
+  assert.ok(stuck.filter((w) => w.goneAt === undefined).length >= LOAD_SOCKETS - 5, 'the stuck handshakes were still open while the real clients came in');
+  for (const w of stuck) w.socket.destroy();
 });
