@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { encode } from '../../src/codec/encode.js';
 import type { Packet, ProtocolVersion } from '../../src/codec/types.js';
-import { brokerTargets, runMosquittoSub, type RunningBroker } from '../kit/index.js';
+import { brokerTargets, runMosquittoSub, sourcePath, spawnTracked, type RunningBroker } from '../kit/index.js';
 import { RawClient } from '../faults/raw-client.js';
 
 const LIMIT = 50;
@@ -75,6 +75,18 @@ for (const target of brokerTargets()) {
       const out = await runMosquittoSub(['-h', broker.host, '-p', String(broker.port), '-V', '5', '-t', 'x', '-C', '1', '-W', '5']);
       assert.notEqual(out.code, 0);
       assert.match(`${out.stdout}${out.stderr}`, /quota exceeded/i, `${out.stdout}${out.stderr}`);
+    });
+
+    test('paho past the limit: on_connect is told Quota exceeded with the reason (v5) and broker unavailable (3.1.1)', { skip: !moat && 'Mosquitto sends no CONNACK, so on_connect is never called' }, async () => {
+      for (const [protocol, expected] of [
+        ['5', /^on_connect: 151 Quota exceeded \(the broker is at its connection limit \(max_connections 50 on this listener\); try again later\)$/],
+        ['311', /^on_connect: 3 Connection Refused: broker unavailable\.$/],
+      ] as const) {
+        const script = await spawnTracked('/usr/bin/python3', ['-u', sourcePath('test', 'interop', 'paho_connect_reason.py'), broker.host, String(broker.port), `paho-${protocol}`, '--protocol', protocol], { name: `paho_connect_reason.py (${protocol})` });
+        const exit = await script.exited;
+        assert.equal(exit.code, 0, script.formatLogs());
+        assert.match(script.stdout.join('\n'), expected, script.formatLogs());
+      }
     });
 
     test('a slot freed is taken again', async () => {
