@@ -385,6 +385,9 @@ export class Broker {
         this.bus.addInterest(entry.filter);
       }
       session.restoreMessages(stored);
+      // Offline until openSession attaches it, which cancels this; a client gone while its session
+      // loaded must not leave it in memory for ever.
+      if (expiresAt !== Infinity) session.expiryTimer = new LongTimer(expiresAt - Date.now(), () => this.#sessionExpired(session));
       this.#sessions.set(clientId, session);
     });
   }

@@ -9,7 +9,8 @@ import type { Broker } from '../../src/broker/broker.js';
 import type { Message } from '../../src/broker/message.js';
 import type { PublishPacket, Subscription } from '../../src/codec/types.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { connect, startBroker } from './helper.js';
+import { until } from '../kit/wait.js';
+import { connect, open, startBroker } from './helper.js';
 
 function sub(filter: string, qos: 0 | 1 | 2 = 1): Subscription {
   return { filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 };
@@ -163,6 +164,40 @@ test('PUBACK waits for the store to commit: held while flush() is pending, sent 
   commit();
   assert.equal((await client.next('puback')).packetId, 1);
   broker.close();
+});
+
+test('a session loaded for a client that left while it loaded still expires, and is not kept for ever', async () => {
+  let release: (() => void) | undefined;
+  class GatedStore extends MemoryStore<Message> {
+    gate = false;
+    override loadSession(clientId: string): ReturnType<MemoryStore<Message>['loadSession']> {
+      if (!this.gate) return super.loadSession(clientId);
+      return new Promise((resolve) => (release = () => resolve(super.loadSession(clientId))));
+    }
+  }
+  const store = new GatedStore({ durable: true });
+  const first = startBroker({ store });
+  const { client } = await connect(first, 'gone', { clean: false, properties: { sessionExpiryInterval: 2 } }, 5);
+  client.send({ type: 'disconnect', reasonCode: 0 });
+  await client.waitClosed();
+  first.close();
+
+  store.gate = true;
+  const second = startBroker({ store });
+  const leaving = open(second, 5);
+  leaving.send({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: false, keepalive: 0, clientId: 'gone', properties: { sessionExpiryInterval: 2 } });
+  await until(() => release !== undefined, 2000, 'the load to start');
+  leaving.stream.destroy();
+  // Released only once the broker has seen the connection close, so no connection takes the session.
+  await leaving.waitClosed();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release?.();
+  await until(() => second.getSession('gone') !== undefined, 2000, 'the loaded session in memory');
+  assert.equal(second.getSession('gone')?.connection, undefined);
+  await until(() => second.getSession('gone') === undefined, 4000, 'the loaded session to expire');
+  store.gate = false;
+  assert.equal(await store.loadSession('gone'), undefined, 'the expired session is gone from the store too');
+  second.close();
 });
 
 test('a store that is not durable keeps no sessions: the engine writes none through it', async () => {
