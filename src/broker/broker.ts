@@ -1,6 +1,6 @@
 // The broker engine. It owns no sockets: `handle(stream)` takes any Duplex (TCP, TLS, WebSocket,
 // an in-memory pair in tests). It keeps the session registry and the will/expiry life cycle, and
-// its operations (publish, subscribe, unsubscribe, attachSession) are where routing state changes,
+// its operations (publish, subscribe, unsubscribe, openSession) are where routing state changes,
 // the Store keeps retained messages and the Bus reaches other nodes.
 import type { Duplex } from 'node:stream';
 import type { AccessControl } from '../auth/access-control.js';
@@ -13,7 +13,7 @@ import { DropLedger, type DropCounts } from './drops.js';
 import { installEventLog } from './event-log.js';
 import { authReporter, emit } from './events.js';
 import type { Logger } from './logger.js';
-import type { Access, Message } from './message.js';
+import { brokerMessage, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
 import { RetainedMessages } from './retained.js';
@@ -26,7 +26,6 @@ import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
 import { NEVER_EXPIRES, Session } from './session.js';
-
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
@@ -335,10 +334,16 @@ export class Broker {
 
   /** Adds or replaces a subscription of `session`; true when the filter is new to it. */
   subscribe(session: Session, entry: SubscriptionEntry): boolean {
+    const isNew = this.#addSubscription(session, entry);
+    this.saveSession(session);
+    return isNew;
+  }
+
+  /** The session, the router and the bus's interest learn the subscription. */
+  #addSubscription(session: Session, entry: SubscriptionEntry): boolean {
     const isNew = session.setSubscription(entry);
     this.router.subscribe(entry);
     if (isNew) this.bus.addInterest(entry.filter);
-    this.saveSession(session);
     return isNew;
   }
 
@@ -378,12 +383,7 @@ export class Broker {
         return;
       }
       const session = new Session(clientId, protocolVersion, record.expiryInterval, this.options, this.drops, store);
-      for (const subscription of record.subscriptions) {
-        const entry: SubscriptionEntry = { ...subscription, session };
-        session.setSubscription(entry);
-        this.router.subscribe(entry);
-        this.bus.addInterest(entry.filter);
-      }
+      for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
       session.restoreMessages(stored);
       // Offline until openSession attaches it, which cancels this; a client gone while its session
       // loaded must not leave it in memory for ever.
@@ -407,7 +407,7 @@ export class Broker {
 
   /** Convenience for embedders: publish with defaults. */
   publishSimple(topic: string, payload: Buffer | string, qos: QoS = 0, retain = false): number {
-    return this.publish({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos, retain, properties: undefined, expiresAt: 0, origin: '' });
+    return this.publish(brokerMessage(topic, payload, { qos, retain }));
   }
 
   /** Disconnects everyone (v5: DISCONNECT 0x8B Server shutting down) and stops all timers. */

@@ -101,6 +101,11 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
   passwordFileWarning: { event: 'password_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
 };
 
+function levelOf<E extends BrokerEvent>(event: E, payload: BrokerEventPayload<E>): Level {
+  const level = LOG_LINES[event].level;
+  return typeof level === 'function' ? level(payload) : level;
+}
+
 /** The log record of an event: its fields without `broker`, client-chosen strings clipped. */
 export function logRecord<E extends BrokerEvent>(event: E, payload: BrokerEventPayload<E>): { level: Level; record: Record<string, unknown>; message: string } {
   const line = LOG_LINES[event];
@@ -109,19 +114,17 @@ export function logRecord<E extends BrokerEvent>(event: E, payload: BrokerEventP
     if (key === 'broker' || line.omit?.includes(key)) continue;
     record[key] = typeof value === 'string' ? clip(value) : Array.isArray(value) && value.every((v) => typeof v === 'string') ? clipList(value as string[], String) : value;
   }
-  const level = typeof line.level === 'function' ? line.level(payload) : line.level;
   const message = typeof line.message === 'function' ? line.message(payload) : line.message;
-  return { level, record, message };
+  return { level: levelOf(event, payload), record, message };
 }
 
 function write<E extends BrokerEvent>(event: E, payload: BrokerEventPayload<E>): void {
-  const line = LOG_LINES[event];
-  if (line.when !== undefined && !line.when(payload)) return;
+  const when = LOG_LINES[event].when;
+  if (when !== undefined && !when(payload)) return;
   const logger: Logger = payload.broker.logger;
-  const level = typeof line.level === 'function' ? line.level(payload) : line.level;
   // Hot paths (a SUBSCRIBE, a denied PUBLISH) must not build records a debug-less log drops.
-  if (logger.isLevelEnabled !== undefined && !logger.isLevelEnabled(level)) return;
-  const { record, message } = logRecord(event, payload);
+  if (logger.isLevelEnabled !== undefined && !logger.isLevelEnabled(levelOf(event, payload))) return;
+  const { level, record, message } = logRecord(event, payload);
   logger[level](record, message);
 }
 

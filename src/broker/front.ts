@@ -2,19 +2,10 @@
 // read the numbers, close), without the engine's internals. A running broker with listeners from
 // a mosquitto.conf is startServer's (server/start-server.ts).
 import type { Duplex } from 'node:stream';
-import type { Properties, QoS } from '../codec/types.js';
 import { Broker, type BrokerStats } from './broker.js';
 import type { ConnectionInfo } from './connection.js';
+import { brokerMessage, type PublishOptions } from './message.js';
 import type { BrokerOptions } from './options.js';
-
-export interface PublishOptions {
-  readonly qos?: QoS;
-  readonly retain?: boolean;
-  /** v5 properties forwarded to subscribers (content type, user properties, ...). */
-  readonly properties?: Properties;
-  /** Message Expiry Interval, seconds. */
-  readonly expirySeconds?: number;
-}
 
 export interface MoatBroker {
   /** Serves one client over `stream` (a socket, a WebSocket stream, an in-memory pair) until either side closes it. */
@@ -32,16 +23,7 @@ export function createBroker(options: BrokerOptions = {}): MoatBroker {
   const broker = new Broker(options);
   return {
     handle: (stream, info) => void broker.handle(stream, info),
-    publish: (topic, payload, publish = {}) =>
-      broker.publish({
-        topic,
-        payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
-        qos: publish.qos ?? 0,
-        retain: publish.retain ?? false,
-        properties: publish.properties,
-        expiresAt: publish.expirySeconds === undefined ? 0 : Date.now() + publish.expirySeconds * 1000,
-        origin: '',
-      }),
+    publish: (topic, payload, publish) => broker.publish(brokerMessage(topic, payload, publish)),
     stats: () => broker.stats(),
     owns: (event) => event.broker === broker,
     close: () => {

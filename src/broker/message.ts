@@ -1,7 +1,7 @@
 // A message as the router sees it: version-neutral, encoded per wire shape only when sent.
 import type { AccessControl } from '../auth/access-control.js';
 import type { AclSubject } from '../auth/acl-file.js';
-import type { Properties, ProtocolVersion } from '../codec/types.js';
+import type { Properties, ProtocolVersion, QoS } from '../codec/types.js';
 import type { StoredMessage } from '../store/store.js';
 
 /** Whose rules a client's actions are judged by: its listener's ACL and who it logged in as. */
@@ -56,4 +56,27 @@ export function forwardedProperties(properties: Properties | undefined): Propert
     }
   }
   return out;
+}
+
+/** How the broker publishes on its own behalf ($SYS, embedders): QoS 0 and not retained unless said. */
+export interface PublishOptions {
+  readonly qos?: QoS;
+  readonly retain?: boolean;
+  /** v5 properties forwarded to subscribers (content type, user properties, ...). */
+  readonly properties?: Properties;
+  /** Message Expiry Interval, seconds. */
+  readonly expirySeconds?: number;
+}
+
+/** A message the broker publishes itself (origin '', so No Local never hides it). */
+export function brokerMessage(topic: string, payload: Buffer | string, options: PublishOptions = {}): Message {
+  return {
+    topic,
+    payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+    qos: options.qos ?? 0,
+    retain: options.retain ?? false,
+    properties: options.properties,
+    expiresAt: options.expirySeconds === undefined ? 0 : Date.now() + options.expirySeconds * 1000,
+    origin: '',
+  };
 }

@@ -338,27 +338,21 @@ export class Session {
     if (this.inflight.size === 0) this.#lastAckAt = Date.now(); // a fresh window: the stall clock starts now
     if (connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false, wire)) {
       this.inflightBytes += message.payload.length;
-      (this.#inflight ??= new Map()).set(packetId, { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' });
-      this.#store?.putInflight(this.clientId, { packetId, state: 'publish', message, qos, retain, subscriptionIdentifiers });
+      const inflight: Inflight = { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' };
+      (this.#inflight ??= new Map()).set(packetId, inflight);
+      this.#store?.putInflight(this.clientId, inflight);
     }
   }
 
   /** PUBREC received for a QoS 2 message we sent: PUBREL is next, and the message is delivered [MQTT-4.3.3]. */
   markPubrel(inflight: Inflight): void {
     inflight.state = 'pubrel';
-    this.#store?.putInflight(this.clientId, { packetId: inflight.packetId, state: 'pubrel', message: inflight.message, qos: inflight.qos, retain: inflight.retain, subscriptionIdentifiers: inflight.subscriptionIdentifiers });
+    this.#store?.putInflight(this.clientId, inflight);
   }
 
   /** What a durable store keeps of this session besides its messages. */
   record(disconnectedAt: number | undefined): SessionRecord {
-    const subscriptions = [...this.subscriptions.values()].map((s) => ({
-      filter: s.filter,
-      qos: s.qos,
-      noLocal: s.noLocal,
-      retainAsPublished: s.retainAsPublished,
-      retainHandling: s.retainHandling,
-      subscriptionIdentifier: s.subscriptionIdentifier,
-    }));
+    const subscriptions = [...this.subscriptions.values()].map(({ session: _session, ...subscription }) => subscription);
     return { clientId: this.clientId, expiryInterval: this.expiryInterval, subscriptions, will: this.will, disconnectedAt };
   }
 

@@ -35,7 +35,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (packet.qos === 2) {
     if (session.isAwaitingPubrel(packetId)) {
       // A resent QoS 2 PUBLISH whose PUBREC was lost: acknowledge again, route once [MQTT-4.3.3-10].
-      connection.sendAck('pubrec', packetId, ReasonCode.Success);
+      sendAfterCommit(connection, 'pubrec', packetId, ReasonCode.Success); // in order with the acknowledgements still waiting
       return;
     }
     if (session.awaitingPubrelCount >= options.maxInflightMessages) {
