@@ -12,7 +12,7 @@ import { brokerMemory } from '../../src/broker/overload.js';
 import { emptyRefusalCounts, RefusalLedger, REFUSAL_REASONS } from '../../src/broker/refusals.js';
 import type { ProtocolVersion, Subscription } from '../../src/codec/types.js';
 import { until } from '../kit/wait.js';
-import { connect, duplexPair, startBroker, TestClient } from './helper.js';
+import { connect, duplexPair, open, startBroker, TestClient } from './helper.js';
 
 const sub = (filter: string, qos: 0 | 1 | 2 = 0): Subscription => ({ filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 });
 
@@ -128,7 +128,16 @@ test('max_topic_length: PUBACK 0x90 (v5 QoS 1), DISCONNECT 0x90 (v5 QoS 0), clos
   assert.deepEqual((await v4.next('suback')).reasonCodes, [0x80]);
   v4.send({ type: 'publish', topic: 'x'.repeat(11), payload: Buffer.from('x'), qos: 1, packetId: 1, retain: false, dup: false });
   assert.equal(await v4.waitClosed(), true);
-  assert.equal(broker.stats().refusedByReason.max_topic_length, 6);
+  // A will topic is bound too: CONNACK 0x90 with a reason (v5), closed without CONNACK (3.1.1).
+  const will = { topic: 'w'.repeat(11), payload: Buffer.from('gone'), qos: 0 as const, retain: false };
+  const v5will = await connect(broker, 'will5', { will }, 5);
+  assert.equal(v5will.connack.reasonCode, 0x90);
+  assert.match(v5will.connack.properties?.reasonString ?? '', /will topic is longer than 10 bytes/);
+  const v4will = open(broker, 4);
+  v4will.send({ type: 'connect', protocolName: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'will4', will });
+  assert.equal(await v4will.waitClosed(), true);
+  await v4will.nothing('connack', 10);
+  assert.equal(broker.stats().refusedByReason.max_topic_length, 8);
   broker.close();
 });
 

@@ -14,6 +14,7 @@ import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import type { ConnectionLimit } from '../refusals.js';
 import { checkWill } from '../will.js';
+import { checkTopicLength } from '../../topic/validate.js';
 import { NEVER_EXPIRES } from '../session.js';
 
 
@@ -167,6 +168,15 @@ function checkWillAndAuthentication(admission: Admission): Outcome {
     if (will.qos > connection.maxQos) {
       // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
       refuse(connection, ReasonCode.QoSNotSupported, `will QoS ${will.qos} is above this listener's max_qos ${connection.maxQos}`);
+      return DONE;
+    }
+    const willTooLong = options.maxTopicLength < 65535 ? checkTopicLength(will.topic, options.maxTopicLength, 'will topic') : undefined;
+    if (willTooLong !== undefined) {
+      // max_topic_length binds the will's topic as it binds a PUBLISH's: 0x90 (v5), closed (3.1.1).
+      const v5 = packet.protocolVersion === 5;
+      connection.broker.refuse({ limit: 'max_topic_length', value: options.maxTopicLength, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: v5 });
+      if (v5) refuse(connection, ReasonCode.TopicNameInvalid, willTooLong);
+      else connection.close(undefined, willTooLong);
       return DONE;
     }
     if (willProblem !== undefined) {
