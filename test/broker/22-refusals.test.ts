@@ -2,6 +2,7 @@
 // the connection rates, memory_limit, max_subscriptions_per_client and max_topic_length, each
 // answered with its code and counted in broker.stats().refusedByReason (drops in droppedByReason).
 import assert from 'node:assert/strict';
+import { subscribe as listen, unsubscribe as unlisten } from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -229,4 +230,50 @@ test('broker options of the limits are checked at their bounds', () => {
     { maxEventLoopLagMs: 60_001 },
   ];
   for (const options of bad) assert.throws(() => parseBrokerOptions(options), /MOAT_ERR_INVALID_OPTION|must be|take -1/, JSON.stringify(options));
+});
+
+test('overload protection: at 90% of memory_limit the heaviest publisher is held (not a quiet client), and read again below 80%', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let ballast: Buffer | undefined = Buffer.alloc(64 * 1024 * 1024, 1);
+  // 95% of the limit with the ballast, far under 80% without it.
+  const broker = startBroker({ overloadProtection: true, maxEventLoopLagMs: 0, memoryLimit: Math.round(brokerMemory() / 0.95) });
+  const held: string[] = [];
+  const released: string[] = [];
+  const onHeld = (m: unknown): void => void held.push(String((m as { clientId: string }).clientId));
+  const onReleased = (m: unknown): void => void released.push(String((m as { clientId: string }).clientId));
+  listen('moat:overload:held', onHeld);
+  listen('moat:overload:released', onReleased);
+  try {
+    const flooder = (await connect(broker, 'heavy')).client;
+    const quiet = (await connect(broker, 'quiet')).client;
+    let flooding = true;
+    const flood = (): void => {
+      if (!flooding) return;
+      for (let i = 0; i < 10; i++) flooder.send({ type: 'publish', topic: 'f', payload: Buffer.alloc(2000), qos: 0, retain: false, dup: false });
+      quiet.send({ type: 'pingreq' });
+      setTimeout(flood, 10);
+    };
+    flood();
+    await until(() => held.includes('heavy'), 5000, 'the heavy publisher held');
+    assert.equal(held.includes('quiet'), false);
+    // The quiet client is still served while the heavy one is held.
+    quiet.send({ type: 'pingreq' });
+    await quiet.next('pingresp');
+    assert.ok(ballast.length > 0);
+    ballast = undefined;
+    await until(
+      () => {
+        gc();
+        return released.includes('heavy');
+      },
+      5000,
+      'the heavy publisher read again',
+    );
+    flooding = false;
+  } finally {
+    unlisten('moat:overload:held', onHeld);
+    unlisten('moat:overload:released', onReleased);
+    broker.close();
+  }
 });
