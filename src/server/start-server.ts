@@ -8,6 +8,7 @@ import type { Logger } from '../broker/logger.js';
 import { resolveSecurity } from '../config/security.js';
 import type { BrokerConfig } from '../config/types.js';
 import { SysPublisher } from '../observe/sys.js';
+import { tallyOf } from '../observe/tally.js';
 import { MOAT_VERSION } from '../version.js';
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
@@ -51,6 +52,8 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   await options.beforeListen?.();
 
   const broker = new Broker(brokerOptionsFromConfig(config, logger));
+  // Counting starts before anything listens, so $SYS and metrics see every refusal.
+  const tally = tallyOf(broker);
   const sys = new SysPublisher(broker, {
     intervalSeconds: config.sysInterval,
     version: MOAT_VERSION,
@@ -63,6 +66,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     listeners = await openListeners(broker, config, security, accessControls);
   } catch (error) {
     sys.stop();
+    tally.stop();
     broker.close();
     throw error;
   }
@@ -79,6 +83,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
       (closed ??= (async () => {
         sys.stop();
         broker.close();
+        tally.stop();
         await Promise.all(listeners.map((l) => l.listening.close()));
       })()),
   };
