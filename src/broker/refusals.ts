@@ -17,6 +17,7 @@ export const REFUSAL_REASONS = {
   memory_limit: "the broker's memory is over memory_limit (PUBLISH refused with 0x97)",
   max_subscriptions_per_client: 'the client holds max_subscriptions_per_client subscriptions (SUBACK 0x97 / 0x80)',
   max_topic_length: 'a topic name or filter is longer than max_topic_length',
+  max_topic_levels: 'a topic name or filter has more levels than max_topic_levels',
 } as const;
 
 export type RefusalReason = keyof typeof REFUSAL_REASONS;
@@ -35,6 +36,7 @@ export function emptyRefusalCounts(): RefusalCounts {
     memory_limit: 0,
     max_subscriptions_per_client: 0,
     max_topic_length: 0,
+    max_topic_levels: 0,
   };
 }
 

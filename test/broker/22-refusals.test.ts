@@ -142,6 +142,17 @@ test('max_topic_length: PUBACK 0x90 (v5 QoS 1), DISCONNECT 0x90 (v5 QoS 0), clos
   broker.close();
 });
 
+test('max_topic_levels refusals are counted with the others', async () => {
+  const broker = startBroker({ maxTopicLevels: 2 });
+  const v5 = (await connect(broker, 'deep', {}, 5)).client;
+  v5.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('a/b/c')] });
+  assert.deepEqual((await v5.next('suback')).reasonCodes, [0x8f]);
+  v5.send({ type: 'publish', topic: 'a/b/c', payload: Buffer.from('x'), qos: 1, packetId: 1, retain: false, dup: false });
+  assert.equal((await v5.next('puback')).reasonCode, 0x90);
+  assert.equal(broker.stats().refusedByReason.max_topic_levels, 2);
+  broker.close();
+});
+
 test('memory_limit: while over it, v5 QoS 1/2 get PUBACK/PUBREC 0x97 with a reason; QoS 0 and 3.1.1 are dropped and counted; nothing is delivered', async () => {
   // 1 byte: any broker is over it from the first sample on.
   const broker = startBroker({ memoryLimit: 1 });

@@ -32,6 +32,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const tooDeep = checkTopicDepth(topic, options.maxTopicLevels, 'topic name');
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
+    broker.refuse({ limit: 'max_topic_levels', value: options.maxTopicLevels, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: connection.protocolVersion === 5 });
     if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(ReasonCode.TopicNameInvalid, tooDeep, 'publish');
     emit(broker, 'publishRefused', { clientId: connection.clientId, topic, reasonCode: ReasonCode.TopicNameInvalid, reason: tooDeep });
     acknowledge(connection, packet, packet.packetId ?? 0, ReasonCode.TopicNameInvalid);

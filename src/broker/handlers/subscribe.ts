@@ -40,6 +40,7 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
     const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
     if (tooDeep !== undefined) {
+      broker.refuse({ limit: 'max_topic_levels', value: broker.options.maxTopicLevels, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: true });
       emit(connection.broker, 'subscribeRefused', { clientId: connection.clientId, filter: subscription.filter, reasonCode: ReasonCode.TopicFilterInvalid, reason: tooDeep });
       reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.TopicFilterInvalid : SubackReturnCode.Failure);
       refusal ??= tooDeep;
