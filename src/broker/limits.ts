@@ -126,9 +126,28 @@ export class AddressRates {
   }
 }
 
-/** IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d: one address, one bucket. */
-function addressKey(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+/**
+ * The bucket an address counts in: an IPv4 address (with or without the ::ffff: a dual-stack
+ * listener gives it) is itself; an IPv6 address counts in its /64, since one host may use any
+ * address of the /64 its network gives it, so a flood cannot escape the limit by rotating them.
+ */
+export function addressKey(address: string): string {
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const zone = address.indexOf('%');
+  const bare = (zone === -1 ? address : address.slice(0, zone)).toLowerCase();
+  const gap = bare.indexOf('::');
+  let groups: string[];
+  if (gap === -1) groups = bare.split(':');
+  else {
+    const head = gap === 0 ? [] : bare.slice(0, gap).split(':');
+    const tail = gap + 2 >= bare.length ? [] : bare.slice(gap + 2).split(':');
+    groups = [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail];
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export interface AdmissionLimits {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Broker } from '../../src/broker/broker.js';
-import { AddressRates, MAX_TRACKED_ADDRESSES, RATE_WINDOW_MS } from '../../src/broker/limits.js';
+import { AddressRates, addressKey, MAX_TRACKED_ADDRESSES, RATE_WINDOW_MS } from '../../src/broker/limits.js';
 import { parseBrokerOptions } from '../../src/broker/options.js';
 import { brokerMemory } from '../../src/broker/overload.js';
 import { emptyRefusalCounts, RefusalLedger, REFUSAL_REASONS } from '../../src/broker/refusals.js';
@@ -73,6 +73,18 @@ test('max_connection_rate_per_address: one address is refused 0x9F while another
   assert.equal((await connectFrom(broker, '192.0.2.7', 'other')).reasonCode, 0);
   assert.equal(broker.stats().refusedByReason.max_connection_rate_per_address, 1);
   broker.close();
+});
+
+test('the per-address bucket of an address: IPv4 itself (::ffff: or not), IPv6 its /64', () => {
+  assert.equal(addressKey('192.0.2.1'), '192.0.2.1');
+  assert.equal(addressKey('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(addressKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+  assert.equal(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+  assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressKey('::1'), '0:0:0:0::/64');
+  assert.equal(addressKey('::'), '0:0:0:0::/64');
+  assert.equal(addressKey('2001:db8:1:2::'), '2001:db8:1:2::/64');
 });
 
 test('the per-address buckets are bounded and forget idle addresses', () => {
