@@ -126,6 +126,8 @@ test('/api/clients matches the connected clients; pages, sorts; /api/clients/:id
   assert.deepEqual([page.total, page.offset, page.limit, page.clients.map((c) => c.id)], [3, 1, 2, [ODD_ID, 'gamma']]);
   assert.deepEqual(((await get('/api/clients?offset=3')).json as ClientList).clients, []);
   assert.equal(((await get('/api/clients?limit=1000')).json as ClientList).limit, 1000);
+  const farthest = (await get(`/api/clients?offset=${Number.MAX_SAFE_INTEGER}`)).json as ClientList;
+  assert.deepEqual([farthest.total, farthest.offset, farthest.clients], [3, Number.MAX_SAFE_INTEGER, []]);
   const busiest = (await get('/api/clients?sort=messages')).json as ClientList;
   assert.deepEqual(busiest.clients.map((c) => c.id).slice(0, 2).sort(), ['alpha', 'gamma']);
   assert.equal(busiest.clients[2]?.id, ODD_ID);
@@ -135,6 +137,8 @@ test('/api/clients matches the connected clients; pages, sorts; /api/clients/:id
     ['limit=1001', /limit must be a whole number 1-1000/],
     ['offset=-1', /offset must be a whole number/],
     ['offset=1.5', /offset must be a whole number/],
+    [`offset=${Number.MAX_SAFE_INTEGER + 1}`, /offset must be a whole number 0-9007199254740991/],
+    ['offset=', /offset must be a whole number/],
     ['limit=ten', /limit must be a whole number/],
     ['sort=size', /sort must be one of id, messages, connected, got "size"/],
     ['limt=5', /unknown query parameter "limt"/],
