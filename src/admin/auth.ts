@@ -25,11 +25,16 @@ function hostName(header: string): string {
 }
 
 export class AdminAuth {
-  readonly #token: Buffer | undefined;
+  #token: Buffer | undefined;
 
   /** `token` undefined: the open, loopback-only mode. */
   constructor(token: string | undefined) {
     this.#token = token === undefined ? undefined : digest(token);
+  }
+
+  /** A new token (admin_token_file re-read on SIGHUP); requests from now on need it. */
+  setToken(token: string): void {
+    this.#token = digest(token);
   }
 
   get open(): boolean {

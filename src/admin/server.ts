@@ -34,6 +34,10 @@ export interface AdminServer {
   readonly host: string;
   readonly port: number;
   readonly open: boolean;
+  /** Requests from now on need this token (admin_token_file re-read on SIGHUP). */
+  setToken(token: string): void;
+  /** HTTPS: re-reads admin_certfile/admin_keyfile for new connections; throws TlsFileError, keeping the old ones, when one is unusable. */
+  reloadTls?: () => void;
   close(): Promise<void>;
 }
 
@@ -129,15 +133,20 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 
   let server: HttpServer;
   let protocol: AdminServer['protocol'] = 'admin-http';
-  if (config.tls !== undefined) {
+  let reloadTls: (() => void) | undefined;
+  const tls = config.tls;
+  if (tls !== undefined) {
+    const contextOptions = (): ReturnType<typeof secureContextOptions> => secureContextOptions({ ...tls, requireCertificate: false, handshakeTimeout: 10, useIdentityAsUsername: false, useSubjectAsUsername: false });
     let tlsOptions;
     try {
-      tlsOptions = secureContextOptions({ ...config.tls, requireCertificate: false, handshakeTimeout: 10, useIdentityAsUsername: false, useSubjectAsUsername: false });
+      tlsOptions = contextOptions();
     } catch (error) {
       metrics.close();
       throw new MoatError('MOAT_ERR_LISTEN', `cannot open the admin listener on ${at}: ${(error as Error).message}`, { cause: error });
     }
-    server = createHttpsServer({ ...tlsOptions, handshakeTimeout: 10_000 }, handler);
+    const https = createHttpsServer({ ...tlsOptions, handshakeTimeout: 10_000 }, handler);
+    reloadTls = () => https.setSecureContext(contextOptions());
+    server = https;
     protocol = 'admin-https';
   } else {
     server = createHttpServer(handler);
@@ -169,6 +178,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     get open() {
       return server.listening;
     },
+    setToken: (token) => auth.setToken(token),
+    ...(reloadTls === undefined ? {} : { reloadTls }),
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         metrics.close();

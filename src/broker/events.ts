@@ -55,6 +55,8 @@ export const BROKER_EVENTS = Object.freeze({
   passwordFileWarning: 'moat:auth:password-file-warning',
   adminDisconnect: 'moat:admin:disconnect',
   adminAuthFailed: 'moat:admin:auth-failed',
+  adminTokenReloaded: 'moat:admin:token-reloaded',
+  adminTokenReloadFailed: 'moat:admin:token-reload-failed',
 } as const);
 
 export type BrokerEvent = keyof typeof BROKER_EVENTS;
@@ -140,6 +142,10 @@ export interface BrokerEventFields {
   adminDisconnect: { clientId: string; username: Text; address: Text; by: Text };
   /** An admin API request without the right bearer token (`reason`: 'missing' or 'wrong') was answered 401. */
   adminAuthFailed: { address: Text; method: string; path: string; reason: 'missing' | 'wrong' };
+  /** SIGHUP re-read admin_token_file: requests from now on need its token. */
+  adminTokenReloaded: { file: string };
+  /** admin_token_file was unusable on SIGHUP (`err` names file:line and the fix); the old token stays. */
+  adminTokenReloadFailed: { file: string; err: string };
 }
 
 export type BrokerEventPayload<E extends BrokerEvent> = BrokerEventFields[E] & { readonly broker: Broker };

@@ -9,6 +9,7 @@ import { weakTokenProblem } from '../config/admin-options.js';
 import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
 import type { AdminConfig, BrokerConfig } from '../config/types.js';
 import type { EventTally } from '../observe/tally.js';
+import { TlsFileError } from '../transport/tls-files.js';
 import { MOAT_VERSION } from '../version.js';
 import type { ServerListener } from './listeners.js';
 
@@ -74,4 +75,35 @@ export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token:
   }
   emit(broker, 'listenerStarted', { protocol: server.protocol, host: server.host, port: server.port, path: undefined });
   return server;
+}
+
+/**
+ * What SIGHUP re-reads of the admin listener, or undefined when nothing: its certificate and key
+ * (tls_reloaded / tls_reload_failed, protocol admin-https) and admin_token_file. A file that cannot
+ * be used is logged and the old certificate or token stays in force.
+ */
+export function adminReload(admin: AdminConfig, server: AdminServer, broker: Broker): (() => Promise<void>) | undefined {
+  const reloadTls = server.reloadTls;
+  const tokenFile = admin.tokenFile;
+  if (reloadTls === undefined && tokenFile === undefined) return undefined;
+  return async () => {
+    if (reloadTls !== undefined) {
+      const where = { protocol: server.protocol, host: server.host, port: server.port };
+      try {
+        reloadTls();
+        emit(broker, 'tlsReloaded', { ...where, certfile: admin.tls?.certfile, keyfile: admin.tls?.keyfile, cafile: undefined, crlfile: undefined, pskFile: undefined });
+      } catch (error) {
+        emit(broker, 'tlsReloadFailed', { ...where, file: error instanceof TlsFileError ? error.file : undefined, err: (error as Error).message });
+      }
+    }
+    if (tokenFile !== undefined) {
+      try {
+        const token = await adminToken(admin);
+        if (token !== undefined) server.setToken(token);
+        emit(broker, 'adminTokenReloaded', { file: tokenFile });
+      } catch (error) {
+        emit(broker, 'adminTokenReloadFailed', { file: tokenFile, err: (error as Error).message });
+      }
+    }
+  };
 }

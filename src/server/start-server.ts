@@ -11,7 +11,7 @@ import { SysPublisher } from '../observe/sys.js';
 import { tallyOf } from '../observe/tally.js';
 import { MOAT_VERSION } from '../version.js';
 import type { AdminServer } from '../admin/server.js';
-import { adminToken, openAdmin } from './admin.js';
+import { adminReload, adminToken, openAdmin } from './admin.js';
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
@@ -88,7 +88,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     broker,
     listeners,
     admin,
-    reload: () => reloadServer({ broker, listeners, accessControls: controls }),
+    reload: () => reloadServer({ broker, listeners, accessControls: controls, admin: admin === undefined || config.admin === undefined ? undefined : adminReload(config.admin, admin, broker) }),
     close: () =>
       (closed ??= (async () => {
         sys.stop();

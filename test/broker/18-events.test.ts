@@ -349,9 +349,11 @@ test('TLS: a finished handshake reports its duration, TLS version and resumption
   broker.close();
 });
 
-test('admin API: a request with a wrong token, a client disconnected by an administrator', async () => {
+test('admin API: a request with a wrong token, a client disconnected by an administrator, the token file reloaded or kept', async () => {
   const token = 'a-token-of-at-least-sixteen-characters';
-  const server = await startServer(parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token ${token}\n`, join(dir, 'admin.conf')), { logger: silentLogger });
+  const tokenFile = join(dir, 'admin-token');
+  writeFileSync(tokenFile, `${token}\n`);
+  const server = await startServer(parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\n`, join(dir, 'admin.conf')), { logger: silentLogger });
   const base = `http://127.0.0.1:${server.admin?.port}`;
   const refused = await expectEvent(server.broker, 'adminAuthFailed', () => fetch(`${base}/api/stats`, { headers: { authorization: 'Bearer wrong' } }));
   assert.deepEqual([refused.address, refused.method, refused.path, refused.reason], ['127.0.0.1', 'GET', '/api/stats', 'wrong']);
@@ -362,6 +364,11 @@ test('admin API: a request with a wrong token, a client disconnected by an admin
   const kicked = await expectEvent(server.broker, 'adminDisconnect', () => fetch(`${base}/api/clients/kicked/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }));
   assert.deepEqual([kicked.clientId, kicked.username, kicked.address, kicked.by], ['kicked', 'op', '127.0.0.1', '127.0.0.1']);
   socket.destroy();
+  const reloaded = await expectEvent(server.broker, 'adminTokenReloaded', () => server.reload());
+  assert.equal(reloaded.file, tokenFile);
+  writeFileSync(tokenFile, '\n');
+  const kept = await expectEvent(server.broker, 'adminTokenReloadFailed', () => server.reload());
+  assert.deepEqual([kept.file, /admin\.conf:4: admin_token_file .* is empty/.test(kept.err)], [tokenFile, true]);
   await server.close();
 });
 
