@@ -8,9 +8,6 @@ import type { EventTally } from '../observe/tally.js';
 import { BadRequest, pageOf, paged } from './paging.js';
 import { clientDetail, clientView, connectedClients, findClient, type ClientView } from './views.js';
 
-/** Capacity percent at which /api/stats sets `alert` (the chapter's 80%). */
-export const CAPACITY_ALERT_PERCENT = 80;
-
 export interface ApiContext {
   readonly broker: Broker;
   readonly tally: EventTally;

@@ -13,7 +13,10 @@ import { TlsFileError } from '../transport/tls-files.js';
 import { MOAT_VERSION } from '../version.js';
 import type { ServerListener } from './listeners.js';
 
-/** Percent of the connection limit at which /api/stats says alert. */
+/**
+ * Percent of the connection limit at which /api/stats says alert: the chapter's 80%. When
+ * capacity_alert_threshold (the $SYS alert's option) is in the config, this should read it.
+ */
 const CAPACITY_ALERT_PERCENT = 80;
 
 /** The token in force: admin_token, or the first line of admin_token_file; ConfigError (file:line) when that file is unusable. */
