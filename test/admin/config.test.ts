@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { silentLogger } from '../../src/broker/logger.js';
 import { ConfigError, parseConfig, type BrokerConfig } from '../../src/config/index.js';
@@ -96,4 +97,24 @@ test('moat broker refuses an admin listener on 0.0.0.0 without a token: exit 2, 
   assert.equal(result.code, 2);
   assert.match(child.stderr.join('\n'), new RegExp(`${file.replace(/[.]/g, '\\.')}:4: admin_listener on 0\\.0\\.0\\.0:0 is reachable from other machines.*Fix: add "admin_token_file`));
   assert.ok(!child.logs.some((l) => l.includes('"listening"')), 'nothing listened');
+});
+
+test('an admin port already taken: moat broker exits 1 after listen_failed names the admin_listener line; nothing stays open', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const taken = (holder.address() as { port: number }).port;
+  try {
+    const file = join(dir, 'taken.conf');
+    writeFileSync(file, `listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener ${taken}\n`);
+    const { command, args } = moatCommand(['broker', '-c', file]);
+    const child = await spawnTracked(command, args, { name: 'moat' });
+    const result = await child.exited;
+    assert.equal(result.code, 1);
+    const line = child.logs.find((l) => l.includes('"listen_failed"'));
+    const failed = line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
+    assert.equal(failed?.['msg'], `cannot open the admin listener on 127.0.0.1:${taken} (${file}:3)`);
+    assert.match(String(failed?.['err']), /EADDRINUSE/);
+  } finally {
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+  }
 });
