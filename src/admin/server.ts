@@ -72,7 +72,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET';
     const url = new URL(request.url ?? '/', 'http://admin');
-    const segments = segmentsOf(url.pathname);
     const only = (allowed: readonly string[]): boolean => {
       if (allowed.includes(method)) return true;
       answer(response, 405, { error: `${url.pathname} answers ${allowed.filter((m) => m !== 'HEAD').join(', ')}, not ${method}` }, { allow: allowed.join(', ') });
@@ -107,7 +106,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       return;
     }
     let result: ApiAnswer | undefined;
-    const [api, resource, id, action, ...rest] = segments;
+    const [api, resource, id, action, ...rest] = segmentsOf(url.pathname);
     if (api === 'api' && rest.length === 0) {
       if (resource === 'stats' && id === undefined) result = only(GET) ? stats(context) : undefined;
       else if (resource === 'subscriptions' && id === undefined) result = only(GET) ? subscriptions(context, url.searchParams) : undefined;
