@@ -67,6 +67,8 @@ test('one token option, long enough; a certificate with its key; admin_* without
   assert.match(errors(`admin_listener 9100\nadmin_token ${TOKEN}\nadmin_token_file /etc/moat/t\n`)[0] ?? '', /^admin\.conf:5: admin_token is already set at admin\.conf:4/);
   assert.deepEqual(errors('admin_listener 9100\nadmin_token short\n'), ['admin.conf:4: admin_token is 5 characters long; an admin token must have at least 16. Fix: generate one with "openssl rand -hex 32" and put it in a file named by "admin_token_file PATH".']);
   assert.equal(parse(`admin_listener 9100\nadmin_token ${'x'.repeat(16)}\n`).admin?.token, 'x'.repeat(16));
+  assert.match(errors(`admin_listener 9100\nadmin_token ${'x'.repeat(15)}\n`)[0] ?? '', /admin_token is 15 characters long; an admin token must have at least 16/);
+  assert.match(errors('admin_listener 9100\nadmin_token two words\n')[0] ?? '', /admin_token takes one value/);
   assert.match(errors('admin_listener 9100\nadmin_certfile /a.crt\n')[0] ?? '', /^admin\.conf:4: the admin listener has admin_certfile but no admin_keyfile\. Fix: give both/);
   assert.match(errors('admin_listener 9100\nadmin_keyfile /a.key\n')[0] ?? '', /admin_keyfile but no admin_certfile/);
   const orphan = parse(`admin_token ${TOKEN}\n`);
