@@ -11,7 +11,7 @@ import type { EventTally } from '../observe/tally.js';
 import { secureContextOptions } from '../transport/tls-files.js';
 import { client, clients, disconnect, stats, subscriptions, type ApiAnswer, type ApiContext } from './api.js';
 import { AdminAuth } from './auth.js';
-import { BrokerMetrics } from './metrics.js';
+import { BrokerMetrics } from '../observe/metrics.js';
 import { BadRequest } from './paging.js';
 
 export interface AdminServerOptions {

@@ -8,8 +8,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Broker, BrokerStats } from '../broker/broker.js';
 import { DROP_REASONS } from '../broker/drops.js';
 import { BROKER_EVENTS, type BrokerEventPayload } from '../broker/events.js';
-import type { EventTally, TallySnapshot } from '../observe/tally.js';
-import { queueTotals, type QueueTotals } from './views.js';
+import type { EventTally, TallySnapshot } from './tally.js';
+import { queueTotals, type QueueTotals } from '../admin/views.js';
 
 interface Scrape {
   readonly stats: BrokerStats;
