@@ -2,7 +2,7 @@
 // across two listeners, max_connection_rate_per_address (loopback is not exempt) and
 // max_connection_rate. The refused client is told why — CONNACK 0x97 / 0x9F with a reason string
 // (v5), return code 3 (3.1.1) — the clients already in keep working, and every refusal is counted
-// in $SYS/broker/refused/<reason>. Mosquitto 2.0.11 has none of these options (it refuses to start
+// in $SYS/broker/refused/<reason>, also under a storm of 1,500 connects. Mosquitto 2.0.11 has none of these options (it refuses to start
 // with them: "Unknown configuration variable"), so these run against moat only.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -138,5 +138,61 @@ describe('max_connection_rate 3', () => {
     inside.client.send(encode({ type: 'pingreq' }, 4));
     assert.ok(await inside.client.until(() => inside.client.packets.some((p) => p.type === 'pingresp'), 5000), inside.client.describe());
     assert.ok(broker.logs.some((line) => line.includes('"limit_refused"') && line.includes('"limit":"max_connection_rate"')));
+  });
+});
+
+describe('a connection storm against max_connection_rate 200 and max_connection_rate_per_address 10', () => {
+  let broker: RunningMoat;
+  const open: RawClient[] = [];
+  after(async () => {
+    for (const client of open) client.destroy();
+    await broker?.stop();
+  });
+
+  test('1,500 connects from 30 addresses: each is answered or closed, every refusal is counted once, a bystander is served throughout', async () => {
+    broker = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nmax_connection_rate 200\nmax_connection_rate_per_address 10\nsys_interval 1\nconnection_messages false\n' });
+    const watcher = await watchRefused(broker.host, broker.port, '#', '127.0.0.250');
+    const bystander = await attempt(broker.host, broker.port, 'bystander', 4, '127.0.0.251');
+    open.push(watcher.client, bystander.client);
+    assert.equal(codeOf(bystander), 0);
+    let pings = 0;
+    let pongs = 0;
+    const pinger = setInterval(() => {
+      pings++;
+      bystander.client.send(encode({ type: 'pingreq' }, 4));
+    }, 20);
+    const outcomes = new Map<string, number>();
+    const total = 1500;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < total) {
+        const i = next++;
+        const version = i % 2 === 0 ? 5 : 4;
+        const a = await attempt(broker.host, broker.port, `storm-${i}`, version, `127.0.1.${(i % 30) + 1}`);
+        const code = codeOf(a);
+        const key = code === undefined ? 'closed' : String(code);
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        a.client.destroy();
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: 50 }, worker));
+    } finally {
+      clearInterval(pinger);
+    }
+    const answered = [...outcomes.values()].reduce((a, b) => a + b, 0);
+    assert.equal(answered, total, JSON.stringify([...outcomes]));
+    for (const key of outcomes.keys()) assert.ok(['0', '3', '159', 'closed'].includes(key), JSON.stringify([...outcomes]));
+    const refused = total - (outcomes.get('0') ?? 0);
+    assert.ok(refused > 0, JSON.stringify([...outcomes]));
+    // The bystander's pings were all answered.
+    assert.ok(await bystander.client.until(() => (pongs = bystander.client.packets.filter((p) => p.type === 'pingresp').length) === pings, 5000), `${pongs} of ${pings}`);
+    // Every refusal counted exactly once: $SYS/broker/refused/<limit> add up to the refused attempts.
+    const sums = (): number => {
+      const latest = new Map<string, number>();
+      for (const p of watcher.client.packets) if (p.type === 'publish' && p.topic !== '$SYS/broker/refused') latest.set(p.topic, Number(p.payload.toString()));
+      return [...latest.values()].reduce((a, b) => a + b, 0);
+    };
+    assert.ok(await watcher.client.until(() => sums() === refused, 5000), `${sums()} counted, ${refused} refused: ${JSON.stringify([...outcomes])}`);
   });
 });
