@@ -2,8 +2,9 @@
 // across two listeners, max_connection_rate_per_address (loopback is not exempt) and
 // max_connection_rate. The refused client is told why — CONNACK 0x97 / 0x9F with a reason string
 // (v5), return code 3 (3.1.1) — the clients already in keep working, and every refusal is counted
-// in $SYS/broker/refused/<reason>, also under a storm of 1,500 connects. Mosquitto 2.0.11 has none of these options (it refuses to start
-// with them: "Unknown configuration variable"), so these run against moat only.
+// in $SYS/broker/refused/<reason>, also under a storm of 1,500 connects. Mosquitto 2.0.11 has none
+// of these options (it refuses to start with them: "Unknown configuration variable"), so these run
+// against moat only.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { encode } from '../../src/codec/encode.js';
