@@ -43,6 +43,7 @@ export const BROKER_EVENTS = Object.freeze({
   pskFileWarning: 'moat:tls:psk-file-warning',
   storeError: 'moat:store:error',
   limitRefused: 'moat:limit:refused',
+  capacityAlert: 'moat:capacity:alert',
   listenerStarted: 'moat:listener:started',
   listenerFailed: 'moat:listener:failed',
   insecureListener: 'moat:listener:insecure',
@@ -114,6 +115,11 @@ export interface BrokerEventFields {
    * 0x97 / 3 with the reason, false when the socket had to be closed at once (too many refusals waiting).
    */
   limitRefused: { limit: 'max_connections'; value: number; listener: string; address: Text; clientId: Text; answered: boolean };
+  /**
+   * Connections reached capacity_alert_threshold percent of the configured limit (`state` 'set', with
+   * the `alert` text $SYS/broker/capacity/alert carries), or fell back below it with hysteresis ('cleared').
+   */
+  capacityAlert: { state: 'set' | 'cleared'; connected: number; limit: number; percent: number; threshold: number; alert: Text };
   /** A listener of the server is open; `path` for a Unix socket. */
   listenerStarted: { protocol: string; host: string; port: number; path: Text };
   /** A listener could not be opened; `reason` names it and its file:line. The server does not start. */

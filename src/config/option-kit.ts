@@ -107,6 +107,7 @@ export interface Draft {
     maxQueuedMessages: number;
     maxQueuedBytes: number;
     sysInterval: number;
+    capacityAlertThreshold: number;
     maxTopicLevels: number;
     publisherFlowControl: boolean;
     connectTimeout: number;

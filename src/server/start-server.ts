@@ -57,7 +57,8 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   const sys = new SysPublisher(broker, {
     intervalSeconds: config.sysInterval,
     version: MOAT_VERSION,
-    connectionLimit: config.listeners[0]?.maxConnections ?? -1,
+    connectionLimit: configuredConnectionLimit(config),
+    capacityAlertThreshold: config.capacityAlertThreshold,
     securityWarnings: security.flatMap((s) => s.warnings),
   });
   sys.start();
@@ -87,4 +88,17 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
         await Promise.all(listeners.map((l) => l.listening.close()));
       })()),
   };
+}
+
+/**
+ * The connection limit $SYS and the capacity alert divide by: the listeners' max_connections added
+ * up, -1 (unlimited) when any listener has none, since then nothing bounds the broker.
+ */
+export function configuredConnectionLimit(config: Pick<BrokerConfig, 'listeners'>): number {
+  let total = 0;
+  for (const listener of config.listeners) {
+    if (listener.maxConnections < 0) return -1;
+    total += listener.maxConnections;
+  }
+  return config.listeners.length === 0 ? -1 : total;
 }
