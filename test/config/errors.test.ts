@@ -77,6 +77,9 @@ const exact: readonly [text: string, message: string][] = [
   ],
   ['log_type verbose\n', 'moat.conf:1: log_type expects one of none, all, debug, error, warning, notice, information, subscribe, unsubscribe, websockets, internal, got "verbose". Fix: write e.g. "log_type error".'],
   ['max_topic_levels 32769\n', 'moat.conf:1: max_topic_levels expects a whole number 1-32768, got "32769". Fix: write e.g. "max_topic_levels 201".'],
+  ['capacity_alert_threshold 0\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "0". Fix: write e.g. "capacity_alert_threshold 80".'],
+  ['capacity_alert_threshold 101\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "101". Fix: write e.g. "capacity_alert_threshold 80".'],
+  ['capacity_alert_threshold 80.5\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "80.5". Fix: write e.g. "capacity_alert_threshold 80".'],
   ['connect_timeout 0\n', 'moat.conf:1: connect_timeout expects a whole number 1-65535, got "0". Fix: write e.g. "connect_timeout 10".'],
 ];
 
