@@ -6,9 +6,14 @@
 // then describe everything before its SUBSCRIBE (its own CONNECT and CONNACK included, as both
 // brokers count them) and nothing after. Mosquitto's own $SYS messages are retained messages too
 // (retained messages/count and messages/stored include them); moat counts its own the same way.
-// Then moat's capacity alert: max_connections 10, capacity_alert_threshold 80.
+// Then moat's own: the capacity alert (max_connections 10, capacity_alert_threshold 80), and
+// refusals and failed logins by reason, per interval and in total.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
 import { encode } from '../../src/codec/encode.js';
 import type { Packet, PublishPacket, QoS, Subscription } from '../../src/codec/types.js';
 import { brokerTargets, startMoat, type RunningBroker } from '../kit/index.js';
@@ -320,6 +325,43 @@ describe('$SYS capacity alert (moat): max_connections 10, capacity_alert_thresho
     } finally {
       for (const client of clients) client.raw.destroy();
       await broker.stop();
+    }
+  });
+});
+
+describe('$SYS refusals and failed logins (moat)', () => {
+  test('clients/refused/<reason> and auth/failures/{total,interval} count wrong passwords; the interval value falls back to 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'moat-sys-auth-'));
+    const passwd = join(dir, 'passwd');
+    await writeFile(passwd, `sensor:${formatPasswordHash(await hashPassword('right', { iterations: 1000 }))}\n`, { mode: 0o644 });
+    const broker = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\npassword_file ${passwd}\nsys_interval 1\n` });
+    const clients: RawClient[] = [];
+    try {
+      const observer = await CountingClient.connect(broker, 'auth-observer');
+      clients.push(observer.raw);
+      await observer.subscribe(1, [
+        ['$SYS/broker/auth/#', 0],
+        ['$SYS/broker/clients/refused/#', 0],
+      ]);
+      const published = (topic: string): string[] => observer.raw.packets.flatMap((p) => (p.type === 'publish' && p.topic === `$SYS/broker/${topic}` ? [p.payload.toString('utf8')] : []));
+      await observer.expect((p) => p.type === 'publish' && p.topic === '$SYS/broker/auth/failures/interval', 'the retained interval value');
+      for (const version of [5, 4] as const) {
+        const client = await RawClient.open({ host: broker.host, port: broker.port, version });
+        clients.push(client);
+        client.send(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: version, clean: true, keepalive: 60, clientId: `wrong-${version}`, username: 'sensor', password: Buffer.from('wrong') }, version));
+        const connack = await client.waitFor('connack', 5000);
+        assert.notEqual(connack?.reasonCode, 0, client.describe());
+      }
+      const settled = (): boolean => published('auth/failures/total').at(-1) === '2' && published('auth/failures/interval').at(-1) === '0';
+      assert.ok(await observer.raw.until(settled, 8000), `total ${JSON.stringify(published('auth/failures/total'))}, interval ${JSON.stringify(published('auth/failures/interval'))}`);
+      const intervals = published('auth/failures/interval').map(Number);
+      assert.equal(intervals.reduce((a, b) => a + b, 0), 2, `per-interval values ${JSON.stringify(intervals)} add up to the total`);
+      assert.ok(intervals.some((n) => n > 0));
+      assert.equal(published('clients/refused/bad_user_name_or_password').at(-1), '2');
+    } finally {
+      for (const client of clients) client.destroy();
+      await broker.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
