@@ -183,7 +183,8 @@ export class SysPublisher {
     put('publish/bytes/received', stats.publishBytesReceived);
     put('publish/bytes/sent', stats.publishBytesSent);
 
-    // moat's own.
+    // moat's own. messages/inflight is in mosquitto(8) but Mosquitto 2.0.11 does not publish it.
+    put('messages/inflight', stats.inflight);
     const limit = this.#options.connectionLimit;
     if (limit > 0) {
       put('clients/limit', limit);

@@ -246,6 +246,7 @@ for (const target of brokerTargets()) {
         if (moat) {
           // moat's own: drops by reason, no limit configured, nothing refused.
           assert.equal(value('publish/messages/dropped/queue_full'), '10');
+          assert.equal(value('messages/inflight'), '0');
           assert.equal(value('clients/limit'), undefined);
           assert.equal(value('capacity/percent'), undefined);
           assert.equal(value('capacity/alert'), undefined);
@@ -322,6 +323,18 @@ describe('$SYS capacity alert (moat): max_connections 10, capacity_alert_thresho
       );
       assert.match(lines[0]?.msg ?? '', /connections 8\/10 \(80\.0%\) crossed capacity_alert_threshold 80%/);
       clients.push(observer);
+
+      // Full (5 more: 10 of 10), then one more is refused with 0x97, counted by reason and by limit.
+      for (let i = 0; i < 5; i++) clients.push(await CountingClient.connect(broker, `full-${i}`));
+      const over = await RawClient.open({ host: broker.host, port: broker.port, version: 5 });
+      over.send(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 60, clientId: 'over' }, 5));
+      const refused = await over.waitFor('connack', 5000);
+      over.destroy();
+      assert.equal(refused?.reasonCode, 0x97, over.describe());
+      await observer.subscribe(2, [['$SYS/broker/clients/refused/#', 0]]);
+      await waitFor('$SYS/broker/clients/refused/limit/max_connections', '1', 'the limit refusal');
+      await waitFor('$SYS/broker/clients/refused/quota_exceeded', '1', 'the refusal by reason');
+      await waitFor(percent, '100.0', '10 of 10');
     } finally {
       for (const client of clients) client.raw.destroy();
       await broker.stop();
