@@ -378,3 +378,24 @@ describe('$SYS refusals and failed logins (moat)', () => {
     }
   });
 });
+
+describe('$SYS clients/limit with two listeners (moat)', () => {
+  test("the listeners' max_connections added up; none when one listener is unlimited", async () => {
+    for (const [config, expected] of [
+      ['listener 0 127.0.0.1\nmax_connections 3\nlistener 0 127.0.0.1\nmax_connections 4\n', '7'],
+      ['listener 0 127.0.0.1\nmax_connections 3\nlistener 0 127.0.0.1\n', undefined],
+    ] as const) {
+      const broker = await startMoat({ config: `${config}allow_anonymous true\nsys_interval 1\n` });
+      try {
+        const observer = await CountingClient.connect(broker, 'limit-observer');
+        const sys = await readSys(observer);
+        observer.raw.destroy();
+        assert.ok(sys.has('$SYS/broker/clients/connected'));
+        assert.equal(sys.get('$SYS/broker/clients/limit'), expected);
+        assert.equal(sys.get('$SYS/broker/capacity/percent'), expected === undefined ? undefined : '0.0');
+      } finally {
+        await broker.stop();
+      }
+    }
+  });
+});
