@@ -209,23 +209,22 @@ export class SysPublisher {
     const tally = this.#tally.snapshot();
     const heap = heapInUse();
     const now = Date.now() / 1000;
-    LOADS.forEach(([, count], series) => (this.#loads[series] as LoadAverage).update(count(stats), now));
+    // Mosquitto publishes a load when it moved by 0.01 or more, whatever its printed value did.
+    const loadMoved = new Map<string, boolean>();
+    LOADS.forEach(([topic, count], series) => {
+      const load = this.#loads[series] as LoadAverage;
+      load.update(count(stats), now);
+      LOAD_WINDOWS.forEach(([window], i) => loadMoved.set(`$SYS/broker/load/${topic}/${window}`, load.changed[i] as boolean));
+    });
     const values = this.#values(stats, tally, heap);
     this.#heapMaximum = Math.max(this.#heapMaximum, heap);
     this.#previous = { authFailures: tally.authFailures, tlsFailures: sum(tally.tlsHandshakeFailures) };
     for (const [topic, value] of values) {
-      const load = /^\$SYS\/broker\/load\/(.+)\/(1min|5min|15min)$/.exec(topic);
-      const changed = load !== null ? this.#loadChanged(load[1] as string, load[2] as string) : this.#published.get(topic) !== value;
+      const changed = loadMoved.get(topic) ?? this.#published.get(topic) !== value;
       if (!changed && topic !== '$SYS/broker/uptime') continue;
       this.#published.set(topic, value);
       this.#broker.publishSimple(topic, value, 0, true);
     }
-  }
-
-  #loadChanged(series: string, window: string): boolean {
-    const index = LOADS.findIndex(([topic]) => topic === series);
-    const windowIndex = LOAD_WINDOWS.findIndex(([name]) => name === window);
-    return this.#loads[index]?.changed[windowIndex] ?? true;
   }
 }
 
