@@ -229,6 +229,16 @@ export class Broker {
     return this.#sessions.get(clientId);
   }
 
+  /** Every session, connected or not, in the order they were made (read-only: the admin API lists them). */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** False once close() was called: new connections are turned away (the admin API's /readyz). */
+  get accepting(): boolean {
+    return !this.#closed;
+  }
+
   /** persistent_client_expiration caps every session's expiry, including 3.1.1 "never". */
   capSessionExpiry(requested: number): number {
     const cap = this.options.persistentClientExpiration;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capacityAlertText, clearBelowPercent } from '../../src/observe/capacity.js';
 import { SysPublisher } from '../../src/observe/sys.js';
-import { configuredConnectionLimit } from '../../src/server/start-server.js';
+import { connectionLimitOf } from '../../src/server/admin.js';
 import { until } from '../kit/wait.js';
 import { connect, startBroker } from './helper.js';
 
@@ -72,7 +72,7 @@ test('$SYS: each update publishes the uptime, and any other value only when it c
 });
 
 test('$SYS: the configured limit is the listeners\' max_connections added up, unlimited when any listener is', () => {
-  const limit = (...values: number[]): number => configuredConnectionLimit({ listeners: values.map((maxConnections) => ({ maxConnections })) as never });
+  const limit = (...values: number[]): number => connectionLimitOf({ listeners: values.map((maxConnections) => ({ maxConnections })) as never });
   assert.equal(limit(50), 50);
   assert.equal(limit(50, 25), 75);
   assert.equal(limit(50, -1), -1);
