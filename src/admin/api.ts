@@ -14,7 +14,8 @@ export interface ApiContext {
   readonly version: string;
   /** The configured connection limit; -1 = none. */
   readonly connectionLimit: number;
-  readonly alertPercent: number;
+  /** The capacity alert's text while it is set ($SYS/broker/capacity/alert, with its hysteresis). */
+  readonly capacityAlert: () => string | undefined;
 }
 
 /** What a route answers: a status and a JSON body (headers such as Allow besides). */
@@ -45,7 +46,7 @@ export function stats(context: ApiContext): ApiAnswer {
     body: {
       version: context.version,
       uptimeSeconds: s.uptimeSeconds,
-      connections: { connected: s.connected, limit: connectionLimit, peak: s.peakConnections, percent, alert: percent !== null && percent >= context.alertPercent },
+      connections: { connected: s.connected, limit: connectionLimit, peak: s.peakConnections, percent, alert: context.capacityAlert() !== undefined },
       sessions: s.sessions,
       subscriptions: s.subscriptions,
       retained: s.retained,
@@ -53,6 +54,8 @@ export function stats(context: ApiContext): ApiAnswer {
       bytes: { received: s.bytesReceived, sent: s.bytesSent },
       dropped: { total: s.dropped, byReason: s.droppedByReason },
       refused: { total: sum(t.connectRefused), byReason: t.connectRefused },
+      // Refusals by a configured limit (connections, rates, memory, subscriptions, topics), by limit.
+      limitRefused: { total: s.refused, byReason: s.refusedByReason },
       authFailures: t.authFailures,
       tlsHandshakeFailures: sum(t.tlsHandshakeFailures),
     },

@@ -24,7 +24,7 @@ export interface AdminServerOptions {
   /** The configured connection limit; -1 = none. */
   readonly connectionLimit: number;
   /** Capacity percent at which /api/stats says alert. */
-  readonly alertPercent: number;
+  readonly capacityAlert: () => string | undefined;
   /** Why the server is not ready (a listener closed, the broker shutting down); empty = ready. */
   readonly readiness: () => readonly string[];
 }
@@ -66,7 +66,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const { config, broker } = options;
   const auth = new AdminAuth(options.token);
   const metrics = new BrokerMetrics({ broker, tally: options.tally, version: options.version, connectionLimit: options.connectionLimit });
-  const context: ApiContext = { broker, tally: options.tally, version: options.version, connectionLimit: options.connectionLimit, alertPercent: options.alertPercent };
+  const context: ApiContext = { broker, tally: options.tally, version: options.version, connectionLimit: options.connectionLimit, capacityAlert: options.capacityAlert };
   const at = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port} (${config.source.file}:${config.source.line})`;
 
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {

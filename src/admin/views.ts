@@ -72,27 +72,3 @@ export function findClient(broker: Broker, clientId: string): ConnectedClient | 
   const connection = session?.connection;
   return session !== undefined && connection !== undefined && connection.connected ? { session, connection } : undefined;
 }
-
-export interface QueueTotals {
-  readonly queued: number;
-  readonly queuedBytes: number;
-  /** The longest single queue. */
-  readonly deepest: number;
-  readonly inflight: number;
-}
-
-/** Queue and in-flight sizes over every session (one pass; at scrape time, not per message). */
-export function queueTotals(broker: Broker): QueueTotals {
-  let queued = 0;
-  let queuedBytes = 0;
-  let deepest = 0;
-  let inflight = 0;
-  for (const session of broker.sessions()) {
-    const length = session.queueLength;
-    queued += length;
-    queuedBytes += session.queuedBytes;
-    if (length > deepest) deepest = length;
-    inflight += session.inflight.size;
-  }
-  return { queued, queuedBytes, deepest, inflight };
-}

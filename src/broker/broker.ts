@@ -39,6 +39,9 @@ export interface BrokerCounters {
   /** PUBLISH packets sent to clients, in all and by QoS. */
   messagesSent: number;
   readonly messagesSentByQos: [number, number, number];
+  /** Payload bytes of those PUBLISH packets (Mosquitto's $SYS/broker/publish/bytes/...). */
+  publishBytesReceived: number;
+  publishBytesSent: number;
   /** Control packets of every type, in each direction (Mosquitto's $SYS/broker/messages/...). */
   packetsReceived: number;
   packetsSent: number;
@@ -59,8 +62,18 @@ export interface BrokerStats extends Readonly<BrokerCounters> {
   readonly connected: number;
   /** Sessions, connected or not. */
   readonly sessions: number;
+  /** Subscriptions of every session, connected or not; shared ones included (and counted in sharedSubscriptions too). */
   readonly subscriptions: number;
+  readonly sharedSubscriptions: number;
   readonly retained: number;
+  readonly retainedBytes: number;
+  /** Messages waiting in sessions' queues, and QoS 1/2 messages sent and not yet acknowledged, with their payload bytes. */
+  readonly queued: number;
+  readonly queuedBytes: number;
+  /** Messages in the deepest single session queue: the one stuck consumer among thousands. */
+  readonly deepestQueue: number;
+  readonly inflight: number;
+  readonly inflightBytes: number;
   /** Messages accepted and then not delivered, in all and by reason. */
   readonly dropped: number;
   readonly droppedByReason: Readonly<DropCounts>;
@@ -105,6 +118,8 @@ export class Broker {
     messagesReceivedByQos: [0, 0, 0],
     messagesSent: 0,
     messagesSentByQos: [0, 0, 0],
+    publishBytesReceived: 0,
+    publishBytesSent: 0,
     packetsReceived: 0,
     packetsSent: 0,
     bytesReceived: 0,
@@ -222,6 +237,20 @@ export class Broker {
   }
 
   stats(): BrokerStats {
+    // Summed per call (once per sys_interval or scrape), so delivering costs no extra bookkeeping.
+    let queued = 0;
+    let queuedBytes = 0;
+    let deepestQueue = 0;
+    let inflight = 0;
+    let inflightBytes = 0;
+    for (const session of this.#sessions.values()) {
+      const length = session.queueLength;
+      queued += length;
+      if (length > deepestQueue) deepestQueue = length;
+      queuedBytes += session.queuedBytes;
+      inflight += session.inflight.size;
+      inflightBytes += session.inflightBytes;
+    }
     return {
       ...this.counters,
       messagesReceivedByQos: [...this.counters.messagesReceivedByQos],
@@ -230,7 +259,14 @@ export class Broker {
       connected: this.#connectedCount,
       sessions: this.#sessions.size,
       subscriptions: this.router.subscriptionCount,
+      sharedSubscriptions: this.router.sharedSubscriptionCount,
       retained: this.retained.count,
+      retainedBytes: this.retained.bytes,
+      queued,
+      queuedBytes,
+      deepestQueue,
+      inflight,
+      inflightBytes,
       dropped: this.drops.total,
       droppedByReason: { ...this.drops.byReason },
       refused: this.refusals.total,

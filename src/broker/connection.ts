@@ -452,6 +452,7 @@ export class Connection implements ParserHandler {
     const counters = this.broker.counters;
     counters.messagesSent++;
     counters.messagesSentByQos[qos]++;
+    counters.publishBytesSent += message.payload.length;
     this.messagesOut++;
     return true;
   }

@@ -102,6 +102,15 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
     message: (p) => `overload protection: not reading ${p.clientId === undefined ? 'a client' : `client ${clip(p.clientId)}`} (${p.cause === 'memory' ? 'memory near memory_limit' : 'event loop lag over max_event_loop_lag'})`,
   },
   overloadReleased: { event: 'overload_released', level: 'info', message: 'overload protection: reading the client again' },
+  capacityAlert: {
+    event: 'capacity_alert',
+    level: (p) => (p.state === 'set' ? 'warn' : 'info'),
+    message: (p) =>
+      p.state === 'set'
+        ? `capacity alert: ${p.alert ?? ''}`
+        : `capacity alert cleared: connections ${p.connected}/${p.limit} (${p.percent.toFixed(1)}%) are back below capacity_alert_threshold ${p.threshold}%`,
+    omit: ['alert'],
+  },
   storeError: { event: 'store_error', level: 'error', message: (p) => `the store failed to ${p.operation}` },
   listenerStarted: { event: 'listening', level: 'info', message: (p) => `listening on ${p.path ?? `${p.host}:${p.port}`} (${p.protocol})` },
   listenerFailed: { event: 'listen_failed', level: 'error', message: (p) => p.reason, omit: ['reason'] },

@@ -49,6 +49,7 @@ export const BROKER_EVENTS = Object.freeze({
   limitSummary: 'moat:limit:summary',
   overloadHeld: 'moat:overload:held',
   overloadReleased: 'moat:overload:released',
+  capacityAlert: 'moat:capacity:alert',
   listenerStarted: 'moat:listener:started',
   listenerFailed: 'moat:listener:failed',
   insecureListener: 'moat:listener:insecure',
@@ -139,6 +140,11 @@ export interface BrokerEventFields {
   overloadHeld: { clientId: Text; address: Text; cause: OverloadCause; bytes: number; memory: number; lagMs: number };
   /** The broker recovered: a held publisher is read again after `heldMs`. */
   overloadReleased: { clientId: Text; address: Text; heldMs: number };
+  /**
+   * Connections reached capacity_alert_threshold percent of the configured limit (`state` 'set', with
+   * the `alert` text $SYS/broker/capacity/alert carries), or fell back below it with hysteresis ('cleared').
+   */
+  capacityAlert: { state: 'set' | 'cleared'; connected: number; limit: number; percent: number; threshold: number; alert: Text };
   /** A listener of the server is open; `path` for a Unix socket. */
   listenerStarted: { protocol: string; host: string; port: number; path: Text };
   /** A listener could not be opened; `reason` names it and its file:line. The server does not start. */

@@ -16,6 +16,10 @@ export class RetainedMessages {
     return this.#store.retainedCount;
   }
 
+  get bytes(): number {
+    return this.#store.retainedBytes;
+  }
+
   /** Stores or clears (empty payload [MQTT-3.3.1-6]) the retained message of a PUBLISH with RETAIN set. */
   store(message: Message): void {
     if (!message.retain) return;

@@ -33,6 +33,11 @@ export class Router {
     return this.#trie.size;
   }
 
+  /** Shared subscriptions (members of `$share/` groups), part of subscriptionCount. */
+  get sharedSubscriptionCount(): number {
+    return this.#trie.sharedSize;
+  }
+
   subscribe(entry: SubscriptionEntry): boolean {
     return this.#trie.add(entry.filter, entry.session.clientId, entry);
   }

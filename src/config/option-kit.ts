@@ -122,6 +122,7 @@ export interface Draft {
     maxQueuedMessages: number;
     maxQueuedBytes: number;
     sysInterval: number;
+    capacityAlertThreshold: number;
     maxTopicLevels: number;
     publisherFlowControl: boolean;
     globalMaxConnections: number;

@@ -339,6 +339,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     apply: global('publisherFlowControl', (ctx) => bool(ctx, 'true')),
   },
   sys_interval: { scope: 'global', example: '10', apply: global('sysInterval', (ctx) => wholeNumber(ctx, 0, 65535, '10')) },
+  capacity_alert_threshold: {
+    scope: 'global',
+    example: '80',
+    apply: global('capacityAlertThreshold', (ctx) => wholeNumber(ctx, 1, 100, '80')),
+  },
   connect_timeout: {
     scope: 'global',
     example: '10',

@@ -117,6 +117,7 @@ class ParseState {
         maxQueuedMessages: CONFIG_DEFAULTS.maxQueuedMessages,
         maxQueuedBytes: CONFIG_DEFAULTS.maxQueuedBytes,
         sysInterval: CONFIG_DEFAULTS.sysInterval,
+        capacityAlertThreshold: CONFIG_DEFAULTS.capacityAlertThreshold,
         maxTopicLevels: CONFIG_DEFAULTS.maxTopicLevels,
         publisherFlowControl: CONFIG_DEFAULTS.publisherFlowControl,
         globalMaxConnections: CONFIG_DEFAULTS.globalMaxConnections,

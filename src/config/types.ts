@@ -55,6 +55,8 @@ export const CONFIG_DEFAULTS = {
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
   sysInterval: 10,
+  /** moat extension: percent of the connection limit at which $SYS/broker/capacity/alert is set. */
+  capacityAlertThreshold: 80,
   /** moat extension: levels a topic or filter may have; Mosquitto 2.0 refuses more than 200 separators (201 levels). */
   maxTopicLevels: 201,
   /** moat extension: hold publishers while a QoS 1/2 subscriber they feed catches up, before dropping. */
@@ -293,6 +295,8 @@ export interface BrokerConfig {
   readonly maxEventLoopLag: number;
   /** `sys_interval`: seconds between $SYS updates; 0 = $SYS off. */
   readonly sysInterval: number;
+  /** `capacity_alert_threshold` (moat extension): percent of the connection limit at which the capacity alert is set, 1-100. */
+  readonly capacityAlertThreshold: number;
   /** `connect_timeout` (moat extension): seconds a new connection has to send CONNECT. */
   readonly connectTimeout: number;
   /** `upgrade_outgoing_qos`: deliver at the subscription's QoS even if the message's is lower (non-standard). */

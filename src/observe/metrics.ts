@@ -7,14 +7,13 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Broker, BrokerStats } from '../broker/broker.js';
 import { DROP_REASONS } from '../broker/drops.js';
+import { REFUSAL_REASONS } from '../broker/refusals.js';
 import { BROKER_EVENTS, type BrokerEventPayload } from '../broker/events.js';
 import type { EventTally, TallySnapshot } from './tally.js';
-import { queueTotals, type QueueTotals } from '../admin/views.js';
 
 interface Scrape {
   readonly stats: BrokerStats;
   readonly tally: TallySnapshot;
-  readonly queues: QueueTotals;
 }
 
 export interface MetricsOptions {
@@ -46,7 +45,7 @@ export class BrokerMetrics {
     // nodejs_eventloop_lag_*, nodejs_heap_*, process_* (the default names dashboards expect).
     collectDefaultMetrics({ register: this.registry });
 
-    const snapshot = (): Scrape => (this.#scrape ??= { stats: broker.stats(), tally: tally.snapshot(), queues: queueTotals(broker) });
+    const snapshot = (): Scrape => (this.#scrape ??= { stats: broker.stats(), tally: tally.snapshot() });
     const gauge = (name: string, help: string, read: (s: BrokerStats) => number): void => {
       new Gauge({ name, help, registers, collect() { this.set(read(snapshot().stats)); } });
     };
@@ -86,19 +85,16 @@ export class BrokerMetrics {
     counter('moat_sent_bytes_total', 'MQTT bytes written to clients (without TLS and WebSocket framing).', (s) => s.bytesSent);
     labelled('moat_messages_dropped_total', 'Messages accepted and then not delivered, by reason.', 'reason', () => snapshot().stats.droppedByReason, Object.keys(DROP_REASONS));
     labelled('moat_connections_refused_total', 'CONNECTs refused, by the reason the client was told (closed_without_connack: none).', 'reason', () => snapshot().tally.connectRefused);
-    labelled('moat_limit_refusals_total', 'Clients refused by a configured limit, by the limit.', 'limit', () => snapshot().tally.limitRefused, ['max_connections']);
+    labelled('moat_limit_refusals_total', 'Clients refused by a configured limit, by the limit.', 'limit', () => snapshot().stats.refusedByReason, Object.keys(REFUSAL_REASONS));
     new Counter({ name: 'moat_auth_failures_total', help: 'Logins refused for their credentials or a ban.', registers, collect() { this.reset(); this.inc(snapshot().tally.authFailures); } });
     labelled('moat_tls_handshake_failures_total', 'TLS handshakes that failed, by reason (timeout, error, client_certificate_refused).', 'reason', () => snapshot().tally.tlsHandshakeFailures, ['timeout', 'error', 'client_certificate_refused']);
     new Counter({ name: 'moat_sessions_expired_total', help: 'Offline sessions removed when their expiry elapsed.', registers, collect() { this.reset(); this.inc(snapshot().tally.sessionsExpired); } });
-    // Queue depths: summed over sessions at scrape time (no per-message work), with the deepest
-    // single queue, which is what finds the one stuck consumer among thousands.
-    const queue = (name: string, help: string, read: (q: QueueTotals) => number): void => {
-      new Gauge({ name, help, registers, collect() { this.set(read(snapshot().queues)); } });
-    };
-    queue('moat_queued_messages', 'Messages waiting in session queues (offline sessions and full in-flight windows).', (q) => q.queued);
-    queue('moat_queued_bytes', 'Payload bytes waiting in session queues.', (q) => q.queuedBytes);
-    queue('moat_queued_messages_max', 'Messages waiting in the deepest single session queue.', (q) => q.deepest);
-    queue('moat_inflight_messages', 'Outgoing QoS 1/2 messages sent and not yet acknowledged.', (q) => q.inflight);
+    // Queue depths: summed over sessions by stats() at scrape time (no per-message work), with the
+    // deepest single queue, which is what finds the one stuck consumer among thousands.
+    gauge('moat_queued_messages', 'Messages waiting in session queues (offline sessions and full in-flight windows).', (s) => s.queued);
+    gauge('moat_queued_bytes', 'Payload bytes waiting in session queues.', (s) => s.queuedBytes);
+    gauge('moat_queued_messages_max', 'Messages waiting in the deepest single session queue.', (s) => s.deepestQueue);
+    gauge('moat_inflight_messages', 'Outgoing QoS 1/2 messages sent and not yet acknowledged.', (s) => s.inflight);
     this.#handshakes = new Histogram({ name: 'moat_tls_handshake_duration_seconds', help: 'TLS handshake duration, from the TCP accept to the finished handshake.', buckets: HANDSHAKE_BUCKETS, registers });
     subscribe(BROKER_EVENTS.tlsHandshakeCompleted, this.#onHandshake);
   }

@@ -1,6 +1,7 @@
 // What happens now and then, counted from the broker's events (broker/events.ts), for $SYS,
-// Prometheus and the admin API: connection refusals by reason, limit refusals by limit, failed
-// logins, TLS handshake failures and refused client certificates, expired sessions. Per-message
+// Prometheus and the admin API: connection refusals by the reason the client was told, failed
+// logins, TLS handshake failures and refused client certificates, expired sessions (refusals by a
+// configured limit are the engine's own ledger, broker/refusals.ts, in broker.stats()). Per-message
 // numbers are not here: they are counters the engine keeps (broker.stats()). One tally per broker;
 // every reader shares it (tallyOf), so the events are subscribed to once however many read them.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -18,8 +19,6 @@ export interface TallySnapshot {
    * ("bad_user_name_or_password", "quota_exceeded", ...), "closed_without_connack" when none was sent.
    */
   readonly connectRefused: Readonly<Counts>;
-  /** Clients refused by a configured limit, by the limit's option name ("max_connections", ...). */
-  readonly limitRefused: Readonly<Counts>;
   readonly authFailures: number;
   /** TLS handshakes that failed, by reason ("timeout", or Node's message), refused client certificates included. */
   readonly tlsHandshakeFailures: Readonly<Counts>;
@@ -42,7 +41,6 @@ function bump(counts: Counts, key: string): void {
 export class EventTally {
   readonly broker: Broker;
   readonly #connectRefused: Counts = {};
-  readonly #limitRefused: Counts = {};
   readonly #tlsFailures: Counts = {};
   #authFailures = 0;
   #sessionsExpired = 0;
@@ -51,7 +49,6 @@ export class EventTally {
   constructor(broker: Broker) {
     this.broker = broker;
     this.#on('connectRefused', (e) => bump(this.#connectRefused, refusalName(e.reasonCode)));
-    this.#on('limitRefused', (e) => bump(this.#limitRefused, e.limit));
     this.#on('authFailed', () => this.#authFailures++);
     this.#on('tlsHandshakeFailed', (e) => bump(this.#tlsFailures, e.reason === 'timeout' ? 'timeout' : 'error'));
     this.#on('tlsClientRefused', () => bump(this.#tlsFailures, 'client_certificate_refused'));
@@ -70,7 +67,6 @@ export class EventTally {
   snapshot(): TallySnapshot {
     return {
       connectRefused: { ...this.#connectRefused },
-      limitRefused: { ...this.#limitRefused },
       authFailures: this.#authFailures,
       tlsHandshakeFailures: { ...this.#tlsFailures },
       sessionsExpired: this.#sessionsExpired,

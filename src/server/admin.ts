@@ -8,16 +8,11 @@ import { emit } from '../broker/events.js';
 import { weakTokenProblem } from '../config/admin-options.js';
 import { CONFIG_ISSUE_KINDS, ConfigError, where } from '../config/errors.js';
 import type { AdminConfig, BrokerConfig } from '../config/types.js';
+import type { SysPublisher } from '../observe/sys.js';
 import type { EventTally } from '../observe/tally.js';
 import { TlsFileError } from '../transport/tls-files.js';
 import { MOAT_VERSION } from '../version.js';
 import type { ServerListener } from './listeners.js';
-
-/**
- * Percent of the connection limit at which /api/stats says alert: the chapter's 80%. When
- * capacity_alert_threshold (the $SYS alert's option) is in the config, this should read it.
- */
-const CAPACITY_ALERT_PERCENT = 80;
 
 /** The token in force: admin_token, or the first line of admin_token_file; ConfigError (file:line) when that file is unusable. */
 export async function adminToken(admin: AdminConfig): Promise<string | undefined> {
@@ -40,10 +35,16 @@ export async function adminToken(admin: AdminConfig): Promise<string | undefined
   return token;
 }
 
-/** The connection limit the admin API and metrics report: the sum of the listeners' max_connections; -1 when any has none. */
-export function connectionLimitOf(config: BrokerConfig): number {
+/**
+ * The connection limit $SYS, the admin API and metrics report: the sum of the listeners'
+ * max_connections (-1 when any has none), and global_max_connections when that is lower.
+ */
+export function connectionLimitOf(config: Pick<BrokerConfig, 'listeners' | 'globalMaxConnections'>): number {
   const limits = config.listeners.map((l) => l.maxConnections);
-  return limits.length === 0 || limits.some((l) => l < 0) ? -1 : limits.reduce((a, b) => a + b, 0);
+  const listeners = limits.length === 0 || limits.some((l) => l < 0) ? -1 : limits.reduce((a, b) => a + b, 0);
+  const global = config.globalMaxConnections;
+  if (global < 0) return listeners;
+  return listeners < 0 ? global : Math.min(global, listeners);
 }
 
 /** Why the server is not ready, in sentences; empty when every listener is open and the broker accepts connections. */
@@ -57,7 +58,7 @@ export function readinessOf(broker: Broker, listeners: readonly ServerListener[]
 }
 
 /** Opens the admin listener (prom-client is loaded only then) and logs where it listens. */
-export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token: string | undefined, broker: Broker, tally: EventTally, listeners: readonly ServerListener[]): Promise<AdminServer> {
+export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token: string | undefined, broker: Broker, tally: EventTally, sys: SysPublisher, listeners: readonly ServerListener[]): Promise<AdminServer> {
   const { startAdminServer } = await import('../admin/server.js');
   const server = await startAdminServer({
     config: admin,
@@ -66,7 +67,8 @@ export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token:
     tally,
     version: MOAT_VERSION,
     connectionLimit: connectionLimitOf(config),
-    alertPercent: CAPACITY_ALERT_PERCENT,
+    // The one capacity alert, with its hysteresis: the same as $SYS/broker/capacity/alert.
+    capacityAlert: () => sys.capacityAlert,
     readiness: () => readinessOf(broker, listeners),
   });
   if (token === undefined) {

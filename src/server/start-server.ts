@@ -11,7 +11,7 @@ import { SysPublisher } from '../observe/sys.js';
 import { tallyOf } from '../observe/tally.js';
 import { MOAT_VERSION } from '../version.js';
 import type { AdminServer } from '../admin/server.js';
-import { adminReload, adminToken, openAdmin } from './admin.js';
+import { adminReload, adminToken, connectionLimitOf, openAdmin } from './admin.js';
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
@@ -62,7 +62,8 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   const sys = new SysPublisher(broker, {
     intervalSeconds: config.sysInterval,
     version: MOAT_VERSION,
-    connectionLimit: config.listeners[0]?.maxConnections ?? -1,
+    connectionLimit: connectionLimitOf(config),
+    capacityAlertThreshold: config.capacityAlertThreshold,
     securityWarnings: security.flatMap((s) => s.warnings),
   });
   sys.start();
@@ -71,7 +72,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   try {
     listeners = await openListeners(broker, config, security, accessControls);
     // After the MQTT listeners: their "listening" lines come first, and /readyz has them to check.
-    if (config.admin !== undefined) admin = await openAdmin(config, config.admin, token, broker, tally, listeners);
+    if (config.admin !== undefined) admin = await openAdmin(config, config.admin, token, broker, tally, sys, listeners);
   } catch (error) {
     sys.stop();
     tally.stop();
@@ -98,3 +99,4 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
       })()),
   };
 }
+

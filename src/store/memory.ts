@@ -18,16 +18,19 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
   readonly durable: boolean;
   readonly #retained = new Map<string, M>();
   readonly #sessions = new Map<string, SessionState<M>>();
+  #retainedBytes = 0;
 
   constructor(options: { durable?: boolean } = {}) {
     this.durable = options.durable ?? false;
   }
 
   putRetained(message: M): void {
+    this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
     this.#retained.set(message.topic, message);
   }
 
   deleteRetained(topic: string): void {
+    this.#retainedBytes -= this.#retained.get(topic)?.payload.length ?? 0;
     this.#retained.delete(topic);
   }
 
@@ -46,6 +49,10 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
 
   get retainedCount(): number {
     return this.#retained.size;
+  }
+
+  get retainedBytes(): number {
+    return this.#retainedBytes;
   }
 
   saveSession(record: SessionRecord): void {

@@ -84,6 +84,8 @@ export interface Store<M extends StoredMessage = StoredMessage> {
   /** The retained messages whose topics `filter` matches ($-topics only by filters that name them [MQTT-4.7.2-1]). */
   matchRetained(filter: string): Iterable<M>;
   readonly retainedCount: number;
+  /** Payload bytes of the retained messages ($SYS/broker/store/messages/bytes). */
+  readonly retainedBytes: number;
 
   /** Creates or replaces the session's record (not its queue or in-flight messages). */
   saveSession(record: SessionRecord): void;

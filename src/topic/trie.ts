@@ -61,6 +61,7 @@ export class SubscriptionTrie<T> {
   readonly #cacheSize: number;
   readonly #maxCachedMatches: number;
   #size = 0;
+  #sharedSize = 0;
 
   constructor(options: SubscriptionTrieOptions = {}) {
     this.#cacheSize = options.cacheSize ?? 4096;
@@ -70,6 +71,11 @@ export class SubscriptionTrie<T> {
   /** Stored subscriptions, shared members included. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Stored shared subscriptions (members of `$share/` groups), part of `size`. */
+  get sharedSize(): number {
+    return this.#sharedSize;
   }
 
   /**
@@ -102,7 +108,10 @@ export class SubscriptionTrie<T> {
       }
       added = group.set(entry);
     }
-    if (added) this.#size++;
+    if (added) {
+      this.#size++;
+      if (shared !== undefined) this.#sharedSize++;
+    }
     this.#cache.clear();
     return added;
   }
@@ -131,6 +140,7 @@ export class SubscriptionTrie<T> {
     if (!removed) return false;
 
     this.#size--;
+    if (shared !== undefined) this.#sharedSize--;
     this.#cache.clear();
     for (let i = levels.length; i > 0; i--) {
       const current = path[i];

@@ -25,6 +25,7 @@ import { authReporter, BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload 
 import { silentLogger } from '../../src/broker/logger.js';
 import { parseConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server/start-server.js';
+import { SysPublisher } from '../../src/observe/sys.js';
 import { listenTcp } from '../../src/transport/tcp.js';
 import { listenTls } from '../../src/transport/tls.js';
 import { listenWebSocket } from '../../src/transport/ws.js';
@@ -318,6 +319,27 @@ test('overload held and released: while the event loop lags past max_event_loop_
   flooding = false;
   assert.equal(released.clientId, 'flooder');
   assert.ok(released.heldMs >= 0);
+  broker.close();
+});
+
+test('capacity alert: set when connections reach the threshold of the limit, cleared below it with hysteresis', async () => {
+  const broker = startBroker();
+  const sys = new SysPublisher(broker, { intervalSeconds: 0, version: 'test', connectionLimit: 4, capacityAlertThreshold: 75 });
+  const seen = capture(broker, 'capacityAlert');
+  const clients = [];
+  for (let i = 0; i < 3; i++) clients.push((await connect(broker, `cap-${i}`)).client);
+  await until(() => seen.payloads.length > 0, 2000, 'the alert');
+  const set = seen.payloads[0];
+  assert.deepEqual([set?.state, set?.connected, set?.limit, set?.percent, set?.threshold, set?.alert], ['set', 3, 4, 75, 75, 'connections 3/4 (75.0%) crossed capacity_alert_threshold 75%']);
+  // A limit of 4: one connection is 25 points, so the alert clears under 50%, not at 2 of 4.
+  for (const client of clients.splice(0, 2)) {
+    client.close();
+    await client.waitClosed();
+  }
+  await until(() => seen.payloads.length > 1, 2000, 'the clear');
+  seen.stop();
+  assert.deepEqual(seen.payloads.map((p) => [p.state, p.connected]), [['set', 3], ['cleared', 1]]);
+  sys.stop();
   broker.close();
 });
 

@@ -91,6 +91,9 @@ const exact: readonly [text: string, message: string][] = [
   ['max_topic_length 65536\n', 'moat.conf:1: max_topic_length expects a whole number 1-65535, got "65536". Fix: write e.g. "max_topic_length 1024".'],
   ['overload_protection yes\n', 'moat.conf:1: overload_protection expects true or false, got "yes". Fix: write e.g. "overload_protection true".'],
   ['max_event_loop_lag 60001\n', 'moat.conf:1: max_event_loop_lag expects 0 (lag not watched) or a number of milliseconds 1-60000, got "60001". Fix: write e.g. "max_event_loop_lag 200".'],
+  ['capacity_alert_threshold 0\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "0". Fix: write e.g. "capacity_alert_threshold 80".'],
+  ['capacity_alert_threshold 101\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "101". Fix: write e.g. "capacity_alert_threshold 80".'],
+  ['capacity_alert_threshold 80.5\n', 'moat.conf:1: capacity_alert_threshold expects a whole number 1-100, got "80.5". Fix: write e.g. "capacity_alert_threshold 80".'],
   ['connect_timeout 0\n', 'moat.conf:1: connect_timeout expects a whole number 1-65535, got "0". Fix: write e.g. "connect_timeout 10".'],
 ];
 

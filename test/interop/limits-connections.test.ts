@@ -2,7 +2,7 @@
 // across two listeners, max_connection_rate_per_address (loopback is not exempt) and
 // max_connection_rate. The refused client is told why — CONNACK 0x97 / 0x9F with a reason string
 // (v5), return code 3 (3.1.1) — the clients already in keep working, and every refusal is counted
-// in $SYS/broker/refused/<reason>, also under a storm of 1,500 connects. Mosquitto 2.0.11 has none
+// in $SYS/broker/clients/refused/limit/<reason>, also under a storm of 1,500 connects. Mosquitto 2.0.11 has none
 // of these options (it refuses to start with them: "Unknown configuration variable"), so these run
 // against moat only.
 import assert from 'node:assert/strict';
@@ -28,10 +28,10 @@ function codeOf(a: Attempt): number | undefined {
   return a.connack?.type === 'connack' ? a.connack.reasonCode : undefined;
 }
 
-/** A client subscribed to $SYS/broker/refused/<reason>; `value()` is the last one published. */
+/** A client subscribed to $SYS/broker/clients/refused/limit/<reason>; `value()` is the last one published. */
 async function watchRefused(host: string, port: number, reason: string, localAddress?: string): Promise<{ client: RawClient; value(): string | undefined }> {
   const { client } = await attempt(host, port, `sys-${reason}`, 4, localAddress);
-  client.send(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ filter: `$SYS/broker/refused/${reason}`, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }] }, 4));
+  client.send(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ filter: `$SYS/broker/clients/refused/limit/${reason}`, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }] }, 4));
   assert.ok(await client.until(() => client.packets.some((p) => p.type === 'suback'), 5000), client.describe());
   return {
     client,
@@ -81,7 +81,7 @@ describe('global_max_connections 3 across two listeners', () => {
     assert.ok(await subscriber.client.until(() => subscriber.client.packets.some((p) => p.type === 'publish' && p.payload.toString() === 'across listeners'), 5000), subscriber.client.describe());
     assert.ok(broker.logs.some((line) => line.includes('"limit_refused"') && line.includes('"limit":"global_max_connections"')), broker.logs.slice(-5).join('\n'));
 
-    assert.ok(await watcher.client.until(() => watcher.value() === '2', 5000), `$SYS/broker/refused/global_max_connections: ${watcher.value()}`);
+    assert.ok(await watcher.client.until(() => watcher.value() === '2', 5000), `$SYS/broker/clients/refused/limit/global_max_connections: ${watcher.value()}`);
   });
 });
 
@@ -188,10 +188,10 @@ describe('a connection storm against max_connection_rate 200 and max_connection_
     assert.ok(refused > 0, JSON.stringify([...outcomes]));
     // The bystander's pings were all answered.
     assert.ok(await bystander.client.until(() => (pongs = bystander.client.packets.filter((p) => p.type === 'pingresp').length) === pings, 5000), `${pongs} of ${pings}`);
-    // Every refusal counted exactly once: $SYS/broker/refused/<limit> add up to the refused attempts.
+    // Every refusal counted exactly once: $SYS/broker/clients/refused/limit/<limit> add up to the refused attempts.
     const sums = (): number => {
       const latest = new Map<string, number>();
-      for (const p of watcher.client.packets) if (p.type === 'publish' && p.topic !== '$SYS/broker/refused') latest.set(p.topic, Number(p.payload.toString()));
+      for (const p of watcher.client.packets) if (p.type === 'publish' && p.topic !== '$SYS/broker/clients/refused/limit') latest.set(p.topic, Number(p.payload.toString()));
       return [...latest.values()].reduce((a, b) => a + b, 0);
     };
     assert.ok(await watcher.client.until(() => sums() === refused, 5000), `${sums()} counted, ${refused} refused: ${JSON.stringify([...outcomes])}`);

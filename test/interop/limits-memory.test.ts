@@ -1,7 +1,7 @@
 // memory_limit on a real broker process, with a limit far below what any broker uses (1 MB), so it
 // is exceeded from the start: moat refuses an MQTT 5 QoS 1/2 PUBLISH with PUBACK/PUBREC 0x97 and a
 // reason string, acknowledges and drops QoS 0 and MQTT 3.1.1 ones (no code to tell them), delivers
-// none of them, counts each (refused in $SYS/broker/refused/memory_limit, dropped in
+// none of them, counts each (refused in $SYS/broker/clients/refused/limit/memory_limit, dropped in
 // $SYS/broker/publish/messages/dropped/memory_limit), and keeps serving everything else
 // (SUBSCRIBE, PINGREQ). Debian's Mosquitto 2.0.11 is built without memory tracking, so its
 // memory_limit has no effect: it accepts and delivers every message (checked, so a change shows).
@@ -89,7 +89,7 @@ for (const target of brokerTargets()) {
           {
             type: 'subscribe',
             packetId: 1,
-            subscriptions: ['$SYS/broker/refused/memory_limit', '$SYS/broker/publish/messages/dropped/memory_limit'].map((filter) => ({ filter, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 })),
+            subscriptions: ['$SYS/broker/clients/refused/limit/memory_limit', '$SYS/broker/publish/messages/dropped/memory_limit'].map((filter) => ({ filter, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 })),
           },
           4,
         ),
@@ -98,7 +98,7 @@ for (const target of brokerTargets()) {
         const found = client.packets.filter((p) => p.type === 'publish' && p.topic === topic).at(-1);
         return found?.type === 'publish' ? found.payload.toString() : undefined;
       };
-      const counted = (): boolean => last('$SYS/broker/refused/memory_limit') === '2' && last('$SYS/broker/publish/messages/dropped/memory_limit') === '3';
+      const counted = (): boolean => last('$SYS/broker/clients/refused/limit/memory_limit') === '2' && last('$SYS/broker/publish/messages/dropped/memory_limit') === '3';
       assert.ok(await client.until(counted, 5000), client.describe());
       assert.ok(broker.logs.some((line) => line.includes('"limit_refused"') && line.includes('"limit":"memory_limit"')), broker.logs.slice(-5).join('\n'));
     });

@@ -72,16 +72,16 @@ describe('max_subscriptions_per_client 3, max_topic_length 32', () => {
     assert.ok(await v4.waitClosed(5000), v4.describe());
   });
 
-  test('each refusal is counted in $SYS/broker/refused/<reason>', async () => {
+  test('each refusal is counted in $SYS/broker/clients/refused/limit/<reason>', async () => {
     const sys = await connected(broker, 'subs-sys', 4);
     clients.push(sys);
     // One short filter: the topic names themselves are longer than max_topic_length 32.
-    sys.send(encode({ type: 'subscribe', packetId: 1, subscriptions: [sub('$SYS/broker/refused/#')] }, 4));
+    sys.send(encode({ type: 'subscribe', packetId: 1, subscriptions: [sub('$SYS/+/+/refused/limit/#')] }, 4));
     const last = (topic: string): string | undefined => {
       const found = sys.packets.filter((p) => p.type === 'publish' && p.topic === topic).at(-1);
       return found?.type === 'publish' ? found.payload.toString() : undefined;
     };
-    const counted = (): boolean => last('$SYS/broker/refused/max_subscriptions_per_client') === '3' && last('$SYS/broker/refused/max_topic_length') === '4';
+    const counted = (): boolean => last('$SYS/broker/clients/refused/limit/max_subscriptions_per_client') === '3' && last('$SYS/broker/clients/refused/limit/max_topic_length') === '4';
     assert.ok(await sys.until(counted, 5000), sys.describe());
   });
 });

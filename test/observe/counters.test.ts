@@ -34,6 +34,12 @@ test('stats count packets, PUBLISH by QoS, bytes and sockets exactly', async () 
     assert.deepEqual(stats.messagesReceivedByQos, [3, 3, 3]);
     assert.equal(stats.messagesSent, 9);
     assert.deepEqual(stats.messagesSentByQos, [3, 3, 3]);
+    // payloads of 0, 1 and 2 bytes at each QoS, both ways
+    assert.equal(stats.publishBytesReceived, 9);
+    assert.equal(stats.publishBytesSent, 9);
+    // the subscriber has not acknowledged its QoS 1 and 2 messages: 6 in flight, 2 × (0+1+2) bytes
+    assert.deepEqual([stats.inflight, stats.inflightBytes, stats.queued, stats.queuedBytes], [6, 6, 0, 0]);
+    assert.deepEqual([stats.subscriptions, stats.sharedSubscriptions], [1, 0]);
     // in: 2 CONNECT + SUBSCRIBE + 9 PUBLISH + 3 PUBREL, and the subscriber's acks of 3 QoS 1 and 3 QoS 2 (not sent by this test: still in flight)
     assert.equal(stats.packetsReceived, 2 + 1 + 9 + 3);
     // out: 2 CONNACK + SUBACK + 9 PUBLISH + 3 PUBACK + 3 PUBREC + 3 PUBCOMP

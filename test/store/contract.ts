@@ -51,12 +51,14 @@ export function storeContract(name: string, open: () => Store | Promise<Store>):
     store.putRetained(message('a/c', 'three'));
     await store.flush();
     assert.equal(store.retainedCount, 2);
+    assert.equal(store.retainedBytes, 'two'.length + 'three'.length);
     assert.equal(store.getRetained('a/b')?.payload.toString(), 'two');
     store.deleteRetained('a/b');
     store.deleteRetained('never/there');
     await store.flush();
     assert.equal(store.getRetained('a/b'), undefined);
     assert.equal(store.retainedCount, 1);
+    assert.equal(store.retainedBytes, 'three'.length);
   });
 
   withStore('the retained message keeps every field it was given', async (store) => {

@@ -221,6 +221,10 @@ describe('SubscriptionTrie shared subscriptions', () => {
       ['w2', 2, '$share/workers/jobs/#'],
     ]);
     assert.equal(trie.size, 3);
+    assert.equal(trie.sharedSize, 2);
+    trie.remove('$share/workers/jobs/#', 'w1');
+    trie.remove('$share/workers/jobs/#', 'w1'); // gone already: not counted twice
+    assert.deepEqual([trie.size, trie.sharedSize], [2, 1]);
   });
 
   it('keeps different share names, and the same name on different filters, apart', () => {

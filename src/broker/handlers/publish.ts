@@ -14,6 +14,7 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (session === undefined) return;
   broker.counters.messagesReceived++;
   broker.counters.messagesReceivedByQos[packet.qos]++;
+  broker.counters.publishBytesReceived += packet.payload.length;
   connection.messagesIn++;
 
   if (packet.qos > connection.maxQos) {
