@@ -98,11 +98,12 @@ export async function buildMonitor(url: string | undefined, flags: MonitorFlags,
 }
 
 /**
- * Connects and subscribes to `$SYS/#`; `onSys` gets every message. A refused CONNECT throws CliError
+ * Connects and subscribes to `$SYS/#`; `onSys` gets every message (`retained`: the stored value sent on
+ * subscribing, which predates this connection; later ones are live). A refused CONNECT throws CliError
  * with the reason in words (exit code = the CONNACK code, as mosquitto_sub); a refused subscription too.
  */
-export async function openSys(connection: Connection, onSys: (topic: string, payload: string, at: number) => void): Promise<MqttClient> {
-  connection.options.onMessage = (message: ReceivedMessage) => onSys(message.topic, message.payload.toString('utf8'), Date.now());
+export async function openSys(connection: Connection, onSys: (topic: string, payload: string, at: number, retained: boolean) => void): Promise<MqttClient> {
+  connection.options.onMessage = (message: ReceivedMessage) => onSys(message.topic, message.payload.toString('utf8'), Date.now(), message.retain);
   let client: MqttClient;
   try {
     client = await connectClient(connection);
