@@ -86,6 +86,9 @@ const LOAD_TOPICS: Readonly<Record<string, keyof Rates>> = {
   '$SYS/broker/load/bytes/sent/1min': 'bytesOut',
 };
 
+/** The figures /api/stats gives; from its first answer on, $SYS no longer overwrites them. */
+const ADMIN_FIELDS: ReadonlySet<keyof BrokerState> = new Set(['connected', 'peak', 'sessions', 'subscriptions', 'retained', 'droppedTotal', 'refusedTotal']);
+
 const DROPPED_PREFIX = '$SYS/broker/publish/messages/dropped/';
 const REFUSED_PREFIX = '$SYS/broker/clients/refused/';
 
@@ -100,6 +103,7 @@ export class BrokerView {
   readonly #fixedLimit: boolean;
   readonly #history = new Map<keyof Rates, CounterHistory>();
   readonly #loadRates: Rates = {};
+  #adminAnswered = false;
 
   /** `limit`: the --limit flag, which wins over anything the broker says. */
   constructor(target: string, limit?: number) {
@@ -128,7 +132,7 @@ export class BrokerView {
     if (n === undefined) return;
     if (topic === '$SYS/broker/uptime') state.uptimeSeconds = n;
     else if (topic === '$SYS/broker/clients/limit') {
-      if (!this.#fixedLimit) {
+      if (!this.#fixedLimit && !this.#adminAnswered) {
         // moat publishes -1 for "no limit"; keep that as unknown.
         if (n >= 0) {
           state.limit = n;
@@ -138,11 +142,14 @@ export class BrokerView {
           delete state.limitSource;
         }
       }
+    } else if (this.#adminAnswered && (topic.startsWith(DROPPED_PREFIX) || topic.startsWith(REFUSED_PREFIX))) {
+      // the admin API's byReason counts stand
     } else if (topic.startsWith(DROPPED_PREFIX)) state.dropped[topic.slice(DROPPED_PREFIX.length)] = n;
     else if (topic.startsWith(REFUSED_PREFIX)) state.refused[topic.slice(REFUSED_PREFIX.length)] = n;
     else {
       const field = NUMBER_TOPICS[topic];
-      if (field !== undefined) (state as unknown as Record<string, number>)[field] = n;
+      // Once moat's admin API answers, it is the one source of the figures it gives (no flip-flopping between two).
+      if (field !== undefined && !(this.#adminAnswered && ADMIN_FIELDS.has(field))) (state as unknown as Record<string, number>)[field] = n;
       const rate = RATE_TOPICS[topic];
       if (rate !== undefined) this.#sample(rate, n, at);
       const load = LOAD_TOPICS[topic];
@@ -155,6 +162,7 @@ export class BrokerView {
     const state = this.state;
     state.admin = error === undefined ? { configured: true } : { configured: true, error };
     if (stats !== undefined) {
+      this.#adminAnswered = true;
       state.version ??= `moat ${stats.version}`;
       state.uptimeSeconds = stats.uptimeSeconds;
       state.connected = stats.connections.connected;

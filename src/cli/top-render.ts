@@ -173,6 +173,26 @@ function cells(values: readonly string[]): string {
     .join(' ');
 }
 
+/** Splits a sentence into lines of at most `width` columns at spaces (a longer word is cut). */
+export function wrapWords(text: string, width: number): string[] {
+  const room = Math.max(1, width);
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    if (current !== '' && current.length + 1 + word.length > room) {
+      lines.push(current);
+      current = '';
+    }
+    current = current === '' ? word : `${current} ${word}`;
+    while (current.length > room) {
+      lines.push(current.slice(0, room));
+      current = current.slice(room);
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines;
+}
+
 function clientRow(client: AdminClient, now: number): string {
   const since = Date.parse(client.connectedSince);
   const up = Number.isNaN(since) ? '-' : formatDuration((now - since) / 1000);
@@ -192,14 +212,14 @@ function clientRow(client: AdminClient, now: number): string {
   ]);
 }
 
-function clientLines(state: BrokerState, now: number, room: number): Line[] {
+function clientLines(state: BrokerState, now: number, room: number, width: number): Line[] {
   const title = state.clientsTotal === undefined ? 'Busiest clients (by messages)' : `Busiest clients (by messages, ${formatCount(state.clientsTotal)} connected)`;
   const lines: Line[] = [[seg(title, 'bold')]];
   if (!state.admin.configured) {
     lines.push([seg('  per-client figures come from moat\'s admin API: pass --admin URL (and --admin-token)', 'dim')]);
     return lines;
   }
-  if (state.admin.error !== undefined) lines.push([seg(`  ${state.admin.error}`, 'red')]);
+  if (state.admin.error !== undefined) for (const piece of wrapWords(state.admin.error, width - 2)) lines.push([seg(`  ${piece}`, 'red')]);
   if (state.clients === undefined) return lines;
   lines.push([seg(cells(CLIENT_COLUMNS.map((c) => c.title)), 'inverse')]);
   for (const client of state.clients.slice(0, Math.max(0, room - lines.length))) lines.push([seg(clientRow(client, now))]);
@@ -241,6 +261,6 @@ export function renderTop(state: BrokerState, options: RenderOptions): string[] 
   const paint = options.paint ?? plainPaint;
   const top: Line[] = [headerLine(state), [], ...connectionLines(state, width), [], ...trafficLines(state), [], ...lossLines(state), []];
   const room = Math.max(0, height - top.length - 2);
-  const lines: Line[] = [...top, ...clientLines(state, now, room).slice(0, Math.max(1, room)), [], footerLine(state, now)];
+  const lines: Line[] = [...top, ...clientLines(state, now, room, width).slice(0, Math.max(1, room)), [], footerLine(state, now)];
   return lines.slice(0, Math.max(1, height)).map((line) => finish(line, width, paint));
 }

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -130,6 +132,49 @@ describe('moat top in tmux', () => {
   });
 });
 
+describe('moat top with an admin API (the /api/stats and /api/clients contract)', () => {
+  // Until moat's admin listener lands on main, a node:http server answers with the documented JSON
+  // (docs/MONITORING.md); the $SYS side is a real moat. Switch to `admin_listener` when it exists.
+  test('--admin fills in the busiest clients; a wrong token (MOAT_ADMIN_TOKEN) is reported in words on the screen', async (t) => {
+    const moat = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 10\nsys_interval 1\n' });
+    t.after(() => moat.stop());
+    const since = new Date(Date.now() - 65_000).toISOString();
+    const client = (id: string, messagesIn: number) => ({ id, username: 'alice', address: '127.0.0.1:50000', listener: 'mqtt', protocolVersion: 5, connectedSince: since, keepalive: 60, subscriptions: 1, inflight: 0, queued: 2, dropped: 0, messagesIn, messagesOut: 7 });
+    const server = createServer((request, response) => {
+      if (request.headers.authorization !== 'Bearer s3cret') {
+        response.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+        return;
+      }
+      const body = request.url?.startsWith('/api/clients')
+        ? { total: 2, offset: 0, limit: 50, clients: [client('busy-sensor', 1500), client('quiet-sensor', 3)] }
+        : { version: '0.1.0', uptimeSeconds: 5, connections: { connected: 3, limit: 10, peak: 3, percent: 30, alert: false }, sessions: 3, subscriptions: 2, retained: 0, messages: { received: 1503, sent: 14 }, bytes: { received: 1, sent: 1 }, dropped: { total: 0, byReason: {} }, refused: { total: 4, byReason: { quota_exceeded: 4 } }, authFailures: 0, tlsHandshakeFailures: 0 };
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const good = moatCommand(['top', moat.url, '--admin', admin, '--admin-token', 's3cret']);
+    const tmux = await startTmux(good.command, good.args);
+    t.after(() => tmux.kill());
+    const screen = await tmux.waitFor((s) => s.includes('busy-sensor'), 'the busiest clients table');
+    t.diagnostic(`moat top with --admin:\n${screen.trimEnd()}`);
+    assert.match(screen, /Busiest clients \(by messages, 2 connected\)/);
+    assert.match(screen, /^busy-sensor\s+alice\s+127\.0\.0\.1:50000\s+5\s+00h 01m 0\ds\s+1\s+0\s+2\s+0\s+1,500\s+7\s*$/m);
+    assert.match(lineOf(screen, 'Refused'), /Refused\s+4\s+quota_exceeded 4/);
+    assert.match(lineOf(screen, 'Connections'), /3 of 10 {3}peak 3 {3}sessions 3/, 'the admin API is the one source of the figures it gives');
+    await quitWithQ(tmux);
+
+    const bad = moatCommand(['top', moat.url, '--admin', admin]);
+    const wrong = await startTmux(bad.command, bad.args, undefined, { MOAT_ADMIN_TOKEN: 'wrong' });
+    t.after(() => wrong.kill());
+    const refused = await wrong.waitFor((s) => s.includes('refused the token'), 'the 401 in words');
+    assert.match(refused.replace(/\n {2}/g, ' '), /admin API http:\/\/127\.0\.0\.1:\d+ refused the token \(HTTP 401\)\. Pass the broker's admin token with --admin-token or MOAT_ADMIN_TOKEN\./);
+    assert.match(refused, /Connections\s+1 of 10/, '$SYS still drives the rest of the screen');
+    await quitWithQ(wrong);
+  });
+});
+
 describe('moat top refusals in words', () => {
   test('a refused CONNECT: bad user name or password (0x86), not authorised (0x87), quota exceeded (0x97); exit code = the reason code', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'moat-top-'));
@@ -164,7 +209,7 @@ describe('moat top refusals in words', () => {
 
     const full = await startMosquitto({ config: 'max_connections 1\n' });
     t.after(() => full.stop());
-    // Fill Mosquitto up until it turns a client away (the kit's readiness probe can leave its count one low).
+    // Fill Mosquitto up until it turns a client away: in some runs it admitted one client past max_connections.
     for (let i = 0; i < 3; i++) {
       const attempt = await connectMqttJs(full, { protocolVersion: 4 }, 2000).catch(() => undefined);
       if (attempt === undefined) break;
