@@ -55,11 +55,13 @@ function lineOf(screen: string, label: string): string {
   return screen.split('\n').find((l) => l.startsWith(label)) ?? '';
 }
 
-/** Quits with q and checks that top left the alternate screen with code 0. */
-async function quitWithQ(tmux: TmuxSession): Promise<string> {
-  await tmux.sendKeys('q');
-  const screen = await tmux.waitFor((s) => s.includes('[exited 0]'), '"[exited 0]" after q');
-  assert.doesNotMatch(screen, /Connections/, 'the top screen is gone after q (alternate screen left)');
+/** Quits with `key` and checks that top exited 0 and gave the terminal back: main screen, cursor shown. */
+async function quitWithQ(tmux: TmuxSession, key = 'q'): Promise<string> {
+  assert.equal(await tmux.display('#{alternate_on} #{cursor_flag}'), '1 0', 'while running: the alternate screen, no cursor');
+  await tmux.sendKeys(key);
+  const screen = await tmux.waitFor((s) => s.includes('[exited 0]'), `"[exited 0]" after ${key}`);
+  assert.doesNotMatch(screen, /Connections/, 'the top screen is gone (alternate screen left)');
+  assert.equal(await tmux.display('#{alternate_on} #{cursor_flag}'), '0 1', 'after: the main screen, the cursor shown again');
   return screen;
 }
 
@@ -127,8 +129,7 @@ describe('moat top in tmux', () => {
     const screen = await tmux.waitFor((s) => /Connections\s+1\b/.test(s), 'connections 1');
     assert.match(screen, /limit unknown, pass --limit/);
     assert.doesNotMatch(screen, /\[\|/);
-    await tmux.sendKeys('C-c');
-    await tmux.waitFor((s) => s.includes('[exited 0]'), '"[exited 0]" after Ctrl-C');
+    await quitWithQ(tmux, 'C-c');
   });
 });
 
@@ -218,6 +219,26 @@ describe('moat top refusals in words', () => {
     const silent = await runTopPlain([full.url]);
     assert.match(silent.stderr, /closed the connection before sending CONNACK\. Mosquitto does this when it is at max_connections/);
     assert.equal(silent.code, 1);
+  });
+});
+
+describe('moat top flags', () => {
+  test('--limit and --interval at their edges are refused before connecting, naming the flag', async () => {
+    for (const [flag, value, words] of [
+      ['--limit', '0', 'a whole number from 1 to 2147483647'],
+      ['--limit', '2147483648', 'a whole number from 1 to 2147483647'],
+      ['--limit', '1.5', 'a whole number from 1 to 2147483647'],
+      ['--interval', '0', 'a number from 0.1 to 3600'],
+      ['--interval', '3601', 'a number from 0.1 to 3600'],
+      ['--interval', 'soon', 'a number from 0.1 to 3600'],
+    ] as const) {
+      // Port 1 is closed: an accepted flag would fail later, with ECONNREFUSED instead.
+      const run = await runTopPlain(['-p', '1', flag, value]);
+      assert.equal(run.code, 1, `${flag} ${value}`);
+      assert.equal(run.stderr, `Error: ${flag} must be ${words}, got "${value}".\n`);
+    }
+    const accepted = await runTopPlain(['-p', '1', '--limit', '2147483647', '--interval', '3600']);
+    assert.match(accepted.stderr, /ECONNREFUSED/, 'the largest values are accepted');
   });
 });
 

@@ -14,6 +14,8 @@ export interface TmuxSession {
   capture(escapes?: boolean): Promise<string>;
   /** Polls the screen until `done(screen)` is true; throws with the last screen after timeoutMs. */
   waitFor(done: (screen: string) => boolean, what: string, timeoutMs?: number, escapes?: boolean): Promise<string>;
+  /** tmux display-message -p FORMAT: the pane's state, e.g. '#{alternate_on} #{cursor_flag}'. */
+  display(format: string): Promise<string>;
   /** tmux send-keys: key names ("q", "C-c", "Enter") as tmux reads them. */
   sendKeys(...keys: string[]): Promise<void>;
   /** Ends the session and its server (kill-server on this socket only). */
@@ -47,6 +49,10 @@ export async function startTmux(command: string, args: readonly string[], size =
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       throw new Error(`tmux: timed out after ${timeoutMs} ms waiting for ${what}; the screen:\n${screen}`);
+    },
+    async display(format) {
+      const { stdout } = await run(TMUX_BINARY, ['-L', socket, 'display-message', '-p', ...target, format]);
+      return stdout.trim();
     },
     async sendKeys(...keys) {
       await run(TMUX_BINARY, ['-L', socket, 'send-keys', ...target, ...keys]);
