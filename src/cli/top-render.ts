@@ -235,7 +235,6 @@ function headerLine(state: BrokerState): Line {
 
 function footerLine(state: BrokerState, now: number): Line {
   const parts: Segment[] = [];
-  if (state.status !== undefined) parts.push(seg(state.status, 'red'), seg('   '));
   if (state.lastUpdateAt === undefined) parts.push(seg('waiting for the first $SYS message (is sys_interval 0?)', 'dim'));
   else parts.push(seg(`$SYS updated ${Math.max(0, Math.round((now - state.lastUpdateAt) / 1000))} s ago`, 'dim'));
   parts.push(seg('   q quits', 'dim'));
@@ -259,7 +258,9 @@ function finish(line: Line, width: number, paint: Paint): string {
 export function renderTop(state: BrokerState, options: RenderOptions): string[] {
   const { now, width, height } = options;
   const paint = options.paint ?? plainPaint;
-  const top: Line[] = [headerLine(state), [], ...connectionLines(state, width), [], ...trafficLines(state), [], ...lossLines(state), []];
+  // Connection trouble goes right under the header, whole (wrapped), because every figure below is now stale.
+  const status: Line[] = state.status === undefined ? [] : wrapWords(`${state.status}; the figures below are from before`, width).map((piece) => [seg(piece, 'red')]);
+  const top: Line[] = [headerLine(state), ...status, [], ...connectionLines(state, width), [], ...trafficLines(state), [], ...lossLines(state), []];
   const room = Math.max(0, height - top.length - 2);
   const lines: Line[] = [...top, ...clientLines(state, now, room, width).slice(0, Math.max(1, room)), [], footerLine(state, now)];
   return lines.slice(0, Math.max(1, height)).map((line) => finish(line, width, paint));

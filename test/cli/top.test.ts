@@ -133,6 +133,25 @@ describe('moat top in tmux', () => {
   });
 });
 
+describe('moat top while things change', () => {
+  test('a resized terminal is drawn again at its new width; a broker that goes away is shown as reconnecting, and q still quits', async (t) => {
+    const moat = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 4\nsys_interval 1\n' });
+    t.after(() => moat.stop());
+    const { command, args } = moatCommand(['top', moat.url]);
+    const tmux = await startTmux(command, args);
+    t.after(() => tmux.kill());
+    await tmux.waitFor((s) => /Connections\s+1 of 4/.test(s), 'connections 1 of 4');
+    await tmux.resize(80, 24);
+    // 80 columns leave a 40-cell bar: 1 of 4 is 10 cells.
+    const narrow = await tmux.waitFor((s) => s.includes(`[${'|'.repeat(10)}${' '.repeat(30)}] 25%`), 'the 40-cell bar at 80 columns');
+    assert.ok(narrow.split('\n').every((line) => line.length <= 80));
+    await moat.stop();
+    const lost = await tmux.waitFor((s) => /connection lost \(/.test(s), 'the reconnecting status');
+    assert.match(lost.replace(/\n/g, ' '), /connection lost \(.+\); reconnecting; the figures below are from before/);
+    await quitWithQ(tmux);
+  });
+});
+
 describe('moat top with an admin API (the /api/stats and /api/clients contract)', () => {
   // Until moat's admin listener lands on main, a node:http server answers with the documented JSON
   // (docs/MONITORING.md); the $SYS side is a real moat. Switch to `admin_listener` when it exists.

@@ -16,6 +16,8 @@ export interface TmuxSession {
   waitFor(done: (screen: string) => boolean, what: string, timeoutMs?: number, escapes?: boolean): Promise<string>;
   /** tmux display-message -p FORMAT: the pane's state, e.g. '#{alternate_on} #{cursor_flag}'. */
   display(format: string): Promise<string>;
+  /** Resizes the window (and so the pane): the program gets SIGWINCH. */
+  resize(width: number, height: number): Promise<void>;
   /** tmux send-keys: key names ("q", "C-c", "Enter") as tmux reads them. */
   sendKeys(...keys: string[]): Promise<void>;
   /** Ends the session and its server (kill-server on this socket only). */
@@ -53,6 +55,9 @@ export async function startTmux(command: string, args: readonly string[], size =
     async display(format) {
       const { stdout } = await run(TMUX_BINARY, ['-L', socket, 'display-message', '-p', ...target, format]);
       return stdout.trim();
+    },
+    async resize(width, height) {
+      await run(TMUX_BINARY, ['-L', socket, 'resize-window', ...target, '-x', String(width), '-y', String(height)]);
     },
     async sendKeys(...keys) {
       await run(TMUX_BINARY, ['-L', socket, 'send-keys', ...target, ...keys]);
