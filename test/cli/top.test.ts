@@ -3,7 +3,7 @@
 // the test made, `q` quits with code 0 and gives the terminal back; a refused connect is told in words.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
+import { makeTestCertificates } from '../kit/certs.js';
 import { connectMqttJs } from '../kit/mqttjs.js';
 import { moatCommand, startMoat } from '../kit/moat.js';
 import { startMosquitto } from '../kit/mosquitto.js';
@@ -217,6 +218,24 @@ describe('moat top refusals in words', () => {
     const quota = await runTopPlain([full.url, '-V', '5']);
     assert.match(quota.stderr, /^Connection error: Quota exceeded \(0x97\): /i);
     assert.equal(quota.code, 0x97);
+  });
+
+  test('TLS: a server certificate from a CA top was not given is explained, and with --cafile top connects (its screen over TLS)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'moat-top-tls-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const files = makeTestCertificates(dir);
+    await mkdir(join(dir, 'other'));
+    const other = makeTestCertificates(join(dir, 'other'), 'another CA');
+    const moat = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 1\ncafile ${files.ca}\ncertfile ${files.cert}\nkeyfile ${files.key}\n` });
+    t.after(() => moat.stop());
+    const untrusted = await runTopPlain(['-h', 'localhost', '-p', String(moat.port), '--cafile', other.ca]);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /Could not connect to mqtts:\/\/localhost:\d+: .*not signed by a CA this client trusts: pass the CA that signed it/);
+    const { command, args } = moatCommand(['top', '-h', 'localhost', '-p', String(moat.port), '--cafile', files.ca]);
+    const tmux = await startTmux(command, args);
+    t.after(() => tmux.kill());
+    await tmux.waitFor((s) => /^moat top {2}mqtts:\/\/localhost:\d+ {2}moat /m.test(s) && /Connections\s+1\b/.test(s), 'the screen over TLS');
+    await quitWithQ(tmux);
   });
 
   test('connection refused (nothing listening) and Mosquitto at max_connections (closed with no CONNACK) are explained; exit 1', async (t) => {
