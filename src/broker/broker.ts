@@ -29,8 +29,22 @@ import { NEVER_EXPIRES, Session } from './session.js';
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
+  /** PUBLISH packets received from clients, in all and by QoS. */
   messagesReceived: number;
+  readonly messagesReceivedByQos: [number, number, number];
+  /** PUBLISH packets sent to clients, in all and by QoS. */
   messagesSent: number;
+  readonly messagesSentByQos: [number, number, number];
+  /** Control packets of every type, in each direction (Mosquitto's $SYS/broker/messages/...). */
+  packetsReceived: number;
+  packetsSent: number;
+  /** MQTT bytes read from and handed to client streams (WebSocket framing and TLS not included). */
+  bytesReceived: number;
+  bytesSent: number;
+  /** Streams the broker has served (accepted sockets; $SYS/broker/load/sockets). */
+  socketsOpened: number;
+  /** CONNECT packets received ($SYS/broker/load/connections). */
+  connectsReceived: number;
   /** Most clients connected at once since start ($SYS/broker/clients/maximum is this peak, not a limit). */
   peakConnections: number;
 }
@@ -73,7 +87,19 @@ export class Broker {
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
-  readonly counters: BrokerCounters = { messagesReceived: 0, messagesSent: 0, peakConnections: 0 };
+  readonly counters: BrokerCounters = {
+    messagesReceived: 0,
+    messagesReceivedByQos: [0, 0, 0],
+    messagesSent: 0,
+    messagesSentByQos: [0, 0, 0],
+    packetsReceived: 0,
+    packetsSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    socketsOpened: 0,
+    connectsReceived: 0,
+    peakConnections: 0,
+  };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
   readonly #connections = new Set<Connection>();
@@ -103,6 +129,7 @@ export class Broker {
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
     this.#connections.add(connection);
+    this.counters.socketsOpened++;
     const slots = info.slots;
     if (slots !== undefined) {
       connection.slot = slots.take();
@@ -148,6 +175,8 @@ export class Broker {
   stats(): BrokerStats {
     return {
       ...this.counters,
+      messagesReceivedByQos: [...this.counters.messagesReceivedByQos],
+      messagesSentByQos: [...this.counters.messagesSentByQos],
       uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
       connected: this.#connectedCount,
       sessions: this.#sessions.size,
@@ -168,6 +197,16 @@ export class Broker {
 
   getSession(clientId: string): Session | undefined {
     return this.#sessions.get(clientId);
+  }
+
+  /** Every session, connected or not, in the order they were made (read-only: the admin API lists them). */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** False once close() was called: new connections are turned away (the admin API's /readyz). */
+  get accepting(): boolean {
+    return !this.#closed;
   }
 
   /** persistent_client_expiration caps every session's expiry, including 3.1.1 "never". */

@@ -104,6 +104,9 @@ export class Connection implements ParserHandler {
   graceful = false;
   /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
   connectSessionExpiry = 0;
+  /** PUBLISH packets this connection received and was sent (the admin API's busiest clients). */
+  messagesIn = 0;
+  messagesOut = 0;
   readonly #outbox: Outbox;
   readonly #inputHoldBytes: number;
   /** HOLD_* bits: while any is set the stream is paused and the parser keeps what it has not parsed. */
@@ -180,6 +183,7 @@ export class Connection implements ParserHandler {
 
   #onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.broker.counters.bytesReceived += chunk.length;
     this.parser.push(chunk);
   }
 
@@ -193,6 +197,7 @@ export class Connection implements ParserHandler {
       this.#turnBytes = 0;
     }
     this.lastActivity = broker.turnStartedAt;
+    broker.counters.packetsReceived++;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
     if (this.ended || this.#draining) return;
@@ -316,6 +321,9 @@ export class Connection implements ParserHandler {
   write(buffer: Buffer): void {
     // A peer that vanished mid-turn: writing would only build an error per packet.
     if (this.state === 'closed' || this.stream.destroyed || this.stream.writableEnded) return;
+    const counters = this.broker.counters;
+    counters.packetsSent++;
+    counters.bytesSent += buffer.length;
     this.#outbox.write(buffer);
   }
 
@@ -430,7 +438,10 @@ export class Connection implements ParserHandler {
       return false;
     }
     this.write(buffer);
-    this.broker.counters.messagesSent++;
+    const counters = this.broker.counters;
+    counters.messagesSent++;
+    counters.messagesSentByQos[qos]++;
+    this.messagesOut++;
     return true;
   }
 

@@ -75,6 +75,7 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
     level: (p) => (p.reason === 'timeout' ? 'info' : 'debug'),
     message: (p) => (p.reason === 'timeout' ? 'TLS handshake timed out; connection closed' : 'TLS handshake failed'),
   },
+  tlsHandshakeCompleted: { event: 'tls_handshake_completed', level: 'debug', message: 'TLS handshake completed' },
   pskFileWarning: { event: 'psk_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
   limitRefused: {
     event: 'limit_refused',
@@ -99,6 +100,10 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
   },
   authReloadFailed: { event: 'auth_reload_failed', level: 'error', message: 'cannot reload the password/ACL files; keeping the rules in force' },
   passwordFileWarning: { event: 'password_file_warning', level: 'warn', message: (p) => p.warning, omit: ['warning'] },
+  adminDisconnect: { event: 'admin_disconnect', level: 'warn', message: (p) => `client disconnected through the admin API by ${p.by ?? 'an unknown address'}` },
+  adminTokenReloaded: { event: 'admin_token_reloaded', level: 'info', message: (p) => `reloaded the admin token from ${p.file}` },
+  adminTokenReloadFailed: { event: 'admin_token_reload_failed', level: 'error', message: 'cannot reload the admin token; keeping the old one' },
+  adminAuthFailed: { event: 'admin_auth_failed', level: 'warn', message: (p) => `admin API request refused: ${p.reason === 'missing' ? 'no bearer token' : 'wrong bearer token'}` },
 };
 
 function levelOf<E extends BrokerEvent>(event: E, payload: BrokerEventPayload<E>): Level {

@@ -40,6 +40,7 @@ export const BROKER_EVENTS = Object.freeze({
   websocketError: 'moat:websocket:error',
   tlsClientRefused: 'moat:tls:client-refused',
   tlsHandshakeFailed: 'moat:tls:handshake-failed',
+  tlsHandshakeCompleted: 'moat:tls:handshake-completed',
   pskFileWarning: 'moat:tls:psk-file-warning',
   storeError: 'moat:store:error',
   limitRefused: 'moat:limit:refused',
@@ -52,6 +53,10 @@ export const BROKER_EVENTS = Object.freeze({
   authReloaded: 'moat:auth:reloaded',
   authReloadFailed: 'moat:auth:reload-failed',
   passwordFileWarning: 'moat:auth:password-file-warning',
+  adminDisconnect: 'moat:admin:disconnect',
+  adminAuthFailed: 'moat:admin:auth-failed',
+  adminTokenReloaded: 'moat:admin:token-reloaded',
+  adminTokenReloadFailed: 'moat:admin:token-reload-failed',
 } as const);
 
 export type BrokerEvent = keyof typeof BROKER_EVENTS;
@@ -106,6 +111,8 @@ export interface BrokerEventFields {
   tlsClientRefused: TlsPeer & { code: string; reason: string; pskIdentity?: string };
   /** `reason` is 'timeout' for tls_handshake_timeout, else Node's error message. */
   tlsHandshakeFailed: TlsPeer & { reason: string };
+  /** A TLS handshake finished: ms from the TCP accept, the TLS version, whether a session was resumed. */
+  tlsHandshakeCompleted: TlsPeer & { durationMs: number; protocol: Text; resumed: boolean };
   pskFileWarning: { file: string; warning: string };
   /** The store failed an operation (the client it was for was refused, 0x88 / 3). */
   storeError: { clientId: string; operation: string; err: string };
@@ -131,6 +138,14 @@ export interface BrokerEventFields {
   authReloadFailed: { passwordFile: Text; aclFile: Text; err: string };
   /** A password file line was skipped or overridden (file:line in the warning), at start and on every reload. */
   passwordFileWarning: { file: Text; warning: string };
+  /** The admin API disconnected a client (v5: DISCONNECT 0x98); `by` is the address the request came from. */
+  adminDisconnect: { clientId: string; username: Text; address: Text; by: Text };
+  /** An admin API request without the right bearer token (`reason`: 'missing' or 'wrong') was answered 401. */
+  adminAuthFailed: { address: Text; method: string; path: string; reason: 'missing' | 'wrong' };
+  /** SIGHUP re-read admin_token_file: requests from now on need its token. */
+  adminTokenReloaded: { file: string };
+  /** admin_token_file was unusable on SIGHUP (`err` names file:line and the fix); the old token stays. */
+  adminTokenReloadFailed: { file: string; err: string };
 }
 
 export type BrokerEventPayload<E extends BrokerEvent> = BrokerEventFields[E] & { readonly broker: Broker };

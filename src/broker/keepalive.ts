@@ -13,6 +13,11 @@ export function keepaliveWindowMs(keepaliveSeconds: number): number {
   return keepaliveSeconds * 1500;
 }
 
+/** The Keep Alive a window of keepaliveWindowMs came from, seconds. */
+export function keepaliveSecondsOf(windowMs: number): number {
+  return windowMs / 1500;
+}
+
 /** What a connection shows the sweep. */
 export interface DeadlineClock {
   readonly state: ConnectionState;

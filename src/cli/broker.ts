@@ -97,8 +97,8 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
         process.stderr.write(`moat broker: ${pidProblem}\n`);
         return 1;
       }
-      // startServer has logged listen_failed, naming the listener and its file:line.
-      if (error instanceof ListenError) return 1;
+      // startServer has logged listen_failed, naming the listener (or the admin listener) and its file:line.
+      if (error instanceof ListenError || (error instanceof MoatError && error.code === 'MOAT_ERR_LISTEN')) return 1;
       throw error;
     }
     const reload = (): void => void server.reload();

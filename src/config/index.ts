@@ -14,6 +14,7 @@ export { describeListener, isLoopbackHost, resolveSecurity } from './security.js
 export type { ListenerSecurity } from './security.js';
 export { CONFIG_DEFAULTS, LISTENER_PROTOCOLS, LOG_DESTINATIONS, LOG_TYPES } from './types.js';
 export type {
+  AdminConfig,
   BrokerConfig,
   ConfigSource,
   ConfigWarning,

@@ -77,6 +77,21 @@ export interface TlsDraft {
   source?: ConfigSource;
 }
 
+/** A value of an admin_* option and the line that set it. */
+export interface AdminValue<T> {
+  readonly value: T;
+  readonly source: ConfigSource;
+}
+
+/** The admin_* options (admin-options.ts) as read so far. */
+export interface AdminDraft {
+  listener?: { readonly port: number; readonly host: string; readonly source: ConfigSource };
+  token?: AdminValue<string>;
+  tokenFile?: AdminValue<string>;
+  certfile?: AdminValue<string>;
+  keyfile?: AdminValue<string>;
+}
+
 /** Everything read so far. */
 export interface Draft {
   readonly mainFile: string;
@@ -122,6 +137,8 @@ export interface Draft {
     websocketsHeadersSize: number;
     pidFile: string | undefined;
   };
+  /** admin_listener and its options. */
+  readonly admin: AdminDraft;
   readonly log: {
     /** undefined = log_dest never given (default applies). */
     destinations: Set<LogDestination> | undefined;

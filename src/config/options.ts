@@ -3,6 +3,7 @@
 // Structure (listener scoping, include_dir, defaults) lives in parse.ts; the draft types and value readers
 // shared with the other option tables live in option-kit.ts.
 
+import { ADMIN_OPTIONS } from './admin-options.js';
 import { CLIENT_OPTIONS } from './client-options.js';
 import { CONFIG_ISSUE_KINDS } from './errors.js';
 import { LOG_OPTIONS } from './log-options.js';
@@ -315,6 +316,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
 
   ...CLIENT_OPTIONS,
   ...TRANSPORT_OPTIONS,
+  ...ADMIN_OPTIONS,
   ...LOG_OPTIONS,
 };
 

@@ -6,6 +6,7 @@ import { CONFIG_ISSUE_KINDS, ConfigError, where, type ConfigIssue, type ConfigIs
 import { describeFsError, readIncludeDir, type IncludeDirResult } from './include-dir.js';
 import { NEVER_SUPPORTED, neverReasonOf, neverReasonOfValue, neverSupportedMessage } from './never.js';
 import { notYetSupportedMessage, NOT_YET_SUPPORTED, plannedAreaOf, plannedAreaOfValue } from './not-supported.js';
+import { adminConfig, checkAdmin, emptyAdmin } from './admin-options.js';
 import { bindAddress, type ConfigLine, type Draft, type ListenerDraft, type OptionContext } from './option-kit.js';
 import { emptySecurity, newListener, optionSpec, OPTIONS } from './options.js';
 import { checkListenerTls, checkPskFileUsed, listenerTlsConfig, type ReportIssue } from './tls-listener.js';
@@ -131,6 +132,7 @@ class ParseState {
         websocketsHeadersSize: CONFIG_DEFAULTS.websocketsHeadersSize,
         pidFile: undefined,
       },
+      admin: emptyAdmin(),
       log: {
         destinations: undefined,
         file: undefined,
@@ -406,6 +408,7 @@ class ParseState {
     const report: ReportIssue = (kind, file, line, option, text, fix) => this.#issue(kind, file, line, option, text, fix);
     for (const listener of [...draft.listeners, draft.defaultListener]) checkListenerTls(draft, listener, report);
     checkPskFileUsed(draft, [...draft.listeners, draft.defaultListener], report);
+    checkAdmin(draft, report, (source, text) => this.#warn(source.file, source.line, text));
     if (this.#issues.length > 0) {
       throw new ConfigError(this.#sorted(this.#issues));
     }
@@ -454,6 +457,7 @@ class ParseState {
       passwordFile: draft.security.passwordFile,
       aclFile: draft.security.aclFile,
       ...draft.values,
+      admin: adminConfig(draft.admin),
       log: Object.freeze({
         destinations: Object.freeze(LOG_DESTINATIONS.filter((d) => destinations.has(d))),
         file: destinations.has('file') ? log.file?.path : undefined,

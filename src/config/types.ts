@@ -167,6 +167,25 @@ export interface ListenerConfig {
   readonly source: ConfigSource;
 }
 
+/**
+ * moat's admin HTTP listener (`admin_listener PORT [ADDRESS]`): /metrics, /healthz, /readyz and the
+ * JSON admin API. Off unless configured; a token is required on any non-loopback address.
+ */
+export interface AdminConfig {
+  readonly port: number;
+  /** The bind address; 127.0.0.1 when the line names none. */
+  readonly host: string;
+  /** `admin_token`: the bearer token, written in the config. */
+  readonly token?: string;
+  /** `admin_token_file`: a file whose first line is the token (read when the server starts). */
+  readonly tokenFile?: string;
+  readonly tokenFileSource?: ConfigSource;
+  /** `admin_certfile` / `admin_keyfile`: serve HTTPS. */
+  readonly tls?: { readonly certfile: string; readonly keyfile: string };
+  /** The admin_listener line. */
+  readonly source: ConfigSource;
+}
+
 /** Logging settings (mosquitto's log_* options and connection_messages). */
 export interface LogConfig {
   /** `log_dest`: where log lines go; empty = logging off (`log_dest none`). */
@@ -262,6 +281,8 @@ export interface BrokerConfig {
   readonly websocketsHeadersSize: number;
   /** `pid_file`: the broker writes its process id here at start and removes it at exit. */
   readonly pidFile: string | undefined;
+  /** The admin HTTP listener; undefined = none (the default). */
+  readonly admin: AdminConfig | undefined;
   /** Logging. */
   readonly log: LogConfig;
   /** Remarks worth printing at startup; parsing succeeded regardless. */

@@ -1,6 +1,6 @@
 // Server.reload() (SIGHUP for `moat broker`): re-read what Mosquitto re-reads without a restart — every TLS
 // listener's certfile/keyfile/cafile/crlfile (Let's Encrypt renewals, revocations) and psk_file,
-// and the password and ACL files.
+// and the password and ACL files; and the admin listener's certificate and admin_token_file.
 // Connected clients stay, except those whose password-file entry is gone or changed. A file that
 // cannot be used is named in the log and the old certificate or rules stay in force.
 import type { AccessControl } from '../auth/access-control.js';
@@ -16,6 +16,8 @@ export interface ReloadTargets {
   readonly listeners: readonly ServerListener[];
   /** One entry per distinct (password_file, acl_file) pair. */
   readonly accessControls: readonly AccessControl[];
+  /** Re-reads the admin listener's certificate and token file (server/admin.ts); undefined when it has neither. */
+  readonly admin?: (() => Promise<void>) | undefined;
 }
 
 /** What one reload did; a failed file is named in the log and its old contents stay in force. */
@@ -33,12 +35,13 @@ export interface ReloadResult {
 /** Everything SIGHUP re-reads; resolves when every file has been tried. Never throws. */
 export async function reloadServer(targets: ReloadTargets): Promise<ReloadResult> {
   const tlsListeners = targets.listeners.filter((l) => l.listening.reloadTls !== undefined);
-  if (tlsListeners.length === 0 && targets.accessControls.length === 0) {
+  if (tlsListeners.length === 0 && targets.accessControls.length === 0 && targets.admin === undefined) {
     emit(targets.broker, 'reloadSkipped', { signal: 'SIGHUP' });
     return { tlsReloaded: 0, tlsFailed: 0, accessReloaded: 0, accessFailed: 0 };
   }
   const tlsReloaded = reloadTls(tlsListeners, targets.broker);
   const access = await Promise.all(targets.accessControls.map((control) => reloadAccess(control, targets.broker)));
+  await targets.admin?.();
   const accessReloaded = access.filter((ok) => ok).length;
   return { tlsReloaded, tlsFailed: tlsListeners.length - tlsReloaded, accessReloaded, accessFailed: access.length - accessReloaded };
 }

@@ -8,7 +8,10 @@ import type { Logger } from '../broker/logger.js';
 import { resolveSecurity } from '../config/security.js';
 import type { BrokerConfig } from '../config/types.js';
 import { SysPublisher } from '../observe/sys.js';
+import { tallyOf } from '../observe/tally.js';
 import { MOAT_VERSION } from '../version.js';
+import type { AdminServer } from '../admin/server.js';
+import { adminReload, adminToken, openAdmin } from './admin.js';
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
@@ -28,6 +31,8 @@ export interface Server {
   readonly broker: Broker;
   /** Every configured listener, open, in config order. */
   readonly listeners: readonly ServerListener[];
+  /** The admin HTTP listener (admin_listener); undefined when none is configured. */
+  readonly admin: AdminServer | undefined;
   /** Re-reads TLS certificates, CRLs, PSK files, password and ACL files (what SIGHUP does). Never rejects. */
   reload(): Promise<ReloadResult>;
   /** Stops $SYS, the broker (v5 clients get DISCONNECT 0x8B) and every listener; calling it again returns the same promise. */
@@ -48,9 +53,12 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   const refusals = security.map((s) => s.refusal).filter((r): r is string => r !== undefined);
   if (refusals.length > 0) throw new StartRefusedError(refusals);
   const accessControls = await AccessControl.forListeners(config.listeners);
+  const token = config.admin === undefined ? undefined : await adminToken(config.admin);
   await options.beforeListen?.();
 
   const broker = new Broker(brokerOptionsFromConfig(config, logger));
+  // Counting starts before anything listens, so $SYS and metrics see every refusal.
+  const tally = tallyOf(broker);
   const sys = new SysPublisher(broker, {
     intervalSeconds: config.sysInterval,
     version: MOAT_VERSION,
@@ -58,12 +66,17 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     securityWarnings: security.flatMap((s) => s.warnings),
   });
   sys.start();
-  let listeners: ServerListener[];
+  let listeners: ServerListener[] = [];
+  let admin: AdminServer | undefined;
   try {
     listeners = await openListeners(broker, config, security, accessControls);
+    // After the MQTT listeners: their "listening" lines come first, and /readyz has them to check.
+    if (config.admin !== undefined) admin = await openAdmin(config, config.admin, token, broker, tally, listeners);
   } catch (error) {
     sys.stop();
+    tally.stop();
     broker.close();
+    await Promise.all(listeners.map((l) => l.listening.close()));
     throw error;
   }
 
@@ -74,12 +87,14 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   return {
     broker,
     listeners,
-    reload: () => reloadServer({ broker, listeners, accessControls: controls }),
+    admin,
+    reload: () => reloadServer({ broker, listeners, accessControls: controls, admin: admin === undefined || config.admin === undefined ? undefined : adminReload(config.admin, admin, broker) }),
     close: () =>
       (closed ??= (async () => {
         sys.stop();
         broker.close();
-        await Promise.all(listeners.map((l) => l.listening.close()));
+        tally.stop();
+        await Promise.all([...listeners.map((l) => l.listening.close()), admin?.close()]);
       })()),
   };
 }

@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import { rememberPskIdentity } from '../auth/certificate-identity.js';
 import type { Broker } from '../broker/broker.js';
-import { emit } from '../broker/events.js';
+import { emit, eventChannel } from '../broker/events.js';
 import { CONFIG_DEFAULTS, type ListenerTlsConfig } from '../config/types.js';
 import { readTlsCredentials, type TlsCredentials } from './tls-files.js';
 
@@ -120,14 +120,30 @@ function logFailedHandshakes(server: TlsServer, broker: Broker): void {
   // an ECONNRESET tlsClientError once its address is gone; that report comes synchronously from
   // within the 'close' event of the TCP socket underneath, so the address is taken from there.
   let closing: Peer | undefined;
+  // When each handshake began (TCP accept), by the peer's address and port: the TLS socket Node
+  // hands us is not the TCP one, and those two are what they share. Only while someone listens
+  // for moat:tls:handshake-completed (the metrics' histogram).
+  const completed = eventChannel('tlsHandshakeCompleted');
+  const startedAt = new Map<string, number>();
   server.on('connection', (raw: Socket) => {
     const peer: Peer = { address: raw.remoteAddress, remotePort: raw.remotePort, listenerPort: raw.localPort };
+    const timed = completed.hasSubscribers ? `${peer.address}:${peer.remotePort}` : undefined;
+    if (timed !== undefined) startedAt.set(timed, performance.now());
     raw.once('close', () => {
+      if (timed !== undefined) startedAt.delete(timed);
       closing = peer;
       queueMicrotask(() => {
         if (closing === peer) closing = undefined;
       });
     });
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const began = startedAt.get(key);
+    if (began === undefined) return;
+    startedAt.delete(key);
+    const durationMs = performance.now() - began;
+    emit(broker, 'tlsHandshakeCompleted', { address: socket.remoteAddress, remotePort: socket.remotePort, listenerPort: socket.localPort, durationMs, protocol: socket.getProtocol() ?? undefined, resumed: socket.isSessionReused() });
   });
   server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
     const peer: Peer =

@@ -335,6 +335,43 @@ test('TLS: a client refused for want of a certificate, a failed handshake, a psk
   broker.close();
 });
 
+test('TLS: a finished handshake reports its duration, TLS version and resumption', async () => {
+  const files = makeTestCertificates(mkdtempSync(join(dir, 'tls-done-')));
+  const broker = startBroker({ allowAnonymous: true });
+  const tls = await listenTls(broker, { host: '127.0.0.1', port: 0, tls: { handshakeTimeout: 30, useIdentityAsUsername: false, useSubjectAsUsername: false, certfile: files.cert, keyfile: files.key, requireCertificate: false }, policy: { allowAnonymous: true } });
+  const done = await expectEvent(broker, 'tlsHandshakeCompleted', () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: tls.port, ca: [readFileSync(files.ca)], servername: 'localhost' }, () => socket.end());
+    socket.on('error', () => {});
+  });
+  assert.deepEqual([done.address, done.listenerPort, done.protocol, done.resumed], ['127.0.0.1', tls.port, 'TLSv1.3', false]);
+  assert.ok(done.durationMs > 0 && Number.isFinite(done.durationMs), `durationMs ${done.durationMs}`);
+  await tls.close();
+  broker.close();
+});
+
+test('admin API: a request with a wrong token, a client disconnected by an administrator, the token file reloaded or kept', async () => {
+  const token = 'a-token-of-at-least-sixteen-characters';
+  const tokenFile = join(dir, 'admin-token');
+  writeFileSync(tokenFile, `${token}\n`);
+  const server = await startServer(parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\n`, join(dir, 'admin.conf')), { logger: silentLogger });
+  const base = `http://127.0.0.1:${server.admin?.port}`;
+  const refused = await expectEvent(server.broker, 'adminAuthFailed', () => fetch(`${base}/api/stats`, { headers: { authorization: 'Bearer wrong' } }));
+  assert.deepEqual([refused.address, refused.method, refused.path, refused.reason], ['127.0.0.1', 'GET', '/api/stats', 'wrong']);
+  const socket = netConnect(server.listeners[0]?.port ?? 0, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: 'kicked', username: 'op' }, 5));
+  await until(() => server.broker.getSession('kicked')?.connection?.connected === true, 2000, 'kicked connected');
+  const kicked = await expectEvent(server.broker, 'adminDisconnect', () => fetch(`${base}/api/clients/kicked/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }));
+  assert.deepEqual([kicked.clientId, kicked.username, kicked.address, kicked.by], ['kicked', 'op', '127.0.0.1', '127.0.0.1']);
+  socket.destroy();
+  const reloaded = await expectEvent(server.broker, 'adminTokenReloaded', () => server.reload());
+  assert.equal(reloaded.file, tokenFile);
+  writeFileSync(tokenFile, '\n');
+  const kept = await expectEvent(server.broker, 'adminTokenReloadFailed', () => server.reload());
+  assert.deepEqual([kept.file, /admin\.conf:4: admin_token_file .* is empty/.test(kept.err)], [tokenFile, true]);
+  await server.close();
+});
+
 test('store error: a session the store cannot load refuses the client (0x88); a failed commit closes the publisher unacknowledged', async () => {
   class BrokenStore extends MemoryStore<Message> {
     override loadSession(): Promise<undefined> {

@@ -2,7 +2,7 @@
 export type { BrokerStartOptions, RunningBroker } from './broker.js';
 export { brokerArgs, runMosquittoPub, runMosquittoSub, startMosquittoSub } from './clients.js';
 export type { MosquittoSub, ProcessOutput } from './clients.js';
-export { DEFAULT_MOAT_CONFIG, moatCommand, startMoat } from './moat.js';
+export { DEFAULT_MOAT_CONFIG, moatCommand, moatListener, startMoat } from './moat.js';
 export type { MoatListener, RunningMoat, StartMoatOptions } from './moat.js';
 export { MOSQUITTO_BINARY, startMosquitto } from './mosquitto.js';
 export type { StartMosquittoOptions } from './mosquitto.js';

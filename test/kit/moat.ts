@@ -49,6 +49,15 @@ function parseListening(line: string): MoatListener | undefined {
   };
 }
 
+/**
+ * The listener of `protocol` ("admin-http", "admin-https", "mqtts", ...) once moat has logged its
+ * "listening" line: the port a test learns when the config says port 0.
+ */
+export async function moatListener(moat: RunningMoat, protocol: string, timeoutMs = 10_000): Promise<MoatListener> {
+  const line = await moat.process.waitForLine((l) => parseListening(l)?.protocol === protocol, timeoutMs, `a {"event":"listening","protocol":"${protocol}"} log line`);
+  return parseListening(line) as MoatListener;
+}
+
 /** The command line that runs moat's CLI: built JS when the kit runs from build/, tsx otherwise. */
 export function moatCommand(cliArgs: readonly string[]): { command: string; args: string[] } {
   const entry = runningFromBuild

@@ -57,6 +57,7 @@ export function handleConnect(connection: Connection, packet: ConnectPacket): vo
   if (connection.state !== 'new') {
     throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on one connection [MQTT-3.1.0-2]', 'connect');
   }
+  connection.broker.counters.connectsReceived++;
   connection.protocolVersion = packet.protocolVersion;
   // Binds every packet we send, the refusing CONNACK included [MQTT-3.1.2-24].
   const maximumPacketSize = packet.properties?.maximumPacketSize;

@@ -13,6 +13,8 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   const session = connection.session;
   if (session === undefined) return;
   broker.counters.messagesReceived++;
+  broker.counters.messagesReceivedByQos[packet.qos]++;
+  connection.messagesIn++;
 
   if (packet.qos > connection.maxQos) {
     // Mosquitto disconnects these too; a v5 client was told Maximum QoS in CONNACK [MQTT-3.2.2-11].
