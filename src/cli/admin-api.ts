@@ -20,7 +20,7 @@ export interface AdminStats {
 export interface AdminClient {
   id: string;
   username: string | null;
-  address: string;
+  address: string | null;
   listener: string;
   protocolVersion: number;
   /** ISO 8601. */

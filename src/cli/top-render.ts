@@ -200,7 +200,7 @@ function clientRow(client: AdminClient, now: number): string {
   return cells([
     client.id,
     client.username ?? '-',
-    client.address,
+    client.address ?? '-',
     version,
     up,
     formatCount(client.subscriptions),

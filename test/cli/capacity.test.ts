@@ -4,14 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { assessCapacity, linearSlope } from '../../src/cli/capacity-check.js';
 import { parseOpenFiles } from '../../src/cli/capacity-plan.js';
 import { connectMqttJs } from '../kit/mqttjs.js';
-import { moatCommand, startMoat } from '../kit/moat.js';
+import { moatCommand, moatListener, startMoat } from '../kit/moat.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { until } from '../kit/wait.js';
 
@@ -215,26 +213,23 @@ describe('moat capacity check against live brokers', () => {
     assert.match(unknown.stdout, /Limit {7}unknown: the broker does not publish it; pass --limit/);
   });
 
-  test('--admin: the count and the limit come from /api/stats (the contract; a stand-in server until the admin listener lands)', async (t) => {
-    const moat = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 1\n' });
+  test('--admin: the count and the limit come from moat\'s /api/stats; a wrong token is said in words', async (t) => {
+    const token = 'capacity-test-admin-token-0123';
+    const moat = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 6\nsys_interval 1\nadmin_listener 0\nadmin_token ${token}\n` });
     t.after(() => moat.stop());
-    const stats = { version: '0.1.0', uptimeSeconds: 5, connections: { connected: 5, limit: 6, peak: 5, percent: 83.3, alert: true }, sessions: 5, subscriptions: 0, retained: 0, messages: { received: 0, sent: 0 }, bytes: { received: 0, sent: 0 }, dropped: { total: 0, byReason: {} }, refused: { total: 2, byReason: { quota_exceeded: 2 } }, authFailures: 0, tlsHandshakeFailures: 0 };
-    const server = createServer((request, response) => {
-      if (request.headers.authorization !== 'Bearer tok') response.writeHead(401).end();
-      else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise((resolve) => server.close(resolve)));
-    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const run = await runCapacity(['check', moat.url, '--admin', admin, '--admin-token', 'tok', '--window', '2', '--json']);
+    const listener = await moatListener(moat, 'admin-http');
+    const admin = `http://${listener.host}:${listener.port}`;
+    for (let i = 0; i < 4; i++) clients.push((await connectMqttJs(moat, { protocolVersion: 4 })).client);
+    const run = await runCapacity(['check', moat.url, '--admin', admin, '--admin-token', token, '--window', '2', '--json']);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     const json = JSON.parse(run.stdout) as CheckJson & { adminError: string | null };
-    assert.equal(json.connected, 5);
+    assert.equal(json.connected, 5, 'four clients and the check');
     assert.equal(json.limit, 6);
     assert.equal(json.limitSource, 'admin API');
     assert.equal(json.adminError, null);
-    const wrong = await runCapacity(['check', moat.url, '--admin', admin, '--admin-token', 'nope', '--window', '2']);
-    assert.equal(wrong.code, 3, 'no limit without the API (moat has no max_connections here)');
+    const wrong = await runCapacity(['check', moat.url, '--admin', admin, '--admin-token', 'wrong-token-0123456789', '--window', '2']);
+    assert.equal(wrong.code, 1, 'the limit still comes from $SYS');
+    assert.match(wrong.stdout, /^Limit {7}6 \(from \$SYS\)$/m);
     assert.match(wrong.stdout, /Admin API {3}admin API http:\/\/127\.0\.0\.1:\d+ refused the token \(HTTP 401\)/);
   });
 

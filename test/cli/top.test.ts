@@ -4,8 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,7 +11,7 @@ import type { MqttClient } from 'mqtt';
 import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
 import { makeTestCertificates } from '../kit/certs.js';
 import { connectMqttJs } from '../kit/mqttjs.js';
-import { moatCommand, startMoat } from '../kit/moat.js';
+import { moatCommand, moatListener, startMoat } from '../kit/moat.js';
 import { startMosquitto } from '../kit/mosquitto.js';
 import { startTmux, type TmuxSession } from '../kit/tmux.js';
 import { renderTop } from '../../src/cli/top-render.js';
@@ -153,45 +151,43 @@ describe('moat top while things change', () => {
   });
 });
 
-describe('moat top with an admin API (the /api/stats and /api/clients contract)', () => {
-  // Until moat's admin listener lands on main, a node:http server answers with the documented JSON
-  // (docs/MONITORING.md); the $SYS side is a real moat. Switch to `admin_listener` when it exists.
-  test('--admin fills in the busiest clients; a wrong token (MOAT_ADMIN_TOKEN) is reported in words on the screen', async (t) => {
-    const moat = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 10\nsys_interval 1\n' });
-    t.after(() => moat.stop());
-    const since = new Date(Date.now() - 65_000).toISOString();
-    const client = (id: string, messagesIn: number) => ({ id, username: 'alice', address: '127.0.0.1:50000', listener: 'mqtt', protocolVersion: 5, connectedSince: since, keepalive: 60, subscriptions: 1, inflight: 0, queued: 2, dropped: 0, messagesIn, messagesOut: 7 });
-    const server = createServer((request, response) => {
-      if (request.headers.authorization !== 'Bearer s3cret') {
-        response.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
-        return;
-      }
-      const body = request.url?.startsWith('/api/clients')
-        ? { total: 2, offset: 0, limit: 50, clients: [client('busy-sensor', 1500), client('quiet-sensor', 3)] }
-        : { version: '0.1.0', uptimeSeconds: 5, connections: { connected: 3, limit: 10, peak: 3, percent: 30, alert: false }, sessions: 3, subscriptions: 2, retained: 0, messages: { received: 1503, sent: 14 }, bytes: { received: 1, sent: 1 }, dropped: { total: 0, byReason: {} }, refused: { total: 4, byReason: { quota_exceeded: 4 } }, authFailures: 0, tlsHandshakeFailures: 0 };
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise((resolve) => server.close(resolve)));
-    const admin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+describe('moat top with moat\'s admin API', () => {
+  const TOKEN = 'top-test-admin-token-0123456789';
 
-    const good = moatCommand(['top', moat.url, '--admin', admin, '--admin-token', 's3cret']);
+  test('--admin fills in the busiest clients from /api/clients; a wrong token (MOAT_ADMIN_TOKEN) is reported in words on the screen', async (t) => {
+    const moat = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 10\nsys_interval 1\nadmin_listener 0\nadmin_token ${TOKEN}\n` });
+    t.after(() => moat.stop());
+    const listener = await moatListener(moat, 'admin-http');
+    const admin = `http://${listener.host}:${listener.port}`;
+    const busy = await connectMqttJs(moat, { clientId: 'busy-sensor' });
+    t.after(() => busy.client.endAsync());
+    const quiet = await connectMqttJs(moat, { clientId: 'quiet-sensor' });
+    t.after(() => quiet.client.endAsync());
+    for (let i = 0; i < 30; i++) await busy.client.publishAsync('sensors/busy', String(i), { qos: 1 });
+    await quiet.client.publishAsync('sensors/quiet', 'x', { qos: 1 });
+
+    const good = moatCommand(['top', moat.url, '--admin', admin, '--admin-token', TOKEN]);
     const tmux = await startTmux(good.command, good.args);
     t.after(() => tmux.kill());
-    const screen = await tmux.waitFor((s) => s.includes('busy-sensor'), 'the busiest clients table');
+    const screen = await tmux.waitFor((s) => /^busy-sensor /m.test(s) && /^quiet-sensor /m.test(s) && /Connections\s+3 of 10/.test(s), 'the busiest clients table');
     t.diagnostic(`moat top with --admin:\n${screen.trimEnd()}`);
-    assert.match(screen, /Busiest clients \(by messages, 2 connected\)/);
-    assert.match(screen, /^busy-sensor\s+alice\s+127\.0\.0\.1:50000\s+5\s+00h 01m 0\ds\s+1\s+0\s+2\s+0\s+1,500\s+7\s*$/m);
-    assert.match(lineOf(screen, 'Refused'), /Refused\s+4\s+quota_exceeded 4/);
-    assert.match(lineOf(screen, 'Connections'), /3 of 10 {3}peak 3 {3}sessions 3/, 'the admin API is the one source of the figures it gives');
+    assert.match(screen, /Busiest clients \(by messages, 3 connected\)/, 'busy-sensor, quiet-sensor and top itself');
+    assert.match(screen, /^CLIENT ID +USER +ADDRESS +V +UP +SUBS +INFL +QUEUED +DROP +MSG IN +MSG OUT$/m);
+    assert.match(screen, /^busy-sensor +- +127\.0\.0\.1 +5 +\d\dh \d\dm \d\ds +0 +0 +0 +0 +30 +0$/m);
+    assert.match(screen, /^quiet-sensor +- +127\.0\.0\.1 +5 +\d\dh \d\dm \d\ds +0 +0 +0 +0 +1 +0$/m);
+    const rows = screen.split('\n');
+    assert.ok(rows.findIndex((l) => l.startsWith('busy-sensor')) < rows.findIndex((l) => l.startsWith('quiet-sensor')), 'busiest first');
+    assert.match(lineOf(screen, 'Connections'), /3 of 10 {3}peak 3 {3}sessions 3/);
+    assert.match(screen, /limit from admin API/);
+    assert.match(screen, /capacity alert: off/);
     await quitWithQ(tmux);
 
     const bad = moatCommand(['top', moat.url, '--admin', admin]);
-    const wrong = await startTmux(bad.command, bad.args, undefined, { MOAT_ADMIN_TOKEN: 'wrong' });
+    const wrong = await startTmux(bad.command, bad.args, undefined, { MOAT_ADMIN_TOKEN: 'wrong-token-0123456789' });
     t.after(() => wrong.kill());
     const refused = await wrong.waitFor((s) => s.includes('refused the token'), 'the 401 in words');
     assert.match(refused.replace(/\n {2}/g, ' '), /admin API http:\/\/127\.0\.0\.1:\d+ refused the token \(HTTP 401\)\. Pass the broker's admin token with --admin-token or MOAT_ADMIN_TOKEN\./);
-    assert.match(refused, /Connections\s+1 of 10/, '$SYS still drives the rest of the screen');
+    assert.match(refused, /Connections\s+3 of 10/, '$SYS still drives the rest of the screen');
     await quitWithQ(wrong);
   });
 });
@@ -318,7 +314,15 @@ describe('renderTop (pure)', () => {
       total: 1,
       clients: [{ id: 'sensor-1', username: 'alice', address: '127.0.0.1:5000', listener: 'mqtt', protocolVersion: 5, connectedSince: new Date(0).toISOString(), keepalive: 60, subscriptions: 2, inflight: 1, queued: 3, dropped: 0, messagesIn: 1200, messagesOut: 45 }],
     });
+    view.onAdmin(undefined, {
+      total: 2,
+      clients: [
+        { id: 'sensor-1', username: 'alice', address: '127.0.0.1:5000', listener: 'mqtt', protocolVersion: 5, connectedSince: new Date(0).toISOString(), keepalive: 60, subscriptions: 2, inflight: 1, queued: 3, dropped: 0, messagesIn: 1200, messagesOut: 45 },
+        { id: 'a-very-long-client-id-that-does-not-fit', username: null, address: null, listener: 'ws', protocolVersion: 4, connectedSince: 'not a date', keepalive: 0, subscriptions: 0, inflight: 0, queued: 0, dropped: 0, messagesIn: 0, messagesOut: 0 },
+      ],
+    });
     const lines = renderTop(view.snapshot(65_000), { now: 65_000, width: 120, height: 40 });
+    assert.ok(lines.some((l) => /^a-very-long-client-id-~\s+-\s+-\s+4\s+-\s+0/.test(l)), 'no user, no address, a bad date and a long id: dashes and a cut');
     assert.ok(lines.some((l) => /^sensor-1\s+alice\s+127\.0\.0\.1:5000\s+5\s+00h 01m 05s\s+2\s+1\s+3\s+0\s+1,200\s+45$/.test(l)), lines.join('\n'));
   });
 });
