@@ -16,6 +16,10 @@ import type { Logger } from './logger.js';
 import { brokerMessage, type Access, type Message } from './message.js';
 import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { LongTimer } from './long-timer.js';
+import { ConnectionAdmission } from './limits.js';
+import { LoadWatch } from './overload.js';
+import { RefusalLedger, type RefusalCounts } from './refusals.js';
+import type { BrokerEventFields } from './events.js';
 import { RetainedMessages } from './retained.js';
 import { DeadlineSweep } from './keepalive.js';
 import { Router } from './router.js';
@@ -60,6 +64,9 @@ export interface BrokerStats extends Readonly<BrokerCounters> {
   /** Messages accepted and then not delivered, in all and by reason. */
   readonly dropped: number;
   readonly droppedByReason: Readonly<DropCounts>;
+  /** Clients, connections and packets refused by a configured limit, in all and by reason (refusals.ts). */
+  readonly refused: number;
+  readonly refusedByReason: Readonly<RefusalCounts>;
 }
 
 /** What a CONNECT asks of openSession. */
@@ -87,6 +94,12 @@ export class Broker {
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
+  /** Refusals by the configured limits, by reason (every one an event; the log rate-limited). */
+  readonly refusals: RefusalLedger;
+  /** global_max_connections and the connection rates; each listener's max_connections comes with its connections. */
+  readonly admission: ConnectionAdmission;
+  /** memory_limit and overload protection: undefined when neither is configured. */
+  readonly load: LoadWatch | undefined;
   readonly counters: BrokerCounters = {
     messagesReceived: 0,
     messagesReceivedByQos: [0, 0, 0],
@@ -122,6 +135,28 @@ export class Broker {
     this.bus.attach({ message: (envelope) => this.#fromBus(envelope), claim: (claim) => this.#claimed(claim) });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
+    this.refusals = new RefusalLedger(
+      { refused: (fields) => emit(this, 'limitRefused', fields), summary: (fields) => emit(this, 'limitSummary', fields) },
+      this.options.dropLogIntervalMs,
+    );
+    this.admission = new ConnectionAdmission(this.options);
+    const { memoryLimit, overloadProtection, maxEventLoopLagMs } = this.options;
+    this.load =
+      memoryLimit > 0 || overloadProtection
+        ? new LoadWatch({
+            memoryLimit,
+            overloadProtection,
+            maxEventLoopLagMs,
+            onHold: (held, cause, bytes, memory, lagMs) => {
+              const connection = held as Connection;
+              emit(this, 'overloadHeld', { clientId: connection.clientId || undefined, address: connection.remoteAddress, cause, bytes, memory, lagMs });
+            },
+            onRelease: (held, heldMs) => {
+              const connection = held as Connection;
+              emit(this, 'overloadReleased', { clientId: connection.clientId || undefined, address: connection.remoteAddress, heldMs });
+            },
+          })
+        : undefined;
     this.authenticator = new Authenticator({ failureLimit: this.options.authFailureLimit, banMs: this.options.authBanMs, report: authReporter(this), limits: this.options });
   }
 
@@ -131,12 +166,14 @@ export class Broker {
     this.#connections.add(connection);
     this.counters.socketsOpened++;
     const slots = info.slots;
-    if (slots !== undefined) {
-      connection.slot = slots.take();
-      if (connection.slot === 'drop') {
-        // Too many refusals already waiting for their CONNECT: this one cannot be told in words.
-        emit(this, 'limitRefused', { limit: 'max_connections', value: slots.limit, listener: slots.listener, address: connection.remoteAddress, clientId: undefined, answered: false });
-        connection.close(undefined, 'max_connections');
+    const verdict = this.admission.admit(slots, connection.remoteAddress);
+    if (verdict !== 'admit') {
+      // Refused: answered at CONNECT (connect.ts), unless too many refusals already wait for theirs.
+      if (this.admission.holdRefusal(verdict, slots)) connection.slot = verdict;
+      else {
+        connection.slot = 'drop';
+        this.refuse({ limit: verdict, value: this.admission.value(verdict, slots), listener: info.listener, address: connection.remoteAddress, clientId: undefined, answered: false });
+        connection.close(undefined, verdict);
       }
     }
     if (!this.#closed) this.#deadlines.start();
@@ -147,6 +184,18 @@ export class Broker {
   #sweep(now: number): void {
     for (const connection of this.#connections) connection.checkDeadlines(now);
     this.drops.flush(now);
+    this.refusals.flush(now);
+    this.admission.sweep(now);
+  }
+
+  /** Counts a refusal by a configured limit and reports it (moat:limit:refused; the log rate-limited). */
+  refuse(refusal: Omit<BrokerEventFields['limitRefused'], 'logged'>): void {
+    this.refusals.record(refusal);
+  }
+
+  /** memory_limit is exceeded: PUBLISH is refused or dropped. One property read per PUBLISH. */
+  get overMemoryLimit(): boolean {
+    return this.load?.overMemoryLimit === true;
   }
 
   /**
@@ -184,6 +233,8 @@ export class Broker {
       retained: this.retained.count,
       dropped: this.drops.total,
       droppedByReason: { ...this.drops.byReason },
+      refused: this.refusals.total,
+      refusedByReason: { ...this.refusals.byReason },
     };
   }
 
@@ -291,7 +342,10 @@ export class Broker {
 
   /** Called by Connection once its stream has closed, whatever the cause. */
   connectionClosed(connection: Connection): void {
-    if (this.#connections.delete(connection)) connection.info.slots?.release(connection.slot);
+    if (this.#connections.delete(connection)) {
+      this.admission.release(connection.slot, connection.info.slots);
+      this.load?.forget(connection);
+    }
     const session = connection.session;
     if (session === undefined || session.connection !== connection) return;
     this.#detach(connection, session);
@@ -453,6 +507,7 @@ export class Broker {
   close(): void {
     this.#closed = true;
     this.#deadlines.stop();
+    this.load?.close();
     for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();

@@ -60,6 +60,7 @@ const HOLD_OUTBOUND = 4; // the client is not reading what we send it
 const HOLD_CLOSED = 8; // condemned: nothing more is read
 const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being written
 const HOLD_FLOW = 32; // a subscriber this client publishes to is catching up (flow-control.ts)
+const HOLD_OVERLOAD = 64; // overload protection: memory near memory_limit or the event loop lags (overload.ts)
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
@@ -69,7 +70,7 @@ export class Connection implements ParserHandler {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly info: ConnectionInfo;
-  /** What the listener's max_connections gave this socket: 'refuse' means CONNECT is answered 0x97 / 3. */
+  /** What the connection limits gave this socket (limits.ts): a limit's name means CONNECT is refused with its code. */
   slot: SlotVerdict = 'admit';
   readonly parser: Parser;
   state: ConnectionState = 'new';
@@ -184,6 +185,7 @@ export class Connection implements ParserHandler {
   #onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.broker.counters.bytesReceived += chunk.length;
+    this.broker.load?.count(this, chunk.length);
     this.parser.push(chunk);
   }
 
@@ -249,7 +251,16 @@ export class Connection implements ParserHandler {
 
   /** Input held for our own reasons (a turn's budget, flow control), not because the client is slow: keep alive waits. */
   get heldByUs(): boolean {
-    return (this.#holds & (HOLD_TURN | HOLD_FLOW)) !== 0;
+    return (this.#holds & (HOLD_TURN | HOLD_FLOW | HOLD_OVERLOAD)) !== 0;
+  }
+
+  /** Overload protection: read nothing more from this client until releaseOverload (overload.ts). */
+  holdForOverload(): void {
+    if (!this.ended) this.#hold(HOLD_OVERLOAD);
+  }
+
+  releaseOverload(): void {
+    this.#release(HOLD_OVERLOAD);
   }
 
   /**

@@ -16,6 +16,7 @@ export const DROP_REASONS = {
   acl_denied: 'the ACL no longer lets the client read the topic',
   size_limit: 'the payload is over message_size_limit (the publisher was acknowledged)',
   sys_topic: 'a client published to $SYS, which only the broker writes (a v5 publisher was told 0x87)',
+  memory_limit: "the broker's memory was over memory_limit (a QoS 0 or MQTT 3.1.1 PUBLISH, which has no code to be told)",
 } as const;
 
 export type DropReason = keyof typeof DROP_REASONS;
@@ -23,7 +24,7 @@ export type DropReason = keyof typeof DROP_REASONS;
 export type DropCounts = Record<DropReason, number>;
 
 export function emptyDropCounts(): DropCounts {
-  return { queue_full: 0, slow_consumer: 0, expired: 0, too_large: 0, acl_denied: 0, size_limit: 0, sys_topic: 0 };
+  return { queue_full: 0, slow_consumer: 0, expired: 0, too_large: 0, acl_denied: 0, size_limit: 0, sys_topic: 0, memory_limit: 0 };
 }
 
 /** Drops of one client since its last log line. */

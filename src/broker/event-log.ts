@@ -4,6 +4,7 @@
 // they live here, in one table, next to nothing else. Client-chosen strings are clipped here.
 import { subscribe } from 'node:diagnostics_channel';
 import { DROP_REASONS } from './drops.js';
+import { REFUSAL_REASONS } from './refusals.js';
 import { BROKER_EVENTS, type BrokerEvent, type BrokerEventPayload } from './events.js';
 import { clip, clipList, type Logger } from './logger.js';
 
@@ -80,8 +81,27 @@ const LOG_LINES: { readonly [E in BrokerEvent]: LogLine<E> } = {
   limitRefused: {
     event: 'limit_refused',
     level: 'warn',
-    message: (p) => `connection refused: listener ${p.listener} is at ${p.limit} ${p.value}${p.answered ? '' : ' (closed at once: too many refusals waiting)'}`,
+    message: (p) =>
+      `${p.clientId === undefined ? 'client' : `client ${clip(p.clientId)}`}${p.address === undefined ? '' : ` from ${p.address}`} refused: ${REFUSAL_REASONS[p.limit]} (${p.limit} ${p.value})` +
+      `${p.answered ? '' : ', closed without an answer'}; more refusals for this reason are summed up in limits_refused lines`,
+    omit: ['logged'],
+    // The first of its reason after a quiet spell; the others go into limitSummary (refusals.ts).
+    when: (p) => p.logged,
   },
+  limitSummary: {
+    event: 'limits_refused',
+    level: 'warn',
+    message: (p) =>
+      `refused ${p.count} more in the last ${p.seconds} s: ${Object.entries(p.byReason)
+        .map(([reason, count]) => `${reason} ${count}`)
+        .join(', ')}`,
+  },
+  overloadHeld: {
+    event: 'overload_held',
+    level: 'warn',
+    message: (p) => `overload protection: not reading ${p.clientId === undefined ? 'a client' : `client ${clip(p.clientId)}`} (${p.cause === 'memory' ? 'memory near memory_limit' : 'event loop lag over max_event_loop_lag'})`,
+  },
+  overloadReleased: { event: 'overload_released', level: 'info', message: 'overload protection: reading the client again' },
   storeError: { event: 'store_error', level: 'error', message: (p) => `the store failed to ${p.operation}` },
   listenerStarted: { event: 'listening', level: 'info', message: (p) => `listening on ${p.path ?? `${p.host}:${p.port}`} (${p.protocol})` },
   listenerFailed: { event: 'listen_failed', level: 'error', message: (p) => p.reason, omit: ['reason'] },

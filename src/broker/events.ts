@@ -8,6 +8,8 @@ import { channel, type Channel } from 'node:diagnostics_channel';
 import type { AuthEventFields, AuthEventKind, AuthReport } from '../auth/auth-events.js';
 import type { Broker } from './broker.js';
 import type { DropReason } from './drops.js';
+import type { OverloadCause } from './overload.js';
+import type { RefusalReason } from './refusals.js';
 
 export const BROKER_EVENTS = Object.freeze({
   clientConnected: 'moat:client:connected',
@@ -44,6 +46,9 @@ export const BROKER_EVENTS = Object.freeze({
   pskFileWarning: 'moat:tls:psk-file-warning',
   storeError: 'moat:store:error',
   limitRefused: 'moat:limit:refused',
+  limitSummary: 'moat:limit:summary',
+  overloadHeld: 'moat:overload:held',
+  overloadReleased: 'moat:overload:released',
   listenerStarted: 'moat:listener:started',
   listenerFailed: 'moat:listener:failed',
   insecureListener: 'moat:listener:insecure',
@@ -117,10 +122,23 @@ export interface BrokerEventFields {
   /** The store failed an operation (the client it was for was refused, 0x88 / 3). */
   storeError: { clientId: string; operation: string; err: string };
   /**
-   * A client refused by a configured limit (`limit`, its `value`): `answered` when it got CONNACK
-   * 0x97 / 3 with the reason, false when the socket had to be closed at once (too many refusals waiting).
+   * A client refused by a configured limit (`limit`, its configured `value`), every time (not
+   * rate-limited; counted in broker.stats().refusedByReason). `answered` when the client was told
+   * (CONNACK 0x97 / 0x9F / 3, PUBACK/PUBREC 0x97, SUBACK 0x97 / 0x80 or 0x8F, DISCONNECT 0x90), false
+   * when the socket was closed at once (too many refusals waiting) or a 3.1.1 client had no code for
+   * it. `listener` is the listener it came through when known. `logged`: this one is the first of
+   * its reason after a quiet spell, so the log writes it; the rest are summed up in limitSummary.
    */
-  limitRefused: { limit: 'max_connections'; value: number; listener: string; address: Text; clientId: Text; answered: boolean };
+  limitRefused: { limit: RefusalReason; value: number; listener: Text; address: Text; clientId: Text; answered: boolean; logged: boolean };
+  /** Refusals not logged one by one since the last line, by reason; at most one per interval (drop_log_interval). */
+  limitSummary: { count: number; byReason: Partial<Record<RefusalReason, number>>; seconds: number };
+  /**
+   * Overload protection stopped reading a publisher (`bytes`: what it sent in the last 100 ms) because
+   * memory neared memory_limit or the event loop lagged (`memory` bytes, `lagMs` at the decision).
+   */
+  overloadHeld: { clientId: Text; address: Text; cause: OverloadCause; bytes: number; memory: number; lagMs: number };
+  /** The broker recovered: a held publisher is read again after `heldMs`. */
+  overloadReleased: { clientId: Text; address: Text; heldMs: number };
   /** A listener of the server is open; `path` for a Unix socket. */
   listenerStarted: { protocol: string; host: string; port: number; path: Text };
   /** A listener could not be opened; `reason` names it and its file:line. The server does not start. */

@@ -7,3 +7,4 @@ export type { ConnectionInfo } from './connection.js';
 export { BROKER_EVENTS, type BrokerEvent, type BrokerEventFields, type BrokerEventPayload } from './events.js';
 export { silentLogger, type Logger } from './logger.js';
 export type { BrokerOptions } from './options.js';
+export type { RefusalReason } from './refusals.js';

@@ -80,6 +80,22 @@ export interface BrokerOptions {
   badPasswordAsNotAuthorized?: boolean;
   /** Grant ACL-denied subscriptions (and deliver nothing on them) as Mosquitto does, instead of refusing them in SUBACK. */
   grantDeniedSubscriptions?: boolean;
+  /** Connections at once across all listeners (global_max_connections); -1 = unlimited. Past it CONNACK 0x97 / 3. */
+  globalMaxConnections?: number;
+  /** New connections per second to the whole broker (max_connection_rate); 0 = unlimited. Past it CONNACK 0x9F / 3. */
+  maxConnectionRate?: number;
+  /** New connections per second from one source address (max_connection_rate_per_address); 0 = unlimited. */
+  maxConnectionRatePerAddress?: number;
+  /** Bytes of V8 heap + external memory past which PUBLISH is refused (v5 QoS 1/2: 0x97) or dropped (memory_limit); 0 = none. */
+  memoryLimit?: number;
+  /** Subscriptions one session may hold (max_subscriptions_per_client); -1 = unlimited. Past it SUBACK 0x97 / 0x80. */
+  maxSubscriptionsPerClient?: number;
+  /** Longest topic name or filter, UTF-8 bytes (max_topic_length); 65535 = the protocol's own maximum. */
+  maxTopicLength?: number;
+  /** Stop reading the heaviest publishers while memory nears memoryLimit or the event loop lags (overload.ts). Default false. */
+  overloadProtection?: boolean;
+  /** Event-loop lag, ms, past which overload protection holds publishers; 0 = lag is not watched. */
+  maxEventLoopLagMs?: number;
   logger?: Logger;
 }
 
@@ -134,8 +150,21 @@ export interface ResolvedBrokerOptions {
   readonly checkRetainSource: boolean;
   readonly badPasswordAsNotAuthorized: boolean;
   readonly grantDeniedSubscriptions: boolean;
+  readonly globalMaxConnections: number;
+  readonly maxConnectionRate: number;
+  readonly maxConnectionRatePerAddress: number;
+  readonly memoryLimit: number;
+  readonly maxSubscriptionsPerClient: number;
+  readonly maxTopicLength: number;
+  readonly overloadProtection: boolean;
+  readonly maxEventLoopLagMs: number;
   readonly logger: Logger;
 }
+
+/** The largest count limit (connections, subscriptions): a 32-bit signed integer, as mosquitto.conf reads them. */
+export const MAX_LIMIT = 2_147_483_647;
+/** Connections per second, at most, a rate limit may allow. */
+export const MAX_CONNECTION_RATE = 1_000_000;
 
 /** The protocol's own ceiling: 1 byte header + 4 byte remaining length + 268,435,455. */
 export const PROTOCOL_MAX_PACKET_SIZE = 268_435_460;
@@ -182,6 +211,14 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
     checkRetainSource: options.checkRetainSource ?? D.checkRetainSource,
     badPasswordAsNotAuthorized: options.badPasswordAsNotAuthorized ?? BAD_PASSWORD_ANSWER === 'mosquitto',
     grantDeniedSubscriptions: options.grantDeniedSubscriptions ?? ACL_DENIED_SUBSCRIBE === 'mosquitto',
+    globalMaxConnections: options.globalMaxConnections ?? D.globalMaxConnections,
+    maxConnectionRate: options.maxConnectionRate ?? D.maxConnectionRate,
+    maxConnectionRatePerAddress: options.maxConnectionRatePerAddress ?? D.maxConnectionRatePerAddress,
+    memoryLimit: options.memoryLimit ?? D.memoryLimit,
+    maxSubscriptionsPerClient: options.maxSubscriptionsPerClient ?? D.maxSubscriptionsPerClient,
+    maxTopicLength: options.maxTopicLength ?? D.maxTopicLength,
+    overloadProtection: options.overloadProtection ?? D.overloadProtection,
+    maxEventLoopLagMs: options.maxEventLoopLagMs ?? D.maxEventLoopLag,
     logger: options.logger ?? silentLogger,
   };
   checkRange('maxKeepalive', resolved.maxKeepalive, 0, 65535);
@@ -202,6 +239,16 @@ export function parseBrokerOptions(options: BrokerOptions = {}): ResolvedBrokerO
   checkRange('authQueueMaxWaitMs', resolved.authQueueMaxWaitMs, 1, 3_600_000);
   checkRange('authAddressLimit', resolved.authAddressLimit, 1, 10_000);
   checkRange('connectTimeoutMs', resolved.connectTimeoutMs, 1, 3_600_000);
+  checkRange('globalMaxConnections', resolved.globalMaxConnections, -1, MAX_LIMIT);
+  checkRange('maxConnectionRate', resolved.maxConnectionRate, 0, MAX_CONNECTION_RATE);
+  checkRange('maxConnectionRatePerAddress', resolved.maxConnectionRatePerAddress, 0, MAX_CONNECTION_RATE);
+  checkRange('memoryLimit', resolved.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
+  checkRange('maxSubscriptionsPerClient', resolved.maxSubscriptionsPerClient, -1, MAX_LIMIT);
+  checkRange('maxTopicLength', resolved.maxTopicLength, 1, 65535);
+  checkRange('maxEventLoopLagMs', resolved.maxEventLoopLagMs, 0, 60_000);
+  if (resolved.globalMaxConnections === 0 || resolved.maxSubscriptionsPerClient === 0) {
+    throw new MoatError('MOAT_ERR_INVALID_OPTION', 'Broker options globalMaxConnections and maxSubscriptionsPerClient take -1 (unlimited) or at least 1: 0 would refuse everyone.');
+  }
   return resolved;
 }
 

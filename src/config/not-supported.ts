@@ -45,8 +45,6 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
   persistence_location: 'store',
   autosave_interval: 'store',
   autosave_on_changes: 'store',
-  // limits and broker behaviour
-  memory_limit: 'limits',
   // a websockets listener serving files
   http_dir: 'dashboard',
   // bridges

@@ -124,6 +124,14 @@ export interface Draft {
     sysInterval: number;
     maxTopicLevels: number;
     publisherFlowControl: boolean;
+    globalMaxConnections: number;
+    maxConnectionRate: number;
+    maxConnectionRatePerAddress: number;
+    memoryLimit: number;
+    maxSubscriptionsPerClient: number;
+    maxTopicLength: number;
+    overloadProtection: boolean;
+    maxEventLoopLag: number;
     connectTimeout: number;
     authFailureLimit: number;
     authBanTime: number;

@@ -74,6 +74,12 @@ function securityPath(key: 'passwordFile' | 'aclFile' | 'pskFile', example: stri
   };
 }
 
+/** Connections per second: 0 or -1 = no limit (read as 0), else 1-1000000. */
+function connectionRate(ctx: OptionContext, example: string): number | undefined {
+  const value = wholeNumber(ctx, -1, 1_000_000, example, '0 (no limit) or connections per second 1-1000000');
+  return value === -1 ? 0 : value;
+}
+
 /**
  * The options moat implements. `listener`, `port`, `bind_address` and `include_dir` are structural and
  * handled by parse.ts; they are listed here so that suggestions and docs see them.
@@ -273,6 +279,48 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     example: '201',
     // 32,768 levels is already half of the longest topic MQTT can carry (65,535 bytes).
     apply: global('maxTopicLevels', (ctx) => wholeNumber(ctx, 1, 32_768, '201')),
+  },
+  // Mosquitto's memory_limit, measured as V8 heap + external memory (broker/overload.ts).
+  memory_limit: {
+    scope: 'global',
+    example: '1073741824',
+    apply: global('memoryLimit', (ctx) => wholeNumber(ctx, 0, Number.MAX_SAFE_INTEGER, '1073741824', `0 (no limit) or a number of bytes up to ${Number.MAX_SAFE_INTEGER}`)),
+  },
+  // moat extensions: the limits Mosquitto lacks (docs/CONFIG.md, "Limits and protocol").
+  global_max_connections: {
+    scope: 'global',
+    example: '10000',
+    apply: global('globalMaxConnections', (ctx) => wholeNumber(ctx, -1, INT32_MAX, '10000', `-1 (no limit) or a whole number 1-${INT32_MAX}`, (n) => n !== 0)),
+  },
+  max_connection_rate: {
+    scope: 'global',
+    example: '500',
+    apply: global('maxConnectionRate', (ctx) => connectionRate(ctx, '500')),
+  },
+  max_connection_rate_per_address: {
+    scope: 'global',
+    example: '10',
+    apply: global('maxConnectionRatePerAddress', (ctx) => connectionRate(ctx, '10')),
+  },
+  max_subscriptions_per_client: {
+    scope: 'global',
+    example: '100',
+    apply: global('maxSubscriptionsPerClient', (ctx) => wholeNumber(ctx, -1, INT32_MAX, '100', `-1 (no limit) or a whole number 1-${INT32_MAX}`, (n) => n !== 0)),
+  },
+  max_topic_length: {
+    scope: 'global',
+    example: '1024',
+    apply: global('maxTopicLength', (ctx) => wholeNumber(ctx, 1, 65535, '1024')),
+  },
+  overload_protection: {
+    scope: 'global',
+    example: 'true',
+    apply: global('overloadProtection', (ctx) => bool(ctx, 'true')),
+  },
+  max_event_loop_lag: {
+    scope: 'global',
+    example: '200',
+    apply: global('maxEventLoopLag', (ctx) => wholeNumber(ctx, 0, 60_000, '200', '0 (lag not watched) or a number of milliseconds 1-60000')),
   },
   // moat extensions restoring Mosquitto 2.0's answer where moat's differs (MIGRATING-FROM-MOSQUITTO.md).
   bad_password_answer: {

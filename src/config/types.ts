@@ -87,8 +87,24 @@ export const CONFIG_DEFAULTS = {
   websocketsHeadersSize: 0,
   /** engine: bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
   maxSocketBufferBytes: 8 * 1024 * 1024,
-  /** engine: at most one "messages dropped" log line per client per this many seconds. */
+  /** engine: at most one "messages dropped" log line per client per this many seconds (and one refusal summary). */
   dropLogInterval: 10,
+  /** moat extension: connections at once across all listeners; -1 = unlimited. */
+  globalMaxConnections: -1,
+  /** moat extension: new connections per second to the broker; 0 = unlimited. */
+  maxConnectionRate: 0,
+  /** moat extension: new connections per second from one address; 0 = unlimited. */
+  maxConnectionRatePerAddress: 0,
+  /** Mosquitto's memory_limit, bytes (moat: V8 heap + external memory, overload.ts); 0 = no limit. */
+  memoryLimit: 0,
+  /** moat extension: subscriptions per client; -1 = unlimited. */
+  maxSubscriptionsPerClient: -1,
+  /** moat extension: longest topic name or filter, bytes; 65535 is the protocol's own maximum. */
+  maxTopicLength: 65535,
+  /** moat extension: hold the heaviest publishers under memory or event-loop pressure. */
+  overloadProtection: false,
+  /** moat extension: event-loop lag (ms) overload protection reacts to; 0 = lag not watched. */
+  maxEventLoopLag: 200,
 } as const;
 
 /** OpenSSL's PSK_MAX_IDENTITY_LEN: the longest identity hint (and identity) a TLS-PSK handshake carries. */
@@ -259,6 +275,22 @@ export interface BrokerConfig {
   readonly maxTopicLevels: number;
   /** `publisher_flow_control` (moat extension): slow publishers to a draining subscriber's pace before dropping. */
   readonly publisherFlowControl: boolean;
+  /** `global_max_connections` (moat extension): clients connected at once across all listeners; -1 = unlimited. */
+  readonly globalMaxConnections: number;
+  /** `max_connection_rate` (moat extension): new connections per second to the broker; 0 = unlimited. */
+  readonly maxConnectionRate: number;
+  /** `max_connection_rate_per_address` (moat extension): new connections per second from one address; 0 = unlimited. */
+  readonly maxConnectionRatePerAddress: number;
+  /** `memory_limit`: bytes of memory past which PUBLISH is refused or dropped; 0 = no limit. */
+  readonly memoryLimit: number;
+  /** `max_subscriptions_per_client` (moat extension): -1 = unlimited. */
+  readonly maxSubscriptionsPerClient: number;
+  /** `max_topic_length` (moat extension): longest topic name or filter in bytes. */
+  readonly maxTopicLength: number;
+  /** `overload_protection` (moat extension): hold the heaviest publishers under pressure. */
+  readonly overloadProtection: boolean;
+  /** `max_event_loop_lag` (moat extension): ms; 0 = lag not watched. */
+  readonly maxEventLoopLag: number;
   /** `sys_interval`: seconds between $SYS updates; 0 = $SYS off. */
   readonly sysInterval: number;
   /** `connect_timeout` (moat extension): seconds a new connection has to send CONNECT. */

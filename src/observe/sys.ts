@@ -7,6 +7,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Broker } from '../broker/broker.js';
 import { DROP_REASONS, type DropReason } from '../broker/drops.js';
 import { BROKER_EVENTS, type BrokerEventPayload } from '../broker/events.js';
+import { REFUSAL_REASONS, type RefusalReason } from '../broker/refusals.js';
 
 /**
  * Mosquitto's $SYS/broker/load/... values: the per-minute rate of a counter, smoothed exponentially
@@ -112,6 +113,9 @@ export class SysPublisher {
     // moat's own: the drops by reason (drops.ts), so an alert can say why.
     for (const reason of Object.keys(DROP_REASONS) as DropReason[]) values[`$SYS/broker/publish/messages/dropped/${reason}`] = String(stats.droppedByReason[reason]);
     for (const [window, value] of this.#droppedLoad.entries()) values[`$SYS/broker/load/publish/dropped/${window}`] = value;
+    // moat's own: refusals by the configured limits, in all and by reason (broker/refusals.ts).
+    values['$SYS/broker/refused'] = String(stats.refused);
+    for (const reason of Object.keys(REFUSAL_REASONS) as RefusalReason[]) values[`$SYS/broker/refused/${reason}`] = String(stats.refusedByReason[reason]);
     return values;
   }
 

@@ -36,6 +36,14 @@ export function brokerOptionsFromConfig(config: BrokerConfig, logger: Logger): B
     allowAnonymous: false,
     authFailureLimit: config.authFailureLimit,
     authBanMs: config.authBanTime * 1000,
+    globalMaxConnections: config.globalMaxConnections,
+    maxConnectionRate: config.maxConnectionRate,
+    maxConnectionRatePerAddress: config.maxConnectionRatePerAddress,
+    memoryLimit: config.memoryLimit,
+    maxSubscriptionsPerClient: config.maxSubscriptionsPerClient,
+    maxTopicLength: config.maxTopicLength,
+    overloadProtection: config.overloadProtection,
+    maxEventLoopLagMs: config.maxEventLoopLag,
     logger,
   };
 }

@@ -95,3 +95,15 @@ export function checkTopicDepth(topic: string, maxLevels: number, what: 'topic n
   }
   return undefined;
 }
+
+/**
+ * Undefined when `topic` is at most `maxBytes` UTF-8 bytes long; otherwise why not. Its length in
+ * UTF-16 units bounds the byte count from both sides (1 to 3 bytes each), so only a topic near
+ * the limit is measured.
+ */
+export function checkTopicLength(topic: string, maxBytes: number, what: 'topic name' | 'topic filter' | 'will topic'): string | undefined {
+  const units = topic.length;
+  if (units * 3 <= maxBytes) return undefined;
+  const bytes = units > maxBytes ? units : Buffer.byteLength(topic);
+  return bytes > maxBytes ? `${what} is longer than ${maxBytes} bytes (max_topic_length); longer ones are refused` : undefined;
+}

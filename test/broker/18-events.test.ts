@@ -270,6 +270,57 @@ test('limit refused: past max_connections a CONNECT is answered 0x97; past the r
   broker.close();
 });
 
+test('limit summary: refusals after the first of a reason are summed up once per interval, by reason', async () => {
+  const broker = startBroker({ allowAnonymous: true, globalMaxConnections: 1, dropLogIntervalMs: 1 });
+  await connect(broker, 'inside');
+  const refusals = capture(broker, 'limitRefused');
+  const summary = await expectEvent(broker, 'limitSummary', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { connack } = await connect(broker, `over-${i}`, {}, 5);
+      assert.equal(connack.reasonCode, 0x97);
+    }
+  });
+  refusals.stop();
+  assert.deepEqual(refusals.payloads.map((p) => [p.limit, p.value, p.clientId, p.logged]), [
+    ['global_max_connections', 1, 'over-0', true],
+    ['global_max_connections', 1, 'over-1', false],
+    ['global_max_connections', 1, 'over-2', false],
+  ]);
+  assert.equal(summary.byReason.global_max_connections, summary.count);
+  assert.ok(summary.count >= 1 && summary.count <= 2);
+  broker.close();
+});
+
+test('overload held and released: while the event loop lags past max_event_loop_lag the flooding publisher is not read, then it is again', async () => {
+  const broker = startBroker({ allowAnonymous: true, overloadProtection: true, maxEventLoopLagMs: 40 });
+  const { client: flooder } = await connect(broker, 'flooder');
+  let flooding = true;
+  const flood = (): void => {
+    if (!flooding) return;
+    for (let i = 0; i < 20; i++) flooder.send({ type: 'publish', topic: 'flood', payload: Buffer.alloc(1000), qos: 0, retain: false, dup: false });
+    setTimeout(flood, 5);
+  };
+  flood();
+  // The lag: the event loop is blocked for 120 ms every 20 ms, as a CPU-bound broker would be.
+  const blocker = setInterval(() => {
+    const until = performance.now() + 120;
+    while (performance.now() < until);
+  }, 20);
+  let held: BrokerEventPayload<'overloadHeld'>;
+  try {
+    held = await expectEvent(broker, 'overloadHeld', () => {}, 10_000);
+  } finally {
+    clearInterval(blocker);
+  }
+  assert.deepEqual([held.clientId, held.cause], ['flooder', 'event_loop_lag']);
+  assert.ok(held.bytes > 0 && held.lagMs > 40, JSON.stringify({ bytes: held.bytes, lagMs: held.lagMs }));
+  const released = await expectEvent(broker, 'overloadReleased', () => {}, 10_000);
+  flooding = false;
+  assert.equal(released.clientId, 'flooder');
+  assert.ok(released.heldMs >= 0);
+  broker.close();
+});
+
 test('listener error, WebSocket refused and WebSocket error on real listeners', async () => {
   const broker = startBroker({ allowAnonymous: true });
   const tcp = await listenTcp(broker, { host: '127.0.0.1', port: 0, policy: { allowAnonymous: true } });

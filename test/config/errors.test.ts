@@ -77,6 +77,20 @@ const exact: readonly [text: string, message: string][] = [
   ],
   ['log_type verbose\n', 'moat.conf:1: log_type expects one of none, all, debug, error, warning, notice, information, subscribe, unsubscribe, websockets, internal, got "verbose". Fix: write e.g. "log_type error".'],
   ['max_topic_levels 32769\n', 'moat.conf:1: max_topic_levels expects a whole number 1-32768, got "32769". Fix: write e.g. "max_topic_levels 201".'],
+  // The limits of issue 12: zero where it would refuse everyone, and one past each maximum.
+  ['global_max_connections 0\n', 'moat.conf:1: global_max_connections expects -1 (no limit) or a whole number 1-2147483647, got "0". Fix: write e.g. "global_max_connections 10000".'],
+  ['global_max_connections 2147483648\n', 'moat.conf:1: global_max_connections expects -1 (no limit) or a whole number 1-2147483647, got "2147483648". Fix: write e.g. "global_max_connections 10000".'],
+  ['max_connection_rate 1000001\n', 'moat.conf:1: max_connection_rate expects 0 (no limit) or connections per second 1-1000000, got "1000001". Fix: write e.g. "max_connection_rate 500".'],
+  ['max_connection_rate -2\n', 'moat.conf:1: max_connection_rate expects 0 (no limit) or connections per second 1-1000000, got "-2". Fix: write e.g. "max_connection_rate 500".'],
+  ['max_connection_rate_per_address 1.5\n', 'moat.conf:1: max_connection_rate_per_address expects 0 (no limit) or connections per second 1-1000000, got "1.5". Fix: write e.g. "max_connection_rate_per_address 10".'],
+  ['memory_limit 9007199254740992\n', 'moat.conf:1: memory_limit expects 0 (no limit) or a number of bytes up to 9007199254740991, got "9007199254740992". Fix: write e.g. "memory_limit 1073741824".'],
+  ['memory_limit -1\n', 'moat.conf:1: memory_limit expects 0 (no limit) or a number of bytes up to 9007199254740991, got "-1". Fix: write e.g. "memory_limit 1073741824".'],
+  ['max_subscriptions_per_client 0\n', 'moat.conf:1: max_subscriptions_per_client expects -1 (no limit) or a whole number 1-2147483647, got "0". Fix: write e.g. "max_subscriptions_per_client 100".'],
+  ['max_subscriptions_per_client 2147483648\n', 'moat.conf:1: max_subscriptions_per_client expects -1 (no limit) or a whole number 1-2147483647, got "2147483648". Fix: write e.g. "max_subscriptions_per_client 100".'],
+  ['max_topic_length 0\n', 'moat.conf:1: max_topic_length expects a whole number 1-65535, got "0". Fix: write e.g. "max_topic_length 1024".'],
+  ['max_topic_length 65536\n', 'moat.conf:1: max_topic_length expects a whole number 1-65535, got "65536". Fix: write e.g. "max_topic_length 1024".'],
+  ['overload_protection yes\n', 'moat.conf:1: overload_protection expects true or false, got "yes". Fix: write e.g. "overload_protection true".'],
+  ['max_event_loop_lag 60001\n', 'moat.conf:1: max_event_loop_lag expects 0 (lag not watched) or a number of milliseconds 1-60000, got "60001". Fix: write e.g. "max_event_loop_lag 200".'],
   ['connect_timeout 0\n', 'moat.conf:1: connect_timeout expects a whole number 1-65535, got "0". Fix: write e.g. "connect_timeout 10".'],
 ];
 
@@ -181,7 +195,7 @@ test('all errors in a file are reported together, in line order', () => {
   let caught: unknown;
   try {
     parseConfig(
-      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'autosave_interval 60', 'retain_available maybe', 'memory_limit 10', ''].join('\n'),
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'autosave_interval 60', 'retain_available maybe', 'memory_limit ten', ''].join('\n'),
       'moat.conf',
     );
   } catch (err) {
@@ -195,7 +209,7 @@ test('all errors in a file are reported together, in line order', () => {
       [2, 'unknown-option', 'max_conections'],
       [4, 'not-yet-supported', 'autosave_interval'],
       [5, 'invalid-value', 'retain_available'],
-      [6, 'not-yet-supported', 'memory_limit'],
+      [6, 'invalid-value', 'memory_limit'],
     ],
   );
   const lines = caught.message.split('\n');

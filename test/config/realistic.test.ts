@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { parseConfig, resolveSecurity } from '../../src/config/index.js';
 import { issues } from './issues.js';
 
-test('seed: "Production configuration for 5,000 devices" — limits parse (with trailing comments), memory_limit is not yet supported', () => {
+test('seed: "Production configuration for 5,000 devices" — limits parse (with trailing comments), memory_limit included', () => {
   const text = [
     '# mosquitto.conf - Production configuration for 5,000 devices',
     'max_connections 6000        # 20% headroom over expected devices',
@@ -13,20 +13,13 @@ test('seed: "Production configuration for 5,000 devices" — limits parse (with 
     'memory_limit 1073741824     # 1GB memory cap',
     '',
   ].join('\n');
-  const found = issues(text, 'mosquitto.conf');
-  assert.deepEqual(found.map((i) => [i.line, i.option, i.kind]), [[5, 'memory_limit', 'not-yet-supported']]);
-  assert.equal(
-    found[0]?.message,
-    'mosquitto.conf:5: memory_limit is not yet supported by moat (planned: capacity, limits and monitoring); remove the line or rely on ' +
-      'the other limits (max_queued_messages, max_queued_bytes, max_connections) and $SYS until then.',
-  );
-
-  // Without memory_limit the rest parses: no listener line, so moat stays local-only (and says so).
-  const c = parseConfig(text.replace(/^memory_limit.*$/m, ''), 'mosquitto.conf');
+  // No listener line, so moat stays local-only (and says so).
+  const c = parseConfig(text, 'mosquitto.conf');
   assert.equal(c.localOnly, true);
   assert.equal(c.listeners[0]?.maxConnections, 6000);
   assert.equal(c.maxQueuedMessages, 1000);
   assert.equal(c.maxInflightMessages, 20);
+  assert.equal(c.memoryLimit, 1_073_741_824);
   assert.equal(c.warnings.length, 1);
   assert.match(c.warnings[0]?.message ?? '', /^mosquitto\.conf:2: max_connections comes before any "listener" line/);
 });

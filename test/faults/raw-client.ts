@@ -67,6 +67,8 @@ export interface RawClientOptions {
   /** Version used to decode what the broker sends (CONNACK/DISCONNECT shapes differ); default 4. */
   readonly version?: ProtocolVersion;
   readonly timeoutMs?: number;
+  /** Source address to connect from, e.g. another loopback address 127.0.0.x. */
+  readonly localAddress?: string;
 }
 
 /** One socket to the broker. Every wait has a timeout; `destroy()` is safe to call twice. */
@@ -118,9 +120,9 @@ export class RawClient {
   }
 
   static open(options: RawClientOptions): Promise<RawClient> {
-    const { host, port, version = 4, timeoutMs = 2000 } = options;
+    const { host, port, version = 4, timeoutMs = 2000, localAddress } = options;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
+      const socket = netConnect(localAddress === undefined ? { host, port } : { host, port, localAddress });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();

@@ -12,7 +12,9 @@ import type { LoginResult } from '../../auth/authenticator.js';
 import { usernameFromCertificate } from '../../auth/certificate-identity.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
+import type { ConnectionLimit } from '../refusals.js';
 import { checkWill } from '../will.js';
+import { checkTopicLength } from '../../topic/validate.js';
 import { NEVER_EXPIRES } from '../session.js';
 
 
@@ -43,7 +45,7 @@ type Step = (admission: Admission) => Outcome | Promise<Outcome>;
  * loaded from a durable store) leaves the connection `admitting`, its input held, until it is done.
  */
 const CONNECT_STEPS: readonly Step[] = [
-  checkLimits, // max_connections: 0x97 Quota exceeded / 3 Server unavailable, in words
+  checkLimits, // connection counts (0x97 Quota exceeded) and rates (0x9F): 3 Server unavailable for 3.1.1, in words
   identifyClient, // client id rules, an assigned id, clientid_prefixes
   checkWillAndAuthentication, // will topic, size and QoS; enhanced authentication (not supported)
   logIn, // certificate identity, password or anonymous: maybe off the event loop
@@ -92,15 +94,38 @@ function runSteps(admission: Admission, from: number): void {
   }
 }
 
-/** A socket past its listener's max_connections is told so at CONNECT (limits.ts), then closed. */
+/** A socket past a connection limit is told so at CONNECT (limits.ts), then closed. */
 function checkLimits(admission: Admission): Outcome {
   const { connection, packet } = admission;
-  const slots = connection.info.slots;
-  if (connection.slot !== 'refuse' || slots === undefined) return NEXT;
+  const limit = connection.slot;
+  if (limit === 'admit' || limit === 'drop') return NEXT;
+  const broker = connection.broker;
+  const value = broker.admission.value(limit, connection.info.slots);
   connection.clientId = packet.clientId;
-  emit(connection.broker, 'limitRefused', { limit: 'max_connections', value: slots.limit, listener: slots.listener, address: connection.remoteAddress, clientId: packet.clientId || undefined, answered: true });
-  refuse(connection, ReasonCode.QuotaExceeded, `the broker is at its connection limit (max_connections ${slots.limit} on this listener); try again later`);
+  broker.refuse({ limit, value, listener: connection.info.listener, address: connection.remoteAddress, clientId: packet.clientId || undefined, answered: true });
+  refuse(connection, LIMIT_CODES[limit], limitSentence(limit, value));
   return DONE;
+}
+
+const LIMIT_CODES: Readonly<Record<ConnectionLimit, number>> = {
+  max_connections: ReasonCode.QuotaExceeded,
+  global_max_connections: ReasonCode.QuotaExceeded,
+  max_connection_rate: ReasonCode.ConnectionRateExceeded,
+  max_connection_rate_per_address: ReasonCode.ConnectionRateExceeded,
+};
+
+/** The reason string a refused client reads: which limit, its value, and what to do. */
+function limitSentence(limit: ConnectionLimit, value: number): string {
+  switch (limit) {
+    case 'max_connections':
+      return `the broker is at its connection limit (max_connections ${value} on this listener); try again later`;
+    case 'global_max_connections':
+      return `the broker is at its connection limit (global_max_connections ${value}); try again later`;
+    case 'max_connection_rate':
+      return `too many new connections to the broker (max_connection_rate ${value} per second); try again in a few seconds`;
+    case 'max_connection_rate_per_address':
+      return `too many new connections from this address (max_connection_rate_per_address ${value} per second); try again in a few seconds`;
+  }
 }
 
 /** Client identifier [MQTT-3.1.3-6..8]: 3.1 requires one; 3.1.1 only with clean session. */
@@ -144,6 +169,15 @@ function checkWillAndAuthentication(admission: Admission): Outcome {
     if (will.qos > connection.maxQos) {
       // [MQTT-3.2.2-12]: a will above the Maximum QoS the server supports is refused with 0x9B.
       refuse(connection, ReasonCode.QoSNotSupported, `will QoS ${will.qos} is above this listener's max_qos ${connection.maxQos}`);
+      return DONE;
+    }
+    const willTooLong = options.maxTopicLength < 65535 ? checkTopicLength(will.topic, options.maxTopicLength, 'will topic') : undefined;
+    if (willTooLong !== undefined) {
+      // max_topic_length binds the will's topic as it binds a PUBLISH's: 0x90 (v5), closed (3.1.1).
+      const v5 = packet.protocolVersion === 5;
+      connection.broker.refuse({ limit: 'max_topic_length', value: options.maxTopicLength, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: v5 });
+      if (v5) refuse(connection, ReasonCode.TopicNameInvalid, willTooLong);
+      else connection.close(undefined, willTooLong);
       return DONE;
     }
     if (willProblem !== undefined) {

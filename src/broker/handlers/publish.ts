@@ -2,7 +2,7 @@
 import { ProtocolError } from '../../codec/errors.js';
 import { isError, ReasonCode } from '../../codec/reason-codes.js';
 import type { AckPacket, PublishPacket } from '../../codec/types.js';
-import { checkTopicDepth } from '../../topic/validate.js';
+import { checkTopicDepth, checkTopicLength } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import { forwardedProperties, type Message } from '../message.js';
@@ -20,10 +20,19 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     // Mosquitto disconnects these too; a v5 client was told Maximum QoS in CONNACK [MQTT-3.2.2-11].
     throw new ProtocolError(ReasonCode.QoSNotSupported, `QoS ${packet.qos} is above this listener's max_qos ${connection.maxQos}`, 'publish');
   }
-  const topic = connection.brokerTopic(resolveTopic(connection, packet));
+  const clientTopic = resolveTopic(connection, packet);
+  if (options.maxTopicLength < 65535) {
+    const tooLong = checkTopicLength(clientTopic, options.maxTopicLength, 'topic name');
+    if (tooLong !== undefined) {
+      refuseLongTopic(connection, packet, tooLong);
+      return;
+    }
+  }
+  const topic = connection.brokerTopic(clientTopic);
   const tooDeep = checkTopicDepth(topic, options.maxTopicLevels, 'topic name');
   if (tooDeep !== undefined) {
     // A v5 QoS 1/2 publisher can be told in its acknowledgement; anyone else only by closing, as Mosquitto does.
+    broker.refuse({ limit: 'max_topic_levels', value: options.maxTopicLevels, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: connection.protocolVersion === 5 });
     if (connection.protocolVersion !== 5 || packet.qos === 0) throw new ProtocolError(ReasonCode.TopicNameInvalid, tooDeep, 'publish');
     emit(broker, 'publishRefused', { clientId: connection.clientId, topic, reasonCode: ReasonCode.TopicNameInvalid, reason: tooDeep });
     acknowledge(connection, packet, packet.packetId ?? 0, ReasonCode.TopicNameInvalid);
@@ -43,6 +52,20 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
     if (session.awaitingPubrelCount >= options.maxInflightMessages) {
       throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, `more than Receive Maximum (${options.maxInflightMessages}) QoS 2 messages unacknowledged`, 'publish');
     }
+  }
+
+  // memory_limit (overload.ts samples it; this is a boolean read): a v5 QoS 1/2 publisher is told
+  // 0x97 and may send again later; QoS 0 and MQTT 3.1.1 have no code for it, so the flow completes
+  // and the message is dropped, counted (drops.ts).
+  if (broker.overMemoryLimit) {
+    if (connection.protocolVersion === 5 && packet.qos > 0) {
+      broker.refuse({ limit: 'memory_limit', value: options.memoryLimit, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: true });
+      acknowledge(connection, packet, packetId, ReasonCode.QuotaExceeded, `the broker's memory is over its memory_limit (${options.memoryLimit} bytes); the message was not accepted, send it again later`);
+    } else {
+      session.recordDrop('memory_limit');
+      acknowledge(connection, packet, packetId, ReasonCode.Success);
+    }
+    return;
   }
 
   // Mosquitto's message_size_limit: the QoS flow completes, the message goes nowhere.
@@ -90,6 +113,19 @@ export function handlePublish(connection: Connection, packet: PublishPacket): vo
   if (congested !== undefined) connection.holdForSubscriber(congested);
 }
 
+/**
+ * A topic name over max_topic_length: a v5 QoS 1/2 publisher hears PUBACK/PUBREC 0x90 Topic Name
+ * invalid; a v5 QoS 0 one DISCONNECT 0x90 (it has no acknowledgement to carry the code); a 3.1.1
+ * one is closed, as for any topic the broker cannot take.
+ */
+function refuseLongTopic(connection: Connection, packet: PublishPacket, reason: string): void {
+  const broker = connection.broker;
+  const v5 = connection.protocolVersion === 5;
+  broker.refuse({ limit: 'max_topic_length', value: broker.options.maxTopicLength, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: v5 });
+  if (v5 && packet.qos > 0) acknowledge(connection, packet, packet.packetId ?? 0, ReasonCode.TopicNameInvalid, reason);
+  else connection.close(ReasonCode.TopicNameInvalid, reason);
+}
+
 /** The topic of a PUBLISH after topic alias resolution [MQTT-3.3.2-12]. */
 function resolveTopic(connection: Connection, packet: PublishPacket): string {
   const alias = packet.properties?.topicAlias;
@@ -108,11 +144,17 @@ function resolveTopic(connection: Connection, packet: PublishPacket): string {
 }
 
 /** PUBACK / PUBREC for a client's PUBLISH (sendAfterCommit: after the store's commit when it is durable). */
-function acknowledge(connection: Connection, packet: PublishPacket, packetId: number, reasonCode: number): void {
+function acknowledge(connection: Connection, packet: PublishPacket, packetId: number, reasonCode: number, reasonString?: string): void {
   if (packet.qos === 0) return;
   // An error PUBREC ends the flow [MQTT-4.3.3]; otherwise wait for PUBREL.
   if (packet.qos === 2 && !isError(reasonCode)) connection.session?.addAwaitingPubrel(packetId);
-  sendAfterCommit(connection, packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode);
+  sendAfterCommit(connection, packet.qos === 1 ? 'puback' : 'pubrec', packetId, reasonCode, reasonString);
+}
+
+/** An acknowledgement, with a Reason String for a v5 client when there is one (shed first if it does not fit). */
+function sendAck(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number, reasonString: string | undefined): void {
+  if (reasonString === undefined || connection.protocolVersion !== 5) connection.sendAck(type, packetId, reasonCode);
+  else connection.writePacket({ type, packetId, reasonCode, properties: { reasonString } });
 }
 
 /**
@@ -120,14 +162,14 @@ function acknowledge(connection: Connection, packet: PublishPacket, packetId: nu
  * what a publisher was told is safe is on disk; every acknowledgement waits, so they stay in order
  * [MQTT-4.6.0-2].
  */
-function sendAfterCommit(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number): void {
+function sendAfterCommit(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number, reasonString?: string): void {
   const store = connection.broker.store;
-  if (!store.durable) connection.sendAck(type, packetId, reasonCode);
+  if (!store.durable) sendAck(connection, type, packetId, reasonCode, reasonString);
   else {
     store
       .flush()
       .then(
-        () => connection.sendAck(type, packetId, reasonCode),
+        () => sendAck(connection, type, packetId, reasonCode, reasonString),
         (error: unknown) => {
           // Not acknowledged, so the publisher sends it again after reconnecting: nothing is lost.
           emit(connection.broker, 'storeError', { clientId: connection.clientId, operation: 'commit', err: error instanceof Error ? error.message : String(error) });

@@ -3,7 +3,7 @@
 import { ProtocolError } from '../../codec/errors.js';
 import { ReasonCode, SubackReturnCode } from '../../codec/reason-codes.js';
 import type { SubscribePacket } from '../../codec/types.js';
-import { checkTopicDepth, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
+import { checkTopicDepth, checkTopicLength, parseSharedFilter, validateTopicFilter } from '../../topic/validate.js';
 import type { Connection } from '../connection.js';
 import { emit } from '../events.js';
 import { retainedSourceAllowed } from '../message.js';
@@ -27,6 +27,9 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
   const reasonCodes: number[] = [];
   const retainedToSend: SubscriptionEntry[] = [];
   const access = session.access;
+  const broker = connection.broker;
+  const { maxTopicLength, maxSubscriptionsPerClient } = broker.options;
+  const v5 = connection.protocolVersion === 5;
   /** The first refusal's sentence, for a v5 client's SUBACK Reason String. */
   let refusal: string | undefined;
   for (const subscription of packet.subscriptions) {
@@ -37,9 +40,17 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
     // Too deep: refused per filter, before it costs a trie node per level (Mosquitto disconnects instead).
     const tooDeep = checkTopicDepth(filter, connection.broker.options.maxTopicLevels, 'topic filter');
     if (tooDeep !== undefined) {
+      broker.refuse({ limit: 'max_topic_levels', value: broker.options.maxTopicLevels, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: true });
       emit(connection.broker, 'subscribeRefused', { clientId: connection.clientId, filter: subscription.filter, reasonCode: ReasonCode.TopicFilterInvalid, reason: tooDeep });
       reasonCodes.push(connection.protocolVersion === 5 ? ReasonCode.TopicFilterInvalid : SubackReturnCode.Failure);
       refusal ??= tooDeep;
+      continue;
+    }
+    const tooLong = maxTopicLength < 65535 ? checkTopicLength(subscription.filter, maxTopicLength, 'topic filter') : undefined;
+    if (tooLong !== undefined) {
+      broker.refuse({ limit: 'max_topic_length', value: maxTopicLength, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: true });
+      reasonCodes.push(v5 ? ReasonCode.TopicFilterInvalid : SubackReturnCode.Failure);
+      refusal ??= tooLong;
       continue;
     }
     // grantDeniedSubscriptions (acl_denied_subscribe mosquitto): granted, and the read check at delivery lets nothing through.
@@ -59,6 +70,13 @@ export function handleSubscribe(connection: Connection, packet: SubscribePacket)
       retainHandling: subscription.retainHandling,
       subscriptionIdentifier,
     };
+    // max_subscriptions_per_client: a filter the session holds already is replaced, not counted twice.
+    if (maxSubscriptionsPerClient > 0 && session.subscriptions.size >= maxSubscriptionsPerClient && !session.subscriptions.has(stored)) {
+      broker.refuse({ limit: 'max_subscriptions_per_client', value: maxSubscriptionsPerClient, listener: connection.info.listener, address: connection.remoteAddress, clientId: connection.clientId, answered: true });
+      reasonCodes.push(v5 ? ReasonCode.QuotaExceeded : SubackReturnCode.Failure);
+      refusal ??= `this client holds ${maxSubscriptionsPerClient} subscriptions (max_subscriptions_per_client); unsubscribe from one first`;
+      continue;
+    }
     const isNew = connection.broker.subscribe(session, entry);
     reasonCodes.push(qos);
     if (entry.retainHandling === 0 || (entry.retainHandling === 1 && isNew)) retainedToSend.push(entry);
