@@ -68,6 +68,7 @@ const NUMBER_TOPICS: Readonly<Record<string, keyof BrokerState>> = {
   '$SYS/broker/heap/current': 'heapBytes',
   '$SYS/broker/publish/messages/dropped': 'droppedTotal',
   '$SYS/broker/clients/refused': 'refusedTotal',
+  '$SYS/broker/refused': 'refusedTotal',
 };
 
 /** Counters whose deltas give the rates. */
@@ -90,7 +91,12 @@ const LOAD_TOPICS: Readonly<Record<string, keyof Rates>> = {
 const ADMIN_FIELDS: ReadonlySet<keyof BrokerState> = new Set(['connected', 'peak', 'sessions', 'subscriptions', 'retained', 'droppedTotal', 'refusedTotal']);
 
 const DROPPED_PREFIX = '$SYS/broker/publish/messages/dropped/';
-const REFUSED_PREFIX = '$SYS/broker/clients/refused/';
+/** moat publishes refusals by reason under $SYS/broker/refused/ (the limits); clients/refused/ is read too. */
+const REFUSED_PREFIXES = ['$SYS/broker/refused/', '$SYS/broker/clients/refused/'] as const;
+const refusedReason = (topic: string): string | undefined => {
+  const prefix = REFUSED_PREFIXES.find((p) => topic.startsWith(p));
+  return prefix === undefined ? undefined : topic.slice(prefix.length);
+};
 
 /** A whole or decimal number at the start of a `$SYS` payload ("12 seconds", "3.50"); undefined otherwise. */
 function leadingNumber(text: string): number | undefined {
@@ -142,10 +148,10 @@ export class BrokerView {
           delete state.limitSource;
         }
       }
-    } else if (this.#adminAnswered && (topic.startsWith(DROPPED_PREFIX) || topic.startsWith(REFUSED_PREFIX))) {
+    } else if (this.#adminAnswered && (topic.startsWith(DROPPED_PREFIX) || refusedReason(topic) !== undefined)) {
       // the admin API's byReason counts stand
     } else if (topic.startsWith(DROPPED_PREFIX)) state.dropped[topic.slice(DROPPED_PREFIX.length)] = n;
-    else if (topic.startsWith(REFUSED_PREFIX)) state.refused[topic.slice(REFUSED_PREFIX.length)] = n;
+    else if (refusedReason(topic) !== undefined) state.refused[refusedReason(topic) as string] = n;
     else {
       const field = NUMBER_TOPICS[topic];
       // Once moat's admin API answers, it is the one source of the figures it gives (no flip-flopping between two).

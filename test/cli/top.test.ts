@@ -70,7 +70,7 @@ describe('moat top in tmux', () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  test('against moat with max_connections 10 and 9 clients (8 + top itself): the bar is yellow at 90%, the numbers match, q quits', async (t) => {
+  test('against moat with max_connections 10 and 9 clients (8 + top itself): the bar is yellow at 90%, red at 100%, the numbers match, a refusal is counted by reason, q quits', async (t) => {
     const moat = await startMoat({ config: 'listener 0 127.0.0.1\nallow_anonymous true\nmax_connections 10\nsys_interval 1\n' });
     cleanups.push(() => moat.stop());
     const clients = await connectMany(moat, 8);
@@ -86,6 +86,7 @@ describe('moat top in tmux', () => {
     assert.match(lineOf(screen, 'Connections'), /9 of 10 {3}peak 9 {3}sessions 9/);
     assert.match(screen, /\[\|{54} {6}\] 90% {3}limit from \$SYS/, 'a 60-cell bar 90% full (54 cells)');
     assert.match(lineOf(screen, 'Dropped'), /Dropped\s+0\s+none by reason/);
+    assert.match(lineOf(screen, 'Refused'), /Refused\s+0\s+none by reason/);
     assert.match(screen, /pass --admin URL/);
     const colours = await tmux.capture(true);
     const barLine = colours.split('\n').find((l) => l.includes('[||||')) ?? '';
@@ -96,6 +97,9 @@ describe('moat top in tmux', () => {
     await tmux.waitFor((s) => /Connections\s+10 of 10/.test(s), 'connections 10 of 10');
     const red = await tmux.waitFor((s) => s.split('\n').some((l) => l.includes(`${RED}[${'|'.repeat(60)}]`)), 'a red full bar', 15_000, true);
     assert.match(red, /100%/);
+    // The next one is refused (0x97), and the screen counts it by reason.
+    await assert.rejects(connectMqttJs(moat, { protocolVersion: 5, clientId: 'one-too-many' }, 5000));
+    await tmux.waitFor((s) => /^Refused\s+1\s+max_connections 1$/m.test(s), 'the refusal by reason');
     await quitWithQ(tmux);
   });
 
