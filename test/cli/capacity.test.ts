@@ -94,6 +94,19 @@ describe('moat capacity plan', () => {
     assert.equal(byOption.get('max_queued_bytes')?.value, 256_000);
   });
 
+  test('the config lines it prints start moat and Mosquitto as they are', async (t) => {
+    const run = await runCapacity(['plan', '--devices', '1000', '--services', '5', '--monitors', '2', '--rate', '500', '--size', '256']);
+    const lines = run.stdout.split('\n').filter((l) => /^ {2}[a-z_]+ \d+$/.test(l)).map((l) => l.trim());
+    assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['max_connections', 'max_inflight_messages', 'max_queued_messages', 'max_queued_bytes', 'memory_limit']);
+    const moat = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\n${lines.join('\n')}\n` });
+    t.after(() => moat.stop());
+    assert.ok(moat.logs.every((l) => !/"level":(40|50)/.test(l)), `no warning or error:\n${moat.logs.join('\n')}`);
+    const mosquitto = await startMosquitto({ config: lines.join('\n') });
+    t.after(() => mosquitto.stop());
+    const client = await connectMqttJs(mosquitto, { protocolVersion: 4 });
+    await client.client.endAsync();
+  });
+
   test("the OS readings are this machine's: RLIMIT_NOFILE from /proc/self/limits, somaxconn and tcp_max_syn_backlog from /proc/sys", async () => {
     const run = await runCapacity(['plan', '--devices', '1000', '--services', '5', '--monitors', '2', '--json']);
     const os = (JSON.parse(run.stdout) as { os: OsJson[] }).os;
