@@ -57,19 +57,19 @@ async function runTop(url: string | undefined, flags: TopFlags): Promise<number>
     throw new CliError('Error: moat top draws on a terminal and stdout is not one. For a script, use `moat capacity check URL` (exit codes) or `moat sub -t \'$SYS/#\' -v`.');
   }
   const screen = new TopScreen(view, terminalPaint());
+  const poll = pollAdmin(monitor, view);
+  let timer: NodeJS.Timeout | undefined;
   try {
     screen.open(() => finish(0));
-    const poll = pollAdmin(monitor, view);
-    const timer = setInterval(() => {
+    timer = setInterval(() => {
       void poll();
       screen.draw();
     }, intervalSeconds * 1000);
     void poll();
     screen.draw();
-    const code = await finished;
-    clearInterval(timer);
-    return code;
+    return await finished;
   } finally {
+    clearInterval(timer);
     screen.close();
     if (lostFor !== undefined) process.stderr.write(`moat top: the connection to ${monitor.target} ended: ${lostFor}\n`);
     await endQuietly(client);
@@ -122,8 +122,12 @@ class TopScreen {
     this.#paint = paint;
   }
 
+  /** Last resort: a crash still gives the terminal back (exit handlers run synchronously). */
+  readonly #onExit = (): void => this.close();
+
   open(quit: () => void): void {
     this.#open = true;
+    process.once('exit', this.#onExit);
     process.stdout.write(ansiEscapes.enterAlternativeScreen + ansiEscapes.clearViewport);
     process.stdout.on('resize', this.#onResize);
     this.#onSignal = quit;
@@ -153,6 +157,7 @@ class TopScreen {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    process.removeListener('exit', this.#onExit);
     process.stdout.removeListener('resize', this.#onResize);
     if (this.#onSignal !== undefined) {
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(signal, this.#onSignal);
