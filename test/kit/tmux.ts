@@ -1,6 +1,8 @@
 // A terminal for tests of full-screen commands: a detached tmux session on its own server (-L NAME,
 // so a test never touches anyone's tmux), typed into with send-keys and read with capture-pane.
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -64,6 +66,8 @@ export async function startTmux(command: string, args: readonly string[], size =
     },
     async kill() {
       await run(TMUX_BINARY, ['-L', socket, 'kill-server']).catch(() => undefined);
+      // tmux leaves the socket file behind: remove it (its folder is tmux's default, /tmp/tmux-UID).
+      await rm(join(process.env['TMUX_TMPDIR'] ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
     },
   };
   return session;
