@@ -22,6 +22,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   (await import('./certs.js')).registerCertsCommand(program);
   (await import('./audit.js')).registerAuditCommand(program);
   (await import('./passwd.js')).registerPasswdCommand(program);
+  (await import('./top.js')).registerTopCommand(program);
+  (await import('./capacity.js')).registerCapacityCommand(program);
   await program.parseAsync([...argv]);
 }
 
