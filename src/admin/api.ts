@@ -6,7 +6,9 @@ import { emit } from '../broker/events.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import type { EventTally } from '../observe/tally.js';
 import { BadRequest, pageOf, paged } from './paging.js';
-import { clientDetail, clientView, connectedClients, findClient, type ClientView } from './views.js';
+import { capacityPercent } from '../observe/capacity.js';
+import type { ClientView, StatsView, SubscriptionView } from './shapes.js';
+import { clientDetail, clientView, connectedClients, findClient } from './views.js';
 
 export interface ApiContext {
   readonly broker: Broker;
@@ -40,26 +42,24 @@ export function stats(context: ApiContext): ApiAnswer {
   const { broker, connectionLimit } = context;
   const s = broker.stats();
   const t = context.tally.snapshot();
-  const percent = connectionLimit > 0 ? Math.round((s.connected / connectionLimit) * 1000) / 10 : null;
-  return {
-    status: 200,
-    body: {
-      version: context.version,
-      uptimeSeconds: s.uptimeSeconds,
-      connections: { connected: s.connected, limit: connectionLimit, peak: s.peakConnections, percent, alert: context.capacityAlert() !== undefined },
-      sessions: s.sessions,
-      subscriptions: s.subscriptions,
-      retained: s.retained,
-      messages: { received: s.messagesReceived, sent: s.messagesSent },
-      bytes: { received: s.bytesReceived, sent: s.bytesSent },
-      dropped: { total: s.dropped, byReason: s.droppedByReason },
-      refused: { total: sum(t.connectRefused), byReason: t.connectRefused },
-      // Refusals by a configured limit (connections, rates, memory, subscriptions, topics), by limit.
-      limitRefused: { total: s.refused, byReason: s.refusedByReason },
-      authFailures: t.authFailures,
-      tlsHandshakeFailures: sum(t.tlsHandshakeFailures),
-    },
+  const percent = connectionLimit > 0 ? Number(capacityPercent(s.connected, connectionLimit)) : null;
+  const body: StatsView = {
+    version: context.version,
+    uptimeSeconds: s.uptimeSeconds,
+    connections: { connected: s.connected, limit: connectionLimit, peak: s.peakConnections, percent, alert: context.capacityAlert() !== undefined },
+    sessions: s.sessions,
+    subscriptions: s.subscriptions,
+    retained: s.retained,
+    messages: { received: s.messagesReceived, sent: s.messagesSent },
+    bytes: { received: s.bytesReceived, sent: s.bytesSent },
+    dropped: { total: s.dropped, byReason: s.droppedByReason },
+    refused: { total: sum(t.connectRefused), byReason: t.connectRefused },
+    // Refusals by a configured limit (connections, rates, memory, subscriptions, topics), by limit.
+    limitRefused: { total: s.refused, byReason: s.refusedByReason },
+    authFailures: t.authFailures,
+    tlsHandshakeFailures: sum(t.tlsHandshakeFailures),
   };
+  return { status: 200, body };
 }
 
 export function clients(context: ApiContext, params: URLSearchParams): ApiAnswer {
@@ -72,7 +72,7 @@ export function clients(context: ApiContext, params: URLSearchParams): ApiAnswer
 
 export function subscriptions(context: ApiContext, params: URLSearchParams): ApiAnswer {
   const page = pageOf(params, ['offset', 'limit']);
-  const all: Array<{ clientId: string; filter: string; qos: number }> = [];
+  const all: SubscriptionView[] = [];
   for (const session of context.broker.sessions()) {
     for (const entry of session.subscriptions.values()) all.push({ clientId: session.clientId, filter: entry.filter, qos: entry.qos });
   }

@@ -4,31 +4,7 @@ import type { Broker } from '../broker/broker.js';
 import type { Connection } from '../broker/connection.js';
 import { keepaliveSecondsOf } from '../broker/keepalive.js';
 import type { Session } from '../broker/session.js';
-
-/** One connected client, as /api/clients lists it. */
-export interface ClientView {
-  readonly id: string;
-  /** null: anonymous. */
-  readonly username: string | null;
-  readonly address: string | null;
-  /** The listener it came in on, e.g. "mqtt:1883". */
-  readonly listener: string | null;
-  readonly protocolVersion: number;
-  /** ISO 8601: when its socket was accepted (for TLS: when the handshake finished). */
-  readonly connectedSince: string;
-  /** Keep Alive in force, seconds; 0 = none. */
-  readonly keepalive: number;
-  readonly subscriptions: number;
-  readonly inflight: number;
-  readonly queued: number;
-  readonly dropped: number;
-  readonly messagesIn: number;
-  readonly messagesOut: number;
-}
-
-export interface ClientDetail extends ClientView {
-  readonly subscriptionFilters: ReadonlyArray<{ readonly filter: string; readonly qos: number }>;
-}
+import type { ClientDetail, ClientView } from './shapes.js';
 
 /** A connected client: the session and the connection it is on. */
 export interface ConnectedClient {

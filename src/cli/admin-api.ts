@@ -1,46 +1,7 @@
 // The client side of moat's admin HTTP API (GET /api/stats, GET /api/clients), as `moat top` and
 // `moat capacity check` read it. Failures come back as sentences naming the URL and the fix.
 
-export interface AdminStats {
-  version: string;
-  uptimeSeconds: number;
-  /** limit −1 = none; percent null when there is no limit. */
-  connections: { connected: number; limit: number; peak: number; percent: number | null; alert: boolean };
-  sessions: number;
-  subscriptions: number;
-  retained: number;
-  messages: { received: number; sent: number };
-  bytes: { received: number; sent: number };
-  dropped: { total: number; byReason: Record<string, number> };
-  refused: { total: number; byReason: Record<string, number> };
-  limitRefused: { total: number; byReason: Record<string, number> };
-  authFailures: number;
-  tlsHandshakeFailures: number;
-}
-
-export interface AdminClient {
-  id: string;
-  username: string | null;
-  address: string | null;
-  listener: string;
-  protocolVersion: number;
-  /** ISO 8601. */
-  connectedSince: string;
-  keepalive: number;
-  subscriptions: number;
-  inflight: number;
-  queued: number;
-  dropped: number;
-  messagesIn: number;
-  messagesOut: number;
-}
-
-export interface AdminClientPage {
-  total: number;
-  offset: number;
-  limit: number;
-  clients: AdminClient[];
-}
+import type { ClientPage, StatsView } from '../admin/shapes.js';
 
 /** A failed admin request, worded for the screen. */
 export class AdminApiError extends Error {
@@ -69,13 +30,13 @@ export class AdminApi {
     this.#timeoutMs = timeoutMs;
   }
 
-  stats(): Promise<AdminStats> {
-    return this.#get<AdminStats>('/api/stats');
+  stats(): Promise<StatsView> {
+    return this.#get<StatsView>('/api/stats');
   }
 
   /** The busiest clients first (sort=messages). */
-  clients(limit: number): Promise<AdminClientPage> {
-    return this.#get<AdminClientPage>(`/api/clients?offset=0&limit=${limit}&sort=messages`);
+  clients(limit: number): Promise<ClientPage> {
+    return this.#get<ClientPage>(`/api/clients?offset=0&limit=${limit}&sort=messages`);
   }
 
   async #get<T>(path: string): Promise<T> {

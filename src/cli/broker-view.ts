@@ -1,7 +1,7 @@
 // What `moat top` and `moat capacity check` know about a broker, built from its `$SYS` messages
 // (Mosquitto's topic names, which moat publishes too, plus moat's own limit/capacity/refusal topics)
 // and, for moat, from the admin API. Pure bookkeeping: no sockets, no timers, times passed in.
-import type { AdminClient, AdminStats } from './admin-api.js';
+import type { ClientView, StatsView } from '../admin/shapes.js';
 
 /** One counter's samples (time in ms, value), kept for RATE_WINDOW_MS so rates come from deltas. */
 interface CounterHistory {
@@ -47,7 +47,7 @@ export interface BrokerState {
   /** When the last `$SYS` message came (ms), for "updated N s ago". */
   lastUpdateAt?: number;
   /** Busiest clients by messages, from the admin API. */
-  clients?: readonly AdminClient[];
+  clients?: readonly ClientView[];
   clientsTotal?: number;
   /** Whether an admin API was given, and its last error in words. */
   admin: { configured: boolean; error?: string };
@@ -163,7 +163,7 @@ export class BrokerView {
   }
 
   /** Takes the admin API's answers (moat only); they fill in what `$SYS` did not say. */
-  onAdmin(stats: AdminStats | undefined, clients: { total: number; clients: readonly AdminClient[] } | undefined, error?: string): void {
+  onAdmin(stats: StatsView | undefined, clients: { total: number; clients: readonly ClientView[] } | undefined, error?: string): void {
     const state = this.state;
     state.admin = error === undefined ? { configured: true } : { configured: true, error };
     if (stats !== undefined) {

@@ -1,7 +1,7 @@
 // `moat top`'s screen as a pure function: BrokerState (+ the time and the terminal's size) → lines.
 // Styles are applied by a `paint` function the caller passes (util.styleText on a terminal, plain
 // text in tests), so the layout is tested without a terminal and the I/O stays in top.ts.
-import type { AdminClient } from './admin-api.js';
+import type { ClientView } from '../admin/shapes.js';
 import type { BrokerState } from './broker-view.js';
 
 export type Style = 'bold' | 'dim' | 'green' | 'yellow' | 'red' | 'inverse';
@@ -193,7 +193,7 @@ export function wrapWords(text: string, width: number): string[] {
   return lines;
 }
 
-function clientRow(client: AdminClient, now: number): string {
+function clientRow(client: ClientView, now: number): string {
   const since = Date.parse(client.connectedSince);
   const up = Number.isNaN(since) ? '-' : formatDuration((now - since) / 1000);
   const version = client.protocolVersion === 5 ? '5' : client.protocolVersion === 4 ? '4' : String(client.protocolVersion);

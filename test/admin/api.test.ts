@@ -13,6 +13,7 @@ import type { IDisconnectPacket } from 'mqtt';
 import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
 import { connectMqttJs, until, type ConnectedClient } from '../kit/index.js';
 import { adminRequest, startAdminMoat, type AdminMoat } from './helper.js';
+import type { ClientDetail, ClientPage, ClientView } from '../../src/admin/shapes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-admin-api-'));
 const token = randomBytes(32).toString('hex');
@@ -63,28 +64,7 @@ test('the admin API refuses a missing or a wrong token with 401 and WWW-Authenti
   assert.ok(!admin.moat.logs.some((l) => l.includes(token)), 'the token is never logged');
 });
 
-interface ClientJson {
-  id: string;
-  username: string | null;
-  address: string | null;
-  listener: string | null;
-  protocolVersion: number;
-  connectedSince: string;
-  keepalive: number;
-  subscriptions: number;
-  inflight: number;
-  queued: number;
-  dropped: number;
-  messagesIn: number;
-  messagesOut: number;
-  subscriptionFilters?: Array<{ filter: string; qos: number }>;
-}
-interface ClientList {
-  total: number;
-  offset: number;
-  limit: number;
-  clients: ClientJson[];
-}
+type ClientJson = ClientView & Partial<Pick<ClientDetail, 'subscriptionFilters'>>;
 
 const ODD_ID = 'beta/with space ü';
 
@@ -102,7 +82,7 @@ test('/api/clients matches the connected clients; pages, sorts; /api/clients/:id
 
   const answer = await get('/api/clients');
   assert.equal(answer.status, 200);
-  const list = answer.json as ClientList;
+  const list = answer.json as ClientPage;
   assert.deepEqual([list.total, list.offset, list.limit], [3, 0, 100]);
   assert.deepEqual(list.clients.map((c) => c.id), ['alpha', ODD_ID, 'gamma']);
   const [a, b, g] = list.clients as [ClientJson, ClientJson, ClientJson];
@@ -122,16 +102,16 @@ test('/api/clients matches the connected clients; pages, sorts; /api/clients/:id
   assert.ok(!answer.text.includes('secret') && !/password|hash/i.test(answer.text), 'no password or hash in the answer');
 
   // Paging and sorting.
-  const page = (await get('/api/clients?limit=2&offset=1')).json as ClientList;
+  const page = (await get('/api/clients?limit=2&offset=1')).json as ClientPage;
   assert.deepEqual([page.total, page.offset, page.limit, page.clients.map((c) => c.id)], [3, 1, 2, [ODD_ID, 'gamma']]);
-  assert.deepEqual(((await get('/api/clients?offset=3')).json as ClientList).clients, []);
-  assert.equal(((await get('/api/clients?limit=1000')).json as ClientList).limit, 1000);
-  const farthest = (await get(`/api/clients?offset=${Number.MAX_SAFE_INTEGER}`)).json as ClientList;
+  assert.deepEqual(((await get('/api/clients?offset=3')).json as ClientPage).clients, []);
+  assert.equal(((await get('/api/clients?limit=1000')).json as ClientPage).limit, 1000);
+  const farthest = (await get(`/api/clients?offset=${Number.MAX_SAFE_INTEGER}`)).json as ClientPage;
   assert.deepEqual([farthest.total, farthest.offset, farthest.clients], [3, Number.MAX_SAFE_INTEGER, []]);
-  const busiest = (await get('/api/clients?sort=messages')).json as ClientList;
+  const busiest = (await get('/api/clients?sort=messages')).json as ClientPage;
   assert.deepEqual(busiest.clients.map((c) => c.id).slice(0, 2).sort(), ['alpha', 'gamma']);
   assert.equal(busiest.clients[2]?.id, ODD_ID);
-  assert.equal(((await get('/api/clients?sort=connected')).json as ClientList).total, 3);
+  assert.equal(((await get('/api/clients?sort=connected')).json as ClientPage).total, 3);
   for (const [query, why] of [
     ['limit=0', /limit must be a whole number 1-1000, got "0"/],
     ['limit=1001', /limit must be a whole number 1-1000/],
@@ -187,7 +167,7 @@ test('POST /api/clients/:id/disconnect: the v5 client gets DISCONNECT 0x98, its 
   assert.equal(packet.properties?.reasonString, 'disconnected by an administrator');
   const will = await beta.waitForMessages((m) => m.some((x) => x.topic === 'will/alpha'));
   assert.equal(will.find((x) => x.topic === 'will/alpha')?.payload, 'gone');
-  const list = (await get('/api/clients')).json as ClientList;
+  const list = (await get('/api/clients')).json as ClientPage;
   assert.deepEqual(list.clients.map((c) => c.id), [ODD_ID, 'gamma']);
   assert.equal((await adminRequest(`${admin.base}/api/clients/alpha/disconnect`, { method: 'POST', token })).status, 404);
 
@@ -195,7 +175,7 @@ test('POST /api/clients/:id/disconnect: the v5 client gets DISCONNECT 0x98, its 
   const closed = new Promise<void>((resolve) => beta.client.stream.once('close', () => resolve()));
   assert.equal((await adminRequest(`${admin.base}/api/clients/${encodeURIComponent(ODD_ID)}/disconnect`, { method: 'POST', token })).status, 200);
   await closed;
-  assert.deepEqual(((await get('/api/clients')).json as ClientList).clients.map((c) => c.id), ['gamma']);
+  assert.deepEqual(((await get('/api/clients')).json as ClientPage).clients.map((c) => c.id), ['gamma']);
 
   await until(() => admin.moat.logs.filter((l) => l.includes('"admin_disconnect"')).length === 2, 5000, 'two admin_disconnect lines');
   const line = JSON.parse(admin.moat.logs.find((l) => l.includes('"admin_disconnect"')) ?? '{}') as Record<string, unknown>;
