@@ -9,6 +9,7 @@
 //                   {type:'stopped', stillOpen}
 import { connect, type Socket } from 'node:net';
 import { encode } from '../codec/encode.js';
+import { MoatError } from '../codec/errors.js';
 
 export interface IdleGeneratorParams {
   host: string;
@@ -54,7 +55,7 @@ function openOne(p: IdleGeneratorParams, i: number): Promise<Socket> {
       socket.destroy();
       reject(error);
     };
-    const timer = setTimeout(() => fail(new Error(`no CONNACK within ${p.timeoutMs} ms`)), p.timeoutMs);
+    const timer = setTimeout(() => fail(new MoatError('MOAT_ERR_BENCH_TIMEOUT', `no CONNACK within ${p.timeoutMs} ms`)), p.timeoutMs);
     socket.once('connect', () => {
       socket.write(encode({ type: 'connect', protocolName: 'MQTT', protocolVersion: p.protocol, clean: true, keepalive: 0, clientId: `${p.clientPrefix}-${i}` }, p.protocol));
     });
@@ -64,10 +65,10 @@ function openOne(p: IdleGeneratorParams, i: number): Promise<Socket> {
       socket.off('data', onData);
       clearTimeout(timer);
       // 3.1.1 CONNACK: 0x20 0x02 flags rc; v5: 0x20 len flags rc props.
-      if (got[0] !== 0x20) return fail(new Error(`expected CONNACK, got packet type ${(got[0] ?? 0) >> 4}`));
+      if (got[0] !== 0x20) return fail(new MoatError('MOAT_ERR_BENCH_CONNECTION', `expected CONNACK, got packet type ${(got[0] ?? 0) >> 4}`));
       const code = got[3] ?? 0xff;
       if (code !== 0) {
-        const error = new Error(`CONNACK return code ${code}`) as Error & { refused?: boolean };
+        const error = new MoatError('MOAT_ERR_BENCH_CONNECTION', `CONNACK return code ${code}`) as MoatError & { refused?: boolean };
         error.refused = true;
         socket.destroy();
         reject(error);
@@ -80,7 +81,7 @@ function openOne(p: IdleGeneratorParams, i: number): Promise<Socket> {
     };
     socket.on('data', onData);
     socket.on('error', fail);
-    socket.on('close', () => fail(new Error('closed by the broker before CONNACK')));
+    socket.on('close', () => fail(new MoatError('MOAT_ERR_BENCH_CONNECTION', 'closed by the broker before CONNACK')));
   });
 }
 
