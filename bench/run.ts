@@ -94,7 +94,7 @@ const SECONDS: Record<string, [number, number]> = {
   latency: [5, 10],
   abuse: [12, 19],
   connections: [4, 8],
-  'idle-connections': [33, 38],
+  'idle-connections': [45, 50],
   'tls-connect': [6, 11],
   retained: [3, 5],
 };

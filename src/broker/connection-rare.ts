@@ -13,4 +13,8 @@ export class RareState {
   /** QoS 0 retained messages a SUBSCRIBE asked for that wait for the socket to drain. */
   retainedBacklog: Queue<{ readonly message: Message; readonly subscriptionIdentifiers: number[] | undefined }> | undefined = undefined;
   destroyTimer: NodeJS.Timeout | undefined = undefined;
+  graceful = false;
+  connectSessionExpiry = 0;
+  /** True while held input is handled after the peer stopped sending: no budget applies then. */
+  draining = false;
 }

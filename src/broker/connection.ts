@@ -94,10 +94,6 @@ export class Connection implements ParserHandler {
   sendWindow = 65535;
   /** Largest packet the client accepts (v5 Maximum Packet Size). */
   clientMaxPacketSize = PROTOCOL_MAX_PACKET_SIZE;
-  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
-  graceful = false;
-  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
-  connectSessionExpiry = 0;
   /** The outbox, likewise released while idle and made again on the next write. */
   #outbox: Outbox | undefined;
   /**
@@ -112,8 +108,6 @@ export class Connection implements ParserHandler {
   #turn = -1;
   #turnPackets = 0;
   #turnBytes = 0;
-  /** True while held input is handled after the peer stopped sending: no budget applies then. */
-  #draining = false;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
     this.broker = broker;
@@ -228,6 +222,24 @@ export class Connection implements ParserHandler {
     if (maximum !== 0 || this.#rare !== undefined) this.#rareState().clientTopicAliasMaximum = maximum;
   }
 
+  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
+  get graceful(): boolean {
+    return this.#rare?.graceful ?? false;
+  }
+
+  set graceful(graceful: boolean) {
+    if (graceful || this.#rare !== undefined) this.#rareState().graceful = graceful;
+  }
+
+  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
+  get connectSessionExpiry(): number {
+    return this.#rare?.connectSessionExpiry ?? 0;
+  }
+
+  set connectSessionExpiry(seconds: number) {
+    if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
+  }
+
   /** Reading stops while this much waits to be sent (INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower). */
   get #inputHoldBytes(): number {
     return Math.min(INPUT_HOLD_BYTES, this.broker.options.maxSocketBufferBytes);
@@ -266,7 +278,7 @@ export class Connection implements ParserHandler {
     this.lastActivity = broker.turnStartedAt;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
-    if (this.ended || this.#draining) return;
+    if (this.ended || this.#rare?.draining === true) return;
     if (++this.#turnPackets >= PACKETS_PER_TURN || (this.#turnBytes += this.parser.packetSize) >= BYTES_PER_TURN) {
       this.#hold(HOLD_TURN);
       setImmediate(Connection.#nextTurn, this);
@@ -607,12 +619,13 @@ export class Connection implements ParserHandler {
    */
   #drainHeld(): void {
     if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.#parser === undefined || this.#parser.heldBytes === 0) return;
-    this.#draining = true;
+    const rare = this.#rareState();
+    rare.draining = true;
     try {
       this.#holds = 0;
       this.parser.resume();
     } finally {
-      this.#draining = false;
+      rare.draining = false;
     }
   }
 
