@@ -54,6 +54,11 @@ export const BYTES_PER_TURN = 64 * 1024;
  * one that does not read gets its requests answered no faster than it takes the answers.
  */
 export const INPUT_HOLD_BYTES = 256 * 1024;
+/** Reading stops while this much waits to be sent: INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower. */
+function inputHoldBytes(broker: Broker): number {
+  return Math.min(INPUT_HOLD_BYTES, broker.options.maxSocketBufferBytes);
+}
+
 /** A connected client silent this long gives up its parser and outbox until it speaks again (#releaseIdle). */
 export const IDLE_RELEASE_MS = 1000;
 
@@ -170,13 +175,10 @@ export class Connection implements ParserHandler {
     return (this.#parser ??= new Parser(this, { side: 'server', maxPacketSize: this.broker.options.maxPacketSize, protocolVersion: this.protocolVersion }));
   }
 
-  get #out(): Outbox {
-    return (this.#outbox ??= new Outbox(this.stream));
-  }
-
-  /** Bytes waiting for the end of the turn plus those the socket has not sent yet. */
-  get #bufferedBytes(): number {
-    return this.#outbox === undefined ? this.stream.writableLength : this.#outbox.bufferedBytes;
+  /** Bytes waiting for the end of the turn plus those the socket has not sent yet (a plain method: this is per delivery). */
+  bufferedBytes(): number {
+    const outbox = this.#outbox;
+    return outbox === undefined ? this.stream.writableLength : outbox.bufferedBytes;
   }
 
   /**
@@ -240,10 +242,6 @@ export class Connection implements ParserHandler {
     if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
   }
 
-  /** Reading stops while this much waits to be sent (INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower). */
-  get #inputHoldBytes(): number {
-    return Math.min(INPUT_HOLD_BYTES, this.broker.options.maxSocketBufferBytes);
-  }
 
   /** The peer's address: given by the transport, or read from a socket. */
   get remoteAddress(): string | undefined {
@@ -283,7 +281,7 @@ export class Connection implements ParserHandler {
       this.#hold(HOLD_TURN);
       setImmediate(Connection.#nextTurn, this);
     }
-    if (this.#bufferedBytes > this.#inputHoldBytes && (this.#holds & HOLD_OUTBOUND) === 0) this.#holdUntilDrained();
+    if (this.bufferedBytes() > inputHoldBytes(broker) && (this.#holds & HOLD_OUTBOUND) === 0) this.#holdUntilDrained();
   }
 
   static #nextTurn(connection: Connection): void {
@@ -297,7 +295,7 @@ export class Connection implements ParserHandler {
   }
 
   static #drainedOutbound(connection: Connection): void {
-    if (connection.#bufferedBytes > connection.#inputHoldBytes) connection.#whenDrained(Connection.#drainedOutbound);
+    if (connection.bufferedBytes() > inputHoldBytes(connection.broker)) connection.#whenDrained(Connection.#drainedOutbound);
     else connection.#release(HOLD_OUTBOUND);
   }
 
@@ -400,12 +398,14 @@ export class Connection implements ParserHandler {
   write(buffer: Buffer): void {
     // A peer that vanished mid-turn: writing would only build an error per packet.
     if (this.state === 'closed' || this.stream.destroyed || this.stream.writableEnded) return;
-    this.#out.write(buffer);
+    let outbox = this.#outbox;
+    if (outbox === undefined) outbox = this.#outbox = new Outbox(this.stream);
+    outbox.write(buffer);
   }
 
   /** More than maxSocketBufferBytes wait for this client: it reads slower than it is sent to. */
   get backedUp(): boolean {
-    return this.#bufferedBytes > this.broker.options.maxSocketBufferBytes;
+    return this.bufferedBytes() > this.broker.options.maxSocketBufferBytes;
   }
 
   /**

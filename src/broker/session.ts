@@ -71,6 +71,8 @@ export class Session {
    * idle sessions (docs/PERFORMANCE.md, "Idle connections").
    */
   #rare: SessionRare | undefined;
+  /** Flow control (flow-control.ts): publishers held until the queue is back under half of #flowHigh. */
+  readonly #flowHigh: number;
   /** Date.now() of the last acknowledgement, or of the send that opened an empty window: a subscriber silent for FLOW_STALL_MS since holds no one. */
   #lastAckAt = 0;
   readonly #limits: SessionLimits;
@@ -101,6 +103,7 @@ export class Session {
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
     this.#limits = limits;
+    this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
   }
 
   #rareState(): SessionRare {
@@ -121,11 +124,6 @@ export class Session {
 
   set willTimer(timer: LongTimer | undefined) {
     if (timer !== undefined || this.#rare !== undefined) this.#rareState().willTimer = timer;
-  }
-
-  /** Flow control (flow-control.ts): publishers held until the queue is back under half of this. */
-  get #flowHigh(): number {
-    return flowHighWater(this.#limits.maxQueuedMessages);
   }
 
   /** Counts a message this session will not get, in the session and the broker's ledger. */
