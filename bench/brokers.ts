@@ -11,7 +11,12 @@ import { repoRoot } from '../test/kit/paths.js';
 import { spawnTracked, type TrackedProcess } from '../test/kit/process.js';
 
 export const BROKERS = ['moat', 'mosquitto', 'aedes'] as const;
-export type BrokerName = (typeof BROKERS)[number];
+/**
+ * `node-floor` (bench/floor-server.mjs) is not a broker: a bare net.createServer that answers any
+ * bytes with one CONNACK and holds the socket. It runs only in idle-connections, to show what Node
+ * itself costs per idle socket, i.e. the least a Node broker can spend.
+ */
+export type BrokerName = (typeof BROKERS)[number] | 'node-floor';
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 export type { TlsFiles } from '../test/kit/certs.js';
@@ -30,9 +35,11 @@ export interface Started {
  * off, the same queue limit, no $SYS, quiet logs. `defaultLimits` keeps each broker's own default
  * queue limits (1,000 messages for both), as the unpaced scenarios are judged at default settings.
  */
-export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles; clientCertificates?: boolean }, defaultLimits = false): string {
+export function sharedConfig(port: number, tls?: { port: number; files: TlsFiles; clientCertificates?: boolean }, defaultLimits = false, unlimitedConnections = false): string {
   const lines = [
     `listener ${port} 127.0.0.1`,
+    // Both brokers' default, said out loud where the scenario depends on it (idle-connections).
+    ...(unlimitedConnections ? ['max_connections -1'] : []),
     'allow_anonymous true',
     'set_tcp_nodelay true',
     ...(defaultLimits ? [] : ['max_queued_messages 10000']),
@@ -108,21 +115,28 @@ async function waitForPorts(child: TrackedProcess, ports: number[], name: string
   if (child.exitResult !== undefined) throw new Error(`${name} exited at start:\n${child.formatLogs(20)}`);
 }
 
-/** `clientCertificates`: the TLS listener requires a client certificate (moat and Mosquitto only). */
-export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, defaultLimits = false, clientCertificates = false): Promise<Started> {
+/**
+ * `clientCertificates`: the TLS listener requires a client certificate (moat and Mosquitto only).
+ * `unlimitedConnections`: `max_connections -1` on the listener (idle-connections).
+ */
+export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, defaultLimits = false, clientCertificates = false, unlimitedConnections = false): Promise<Started> {
   if (clientCertificates && name === 'aedes') throw new Error('bench/aedes-server.mjs has no client-certificate listener');
   const port = await freePort();
   const tlsPort = tlsFiles !== undefined ? await freePort() : undefined;
   const dir = await mkdtemp(join(tmpdir(), `moat-bench-${name}-`));
   let command: string;
   let args: string[];
-  if (name === 'aedes') {
+  if (name === 'node-floor') {
+    if (tlsFiles !== undefined) throw new Error('bench/floor-server.mjs has no TLS listener');
+    command = process.execPath;
+    args = [...moatNodeFlags(), join(repoRoot, 'bench', 'floor-server.mjs'), String(port)];
+  } else if (name === 'aedes') {
     command = process.execPath;
     args = [join(repoRoot, 'bench', 'aedes-server.mjs'), String(port)];
     if (tlsFiles !== undefined && tlsPort !== undefined) args.push('--tls', String(tlsPort), tlsFiles.cert, tlsFiles.key);
   } else {
     const conf = join(dir, `${name}.conf`);
-    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles, clientCertificates } : undefined, defaultLimits));
+    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles, clientCertificates } : undefined, defaultLimits, unlimitedConnections));
     command = name === 'moat' ? process.execPath : MOSQUITTO;
     args = name === 'moat' ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
   }

@@ -39,6 +39,7 @@ export const TARGETS: Target[] = [
   { scenario: 'latency', metric: 'p99', against: 'absolute', op: '<=', bound: 1000, label: 'moat p99 < 1 ms' },
   { scenario: 'abuse', metric: 'bystander p99', against: 'absolute', op: '<', bound: 50, label: 'moat bystander p99 < 50 ms', beside: ['mosquitto', 'aedes'] },
   { scenario: 'connections', metric: 'RSS per connection', against: 'absolute', op: '<=', bound: 4096, label: 'moat ≤ 4 KB RSS per idle connection' },
+  { scenario: 'idle-connections', metric: 'RSS per connection', against: 'absolute', op: '<=', bound: 2048, label: 'moat ≤ 2 KB RSS per idle connection (19,000 held)', beside: ['mosquitto', 'node-floor'] },
   { scenario: 'connections', metric: 'connects/s', against: 'absolute', op: '>=', bound: 5000, label: 'moat ≥ 5,000 connects/s' },
 ];
 

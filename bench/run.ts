@@ -15,6 +15,24 @@ import { parseKeyType } from '../src/certs/keys.js';
 import { BROKERS, MOSQUITTO, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
 import { renderResults, type Sample } from './results.js';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(
+    [
+      'npm run bench -- [options]   (node build/bench/run.js [options])',
+      `  --only a,b          scenarios (default all): ${SCENARIOS.join(', ')}`,
+      `  --brokers a,b       default ${BROKERS.join(',')}; idle-connections also takes node-floor (a bare net.createServer: Node's own cost per socket)`,
+      '  --rounds N          rounds per scenario × protocol × broker (default 3, 1 with --quick)',
+      '  --quick             short runs, small counts',
+      '  --connections N     idle-connections: connections held (default 19000)',
+      '  --key-types ec,rsa  --client-certs no,yes   tls-connect variants',
+      '  --out FILE          default bench/RESULTS.md',
+      '  --verbose           print every result in full',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -24,6 +42,7 @@ const rounds = Number(flag('rounds') ?? (quick ? 1 : 3));
 const only = flag('only')?.split(',') ?? [...SCENARIOS];
 const brokers = (flag('brokers')?.split(',') ?? [...BROKERS]) as BrokerName[];
 const out = flag('out') ?? join(repoRoot, 'bench', 'RESULTS.md');
+for (const b of brokers) if (!(BROKERS as readonly string[]).includes(b) && b !== 'node-floor') throw new Error(`--brokers: unknown broker ${b} (${BROKERS.join(', ')}, node-floor)`);
 for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s}`);
 const keyTypes = (flag('key-types') ?? 'ec,rsa').split(',').map((word) => {
   const type = parseKeyType(word);
@@ -41,6 +60,10 @@ function settingsFor(scenario: string): BenchOptions {
   switch (scenario) {
     case 'connections':
       return { connections: q ? 2000 : 10_000, hold: q ? 1 : 2 };
+    case 'idle-connections':
+      // 19,000 even in quick mode: the count is the point; the probe (duration / 2 per QoS) is shorter.
+      // Held 20 s: RSS is read at 2 s and at 20 s, after V8's memory reducer has compacted the heap.
+      return { connections: Number(flag('connections') ?? 19_000), hold: 20, duration: q ? 2 : 4 };
     case 'retained':
       return { retained: q ? 20_000 : 100_000, cleanup: false };
     case 'tls-connect':
@@ -71,6 +94,7 @@ const SECONDS: Record<string, [number, number]> = {
   latency: [5, 10],
   abuse: [12, 19],
   connections: [4, 8],
+  'idle-connections': [45, 50],
   'tls-connect': [6, 11],
   retained: [3, 5],
 };
@@ -115,9 +139,11 @@ const plan: Array<{ scenario: string; tls?: TlsVariant; protocol: 4 | 5; round: 
 for (const scenario of only) {
   const variants = scenario === 'tls-connect' ? keyTypes.flatMap((keyType) => clientCertModes.map((clientCerts) => ({ keyType, clientCerts }))) : [undefined];
   for (const tls of variants) {
-    for (const protocol of [4, 5] as const) {
+    // idle-connections is an MQTT 3.1.1 comparison (CONNECT and CONNACK are all an idle client sends).
+    for (const protocol of scenario === 'idle-connections' ? ([4] as const) : ([4, 5] as const)) {
       // Aedes speaks MQTT 3.1.1 only: it is compared over 3.1.1; its bench server has no client certificates.
-      const these = brokers.filter((b) => (protocol === 4 || b !== 'aedes') && (tls?.clientCerts !== true || b !== 'aedes'));
+      // node-floor is no broker: it only holds idle sockets.
+      const these = brokers.filter((b) => (protocol === 4 || b !== 'aedes') && (tls?.clientCerts !== true || b !== 'aedes') && (b !== 'node-floor' || scenario === 'idle-connections'));
       for (let round = 1; round <= rounds; round++) {
         const shift = (round - 1) % these.length;
         for (const broker of [...these.slice(shift), ...these.slice(0, shift)]) plan.push({ scenario, ...(tls !== undefined ? { tls } : {}), protocol, round, broker });
@@ -154,7 +180,7 @@ try {
     const clientCerts = variant?.clientCerts === true;
     let broker;
     try {
-      broker = await startBroker(p.broker, tls, p.scenario.endsWith('-unpaced'), clientCerts);
+      broker = await startBroker(p.broker, tls, p.scenario.endsWith('-unpaced'), clientCerts, p.scenario === 'idle-connections');
       const url = p.scenario === 'tls-connect' ? broker.tlsUrl : broker.url;
       if (url === undefined) throw new Error('no TLS listener');
       const options: BenchOptions = {
@@ -162,13 +188,14 @@ try {
         url,
         protocol: p.protocol,
         pid: broker.pid,
+        ...(p.broker === 'node-floor' ? { probe: false } : {}),
         ...(tls !== undefined ? { cafile: tls.ca } : {}),
         ...(tls !== undefined && clientCerts ? { cert: tls.client.cert, key: tls.client.key } : {}),
       };
       sample.result = await runBench(p.scenario, options, { progress });
       const [name, v] = headline(sample.result);
       process.stderr.write(`${label}: ${name} ${Math.round(v.value).toLocaleString('en-US')} ${v.unit}, gen CPU ${Math.round(sample.result.generator.corePercent)}%\n`);
-      if (process.argv.includes('--verbose')) process.stderr.write(formatResult(sample.result));
+      if (process.argv.includes('--verbose') || p.scenario === 'idle-connections') process.stderr.write(formatResult(sample.result));
     } catch (error) {
       sample.error = (error as Error).message;
       process.stderr.write(`${label}: FAILED: ${sample.error.split('\n').slice(0, 3).join(' / ')}\n`);

@@ -4,6 +4,7 @@ import { silentProgress, type Progress } from './progress.js';
 import type { BenchResult } from './result.js';
 import { abuse } from './scenarios/abuse.js';
 import { connections } from './scenarios/connections.js';
+import { idleConnections } from './scenarios/idle-connections.js';
 import { fanin } from './scenarios/fanin.js';
 import { fanout } from './scenarios/fanout.js';
 import { latency } from './scenarios/latency.js';
@@ -22,6 +23,7 @@ const RUNNERS: Record<ScenarioName, (o: ResolvedBenchOptions, env: RunEnv) => Pr
   latency,
   abuse,
   connections,
+  'idle-connections': idleConnections,
   'tls-connect': tlsConnect,
   retained,
 };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { MoatError } from '../codec/errors.js';
 import { parseTarget, type Target } from './lean-client.js';
 
-export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'fanin-unpaced', 'fanout-unpaced', 'qos1-unpaced', 'latency', 'abuse', 'connections', 'tls-connect', 'retained'] as const;
+export const SCENARIOS = ['fanin', 'fanout', 'qos1', 'fanin-unpaced', 'fanout-unpaced', 'qos1-unpaced', 'latency', 'abuse', 'connections', 'idle-connections', 'tls-connect', 'retained'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The throughput scenarios and their unpaced variants (`unpaced: true` picks the variant). */
@@ -60,6 +60,8 @@ export interface BenchOptions {
   flood?: FloodKind | 'all';
   /** abuse: bytes of the retained message the re-SUBSCRIBE flood asks for again and again. */
   retainedSize?: number;
+  /** idle-connections: measure a separate client's PUBLISH round trip while they are held (default true). */
+  probe?: boolean;
   /** abuse: MiB the broker's RSS may grow during a flood before the flood is cut short (needs pid). */
   rssLimit?: number;
 }
@@ -89,6 +91,7 @@ export interface ResolvedBenchOptions {
   readonly floods: readonly FloodKind[];
   readonly retainedSize: number;
   readonly rssLimitKb: number;
+  readonly probe: boolean;
   /** Unique per run: client ids and topics carry it, so runs never collide. */
   readonly runId: string;
 }
@@ -108,6 +111,7 @@ const DEFAULTS: Record<ScenarioName, Partial<Defaults>> = {
   latency: { rate: 5000 },
   abuse: { rate: 1000, duration: 5 },
   connections: {},
+  'idle-connections': { duration: 4 },
   'tls-connect': {},
   retained: {},
 };
@@ -187,7 +191,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     qos,
     publishers: int('publishers', o.publishers ?? d.publishers, 1, 10_000),
     subscribers: int('subscribers', o.subscribers ?? d.subscribers, 1, 10_000),
-    connections: int('connections', o.connections ?? 10_000, 1, 1_000_000),
+    connections: int('connections', o.connections ?? (name === 'idle-connections' ? 19_000 : 10_000), 1, 1_000_000),
     // 100, not more: Mosquitto listens with a backlog of 100, and overflowing it costs a 1 s SYN
     // retransmit that would measure the backlog, not the broker.
     concurrency: int('concurrency', o.concurrency ?? (name === 'tls-connect' ? 8 : 100), 1, 10_000),
@@ -206,6 +210,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     unpaced: name.endsWith('-unpaced'),
     floods: flood === 'all' ? FLOODS : [flood],
     retainedSize: int('retained-size', o.retainedSize ?? 256 * 1024, 1, 256 * 1024 * 1024),
+    probe: o.probe ?? true,
     rssLimitKb: check('rss-limit', o.rssLimit ?? 1024, 1, 1024 * 1024) * 1024,
     runId: `${process.pid.toString(36)}${Date.now().toString(36)}`,
   };

@@ -7,7 +7,7 @@ import { encode } from '../codec/encode.js';
 import { ProtocolError } from '../codec/errors.js';
 import { Parser, type ParserHandler } from '../codec/parser.js';
 import { ConnectReturnCode, ReasonCode } from '../codec/reason-codes.js';
-import type { AckPacket, Packet, Properties, ProtocolVersion, PublishPacket, QoS } from '../codec/types.js';
+import type { AckPacket, Packet, ProtocolVersion, QoS } from '../codec/types.js';
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
 import { remainingExpiry, type Message } from './message.js';
@@ -18,6 +18,8 @@ import type { ConnectionSlots, SlotVerdict } from './limits.js';
 import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
+import { RareState } from './connection-rare.js';
+import { publishPacketFor } from './publish-packet.js';
 import type { Session } from './session.js';
 import { publishPacketIdOffset, WireCache } from './wire-cache.js';
 import { parseSharedFilter } from '../topic/validate.js';
@@ -52,6 +54,13 @@ export const BYTES_PER_TURN = 64 * 1024;
  * one that does not read gets its requests answered no faster than it takes the answers.
  */
 export const INPUT_HOLD_BYTES = 256 * 1024;
+/** Reading stops while this much waits to be sent: INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower. */
+function inputHoldBytes(broker: Broker): number {
+  return Math.min(INPUT_HOLD_BYTES, broker.options.maxSocketBufferBytes);
+}
+
+/** A connected client silent this long gives up its parser and outbox until it speaks again (#releaseIdle). */
+export const IDLE_RELEASE_MS = 1000;
 
 /** Why input is held; reading resumes when no reason is left. */
 const HOLD_AUTH = 1; // CONNECT's password is being checked
@@ -72,7 +81,8 @@ export class Connection implements ParserHandler {
   readonly info: ConnectionInfo;
   /** What the connection limits gave this socket (limits.ts): a limit's name means CONNECT is refused with its code. */
   slot: SlotVerdict = 'admit';
-  readonly parser: Parser;
+  /** The parser, made again on the next bytes after an idle connection released it (#releaseIdle). */
+  #parser: Parser | undefined;
   state: ConnectionState = 'new';
   session: Session | undefined;
   clientId = '';
@@ -90,52 +100,31 @@ export class Connection implements ParserHandler {
   sendWindow = 65535;
   /** Largest packet the client accepts (v5 Maximum Packet Size). */
   clientMaxPacketSize = PROTOCOL_MAX_PACKET_SIZE;
-  /** Incoming topic aliases (alias → topic), per connection [MQTT-3.3.2-7]. */
-  inboundAliases: Map<number, string> | undefined;
-  /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
-  outboundAliases: Map<string, number> | undefined;
-  clientTopicAliasMaximum = 0;
-  /** Incoming aliases this connection may use: the listener's max_topic_alias. */
-  readonly maxTopicAlias: number;
-  /** The listener's max_qos. */
-  readonly maxQos: QoS;
-  /** The listener's mount_point, '' for none: topics are stored and routed with it, sent without it. */
-  readonly mountPoint: string;
-  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
-  graceful = false;
-  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
-  connectSessionExpiry = 0;
   /** PUBLISH packets this connection received and was sent (the admin API's busiest clients). */
   messagesIn = 0;
   messagesOut = 0;
-  readonly #outbox: Outbox;
-  readonly #inputHoldBytes: number;
+  /** The outbox, likewise released while idle and made again on the next write. */
+  #outbox: Outbox | undefined;
+  /**
+   * State most connections never need (topic aliases, a flow-control hold, a retained backlog, the
+   * destroy timer of a closing one), created on first use: at 19,000 idle connections every field
+   * declared here costs 8 bytes each (docs/PERFORMANCE.md, "Idle connections").
+   */
+  #rare: RareState | undefined;
   /** HOLD_* bits: while any is set the stream is paused and the parser keeps what it has not parsed. */
   #holds = 0;
   /** The broker turn the budget below belongs to. */
   #turn = -1;
   #turnPackets = 0;
   #turnBytes = 0;
-  /** Set once this client has been held for a slow subscriber (flow-control.ts). */
-  #flowHold: PublisherHold | undefined;
-  /** True while held input is handled after the peer stopped sending: no budget applies then. */
-  #draining = false;
-  /** QoS 0 retained messages a SUBSCRIBE asked for that wait for the socket to drain. */
-  #retainedBacklog: Queue<{ readonly message: Message; readonly subscriptionIdentifiers: number[] | undefined }> | undefined;
-  #destroyTimer: NodeJS.Timeout | undefined;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
     this.broker = broker;
     this.stream = stream;
     this.info = info;
-    const options = broker.options;
-    this.maxTopicAlias = info.policy?.maxTopicAlias ?? options.maxTopicAlias;
-    this.maxQos = info.policy?.maxQos ?? 2;
-    this.mountPoint = info.policy?.mountPoint ?? '';
     this.#outbox = new Outbox(stream);
-    this.#inputHoldBytes = Math.min(INPUT_HOLD_BYTES, options.maxSocketBufferBytes);
     // Until CONNECT is in, only a CONNECT-sized packet is accepted (see MAX_CONNECT_BYTES).
-    this.parser = new Parser(this, { side: 'server', maxPacketSize: Math.min(options.maxPacketSize, MAX_CONNECT_BYTES) });
+    this.#parser = new Parser(this, { side: 'server', maxPacketSize: Math.min(broker.options.maxPacketSize, MAX_CONNECT_BYTES) });
     // Shared listeners that find their connection through a symbol on the stream: four closures
     // per connection add up at 10,000s of idle clients.
     (stream as TaggedStream)[CONNECTION] = this;
@@ -165,6 +154,98 @@ export class Connection implements ParserHandler {
     const connection = this[CONNECTION];
     if (connection !== undefined) connection.#onEnd();
   }
+
+  // ---- per-listener settings: read from the listener's policy, not copied into every connection --
+
+  /** Incoming aliases this connection may use: the listener's max_topic_alias. */
+  get maxTopicAlias(): number {
+    return this.info.policy?.maxTopicAlias ?? this.broker.options.maxTopicAlias;
+  }
+
+  /** The listener's max_qos. */
+  get maxQos(): QoS {
+    return this.info.policy?.maxQos ?? 2;
+  }
+
+  /** The listener's mount_point, '' for none: topics are stored and routed with it, sent without it. */
+  get mountPoint(): string {
+    return this.info.policy?.mountPoint ?? '';
+  }
+
+  // ---- state released while idle, and rarely used state ------------------------------------
+
+  get parser(): Parser {
+    // Made again only after #releaseIdle, which happens once CONNECT is in: the full packet size limit and the client's version.
+    return (this.#parser ??= new Parser(this, { side: 'server', maxPacketSize: this.broker.options.maxPacketSize, protocolVersion: this.protocolVersion }));
+  }
+
+  /** Bytes waiting for the end of the turn plus those the socket has not sent yet (a plain method: this is per delivery). */
+  bufferedBytes(): number {
+    const outbox = this.#outbox;
+    return outbox === undefined ? this.stream.writableLength : outbox.bufferedBytes;
+  }
+
+  /**
+   * A connected client silent for IDLE_RELEASE_MS, with its input flowing, gives up its parser and
+   * outbox when both are at rest: neither holds anything then but its settings, and 10,000s of idle
+   * devices would otherwise keep ~250 bytes each of them for nothing. The next bytes or write make them again.
+   */
+  #releaseIdle(now: number): void {
+    if (this.state !== 'connected' || this.#holds !== 0 || now - this.lastActivity < IDLE_RELEASE_MS) return;
+    if (this.#parser?.atRest === true) this.#parser = undefined;
+    if (this.#outbox?.idle === true && this.stream.writableLength === 0) this.#outbox = undefined;
+  }
+
+
+  #rareState(): RareState {
+    return (this.#rare ??= new RareState());
+  }
+
+  /** Incoming topic aliases (alias → topic), per connection [MQTT-3.3.2-7]. */
+  get inboundAliases(): Map<number, string> | undefined {
+    return this.#rare?.inboundAliases;
+  }
+
+  set inboundAliases(aliases: Map<number, string> | undefined) {
+    this.#rareState().inboundAliases = aliases;
+  }
+
+  /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
+  get outboundAliases(): Map<string, number> | undefined {
+    return this.#rare?.outboundAliases;
+  }
+
+  set outboundAliases(aliases: Map<string, number> | undefined) {
+    this.#rareState().outboundAliases = aliases;
+  }
+
+  /** The v5 client's Topic Alias Maximum: how many aliases we may send it. */
+  get clientTopicAliasMaximum(): number {
+    return this.#rare?.clientTopicAliasMaximum ?? 0;
+  }
+
+  set clientTopicAliasMaximum(maximum: number) {
+    if (maximum !== 0 || this.#rare !== undefined) this.#rareState().clientTopicAliasMaximum = maximum;
+  }
+
+  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
+  get graceful(): boolean {
+    return this.#rare?.graceful ?? false;
+  }
+
+  set graceful(graceful: boolean) {
+    if (graceful || this.#rare !== undefined) this.#rareState().graceful = graceful;
+  }
+
+  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
+  get connectSessionExpiry(): number {
+    return this.#rare?.connectSessionExpiry ?? 0;
+  }
+
+  set connectSessionExpiry(seconds: number) {
+    if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
+  }
+
 
   /** The peer's address: given by the transport, or read from a socket. */
   get remoteAddress(): string | undefined {
@@ -202,12 +283,12 @@ export class Connection implements ParserHandler {
     broker.counters.packetsReceived++;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
-    if (this.ended || this.#draining) return;
+    if (this.ended || this.#rare?.draining === true) return;
     if (++this.#turnPackets >= PACKETS_PER_TURN || (this.#turnBytes += this.parser.packetSize) >= BYTES_PER_TURN) {
       this.#hold(HOLD_TURN);
       setImmediate(Connection.#nextTurn, this);
     }
-    if (this.#outbox.bufferedBytes > this.#inputHoldBytes && (this.#holds & HOLD_OUTBOUND) === 0) this.#holdUntilDrained();
+    if (this.bufferedBytes() > inputHoldBytes(broker) && (this.#holds & HOLD_OUTBOUND) === 0) this.#holdUntilDrained();
   }
 
   static #nextTurn(connection: Connection): void {
@@ -221,7 +302,7 @@ export class Connection implements ParserHandler {
   }
 
   static #drainedOutbound(connection: Connection): void {
-    if (connection.#outbox.bufferedBytes > connection.#inputHoldBytes) connection.#whenDrained(Connection.#drainedOutbound);
+    if (connection.bufferedBytes() > inputHoldBytes(connection.broker)) connection.#whenDrained(Connection.#drainedOutbound);
     else connection.#release(HOLD_OUTBOUND);
   }
 
@@ -270,7 +351,8 @@ export class Connection implements ParserHandler {
    */
   holdForSubscriber(subscriber: Session): void {
     if (!this.broker.options.publisherFlowControl || this.ended || subscriber === this.session) return;
-    const hold = (this.#flowHold ??= new PublisherHold(
+    const rare = this.#rareState();
+    const hold = (rare.flowHold ??= new PublisherHold(
       () => this.#hold(HOLD_FLOW),
       () => this.#release(HOLD_FLOW),
     ));
@@ -335,12 +417,14 @@ export class Connection implements ParserHandler {
     const counters = this.broker.counters;
     counters.packetsSent++;
     counters.bytesSent += buffer.length;
-    this.#outbox.write(buffer);
+    let outbox = this.#outbox;
+    if (outbox === undefined) outbox = this.#outbox = new Outbox(this.stream);
+    outbox.write(buffer);
   }
 
   /** More than maxSocketBufferBytes wait for this client: it reads slower than it is sent to. */
   get backedUp(): boolean {
-    return this.#outbox.bufferedBytes > this.broker.options.maxSocketBufferBytes;
+    return this.bufferedBytes() > this.broker.options.maxSocketBufferBytes;
   }
 
   /**
@@ -349,11 +433,11 @@ export class Connection implements ParserHandler {
    * held until all are out: re-subscribing in a loop cannot pile copies up in memory.
    */
   sendRetained(message: Message, subscriptionIdentifiers: number[] | undefined): void {
-    if (this.#retainedBacklog === undefined && !this.backedUp) {
+    if (this.#rare?.retainedBacklog === undefined && !this.backedUp) {
       this.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
       return;
     }
-    (this.#retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
+    (this.#rareState().retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
     if ((this.#holds & HOLD_RETAINED) === 0) {
       this.#hold(HOLD_RETAINED);
       this.#whenDrained(Connection.#pumpRetained);
@@ -361,7 +445,7 @@ export class Connection implements ParserHandler {
   }
 
   static #pumpRetained(connection: Connection): void {
-    const backlog = connection.#retainedBacklog;
+    const backlog = connection.#rare?.retainedBacklog;
     if (backlog === undefined) return;
     for (let next = backlog.shift(); next !== undefined; next = backlog.shift()) {
       connection.sendPublish(next.message, 0, true, next.subscriptionIdentifiers, 0, false, undefined);
@@ -370,7 +454,7 @@ export class Connection implements ParserHandler {
         return;
       }
     }
-    connection.#retainedBacklog = undefined;
+    (connection.#rare as RareState).retainedBacklog = undefined;
     connection.#release(HOLD_RETAINED);
   }
 
@@ -431,7 +515,7 @@ export class Connection implements ParserHandler {
       const key = WireCache.key(version, qos, retain);
       let template = wire.buffer(key);
       if (template === undefined) {
-        template = encode(this.#publishPacket(message, qos, retain, undefined, qos === 0 ? undefined : 1, false, expiry), version);
+        template = encode(publishPacketFor(this, message, qos, retain, undefined, qos === 0 ? undefined : 1, false, expiry), version);
         wire.set(key, template, qos === 0 ? 0 : publishPacketIdOffset(template, message.topic));
       }
       if (qos === 0) {
@@ -442,7 +526,7 @@ export class Connection implements ParserHandler {
         buffer.writeUInt16BE(packetId, wire.packetIdOffset(key));
       }
     } else {
-      buffer = encode(this.#publishPacket(message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
+      buffer = encode(publishPacketFor(this, message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
     }
     if (buffer.length > this.clientMaxPacketSize) {
       session?.recordDrop('too_large');
@@ -476,38 +560,6 @@ export class Connection implements ParserHandler {
     return shared === undefined ? mount + filter : `$share/${shared.group}/${mount}${shared.filter}`;
   }
 
-  #publishPacket(
-    message: Message,
-    qos: QoS,
-    retain: boolean,
-    subscriptionIdentifiers: number[] | undefined,
-    packetId: number | undefined,
-    dup: boolean,
-    expiry: number | undefined,
-  ): PublishPacket {
-    const packet: PublishPacket = { type: 'publish', topic: this.clientTopic(message.topic), payload: message.payload, qos, retain, dup };
-    if (packetId !== undefined) packet.packetId = packetId;
-    if (this.protocolVersion === 5) {
-      let properties: Properties | undefined = message.properties === undefined ? undefined : { ...message.properties };
-      if (expiry !== undefined) (properties ??= {}).messageExpiryInterval = expiry;
-      if (subscriptionIdentifiers !== undefined) (properties ??= {}).subscriptionIdentifiers = subscriptionIdentifiers;
-      const aliases = this.outboundAliases;
-      if (aliases !== undefined) {
-        const alias = aliases.get(message.topic);
-        if (alias !== undefined) {
-          (properties ??= {}).topicAlias = alias;
-          packet.topic = '';
-        } else if (aliases.size < this.clientTopicAliasMaximum) {
-          const fresh = aliases.size + 1;
-          aliases.set(message.topic, fresh);
-          (properties ??= {}).topicAlias = fresh;
-        }
-      }
-      if (properties !== undefined) packet.properties = properties;
-    }
-    return packet;
-  }
-
   // ---- deadlines (keepalive.ts: the broker's sweep calls checkDeadlines for every connection) --
 
   startKeepalive(keepaliveSeconds: number): void {
@@ -523,6 +575,8 @@ export class Connection implements ParserHandler {
     } else if (missed === 'keepalive') {
       emit(this.broker, 'keepaliveTimeout', { clientId: this.clientId, keepaliveMs: this.keepaliveMs });
       this.close(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+    } else {
+      this.#releaseIdle(now);
     }
   }
 
@@ -552,21 +606,22 @@ export class Connection implements ParserHandler {
   #finish(reasonCode: number | undefined, reason: string): void {
     const wasConnected = this.state === 'connected';
     this.state = 'closing';
-    this.parser.discard();
-    this.#retainedBacklog = undefined;
+    this.#parser?.discard();
+    if (this.#rare !== undefined) this.#rare.retainedBacklog = undefined;
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
       if (reason !== '' && reasonCode !== ReasonCode.NormalDisconnection) packet.properties = { reasonString: reason };
       const bytes = this.encodeToFit(packet);
       if (bytes !== undefined) this.write(bytes);
     }
-    this.#outbox.flush();
+    this.#outbox?.flush();
     this.stream.end();
     // The session is offline from now: messages routed meanwhile queue for the next connection.
     this.broker.connectionClosed(this);
     // A peer that never reads would keep the socket half-open; do not wait on it for long.
-    this.#destroyTimer = setTimeout(Connection.#destroy, 1000, this);
-    this.#destroyTimer.unref();
+    const timer = setTimeout(Connection.#destroy, 1000, this);
+    timer.unref();
+    this.#rareState().destroyTimer = timer;
   }
 
   static #destroy(connection: Connection): void {
@@ -586,13 +641,14 @@ export class Connection implements ParserHandler {
    * DISCONNECT and FIN must be routed, and the DISCONNECT must still suppress the will.
    */
   #drainHeld(): void {
-    if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.parser.heldBytes === 0) return;
-    this.#draining = true;
+    if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.#parser === undefined || this.#parser.heldBytes === 0) return;
+    const rare = this.#rareState();
+    rare.draining = true;
     try {
       this.#holds = 0;
       this.parser.resume();
     } finally {
-      this.#draining = false;
+      rare.draining = false;
     }
   }
 
@@ -605,7 +661,8 @@ export class Connection implements ParserHandler {
     if (this.state === 'closed') return;
     this.#drainHeld();
     this.state = 'closed';
-    if (this.#destroyTimer !== undefined) clearTimeout(this.#destroyTimer);
+    const timer = this.#rare?.destroyTimer;
+    if (timer !== undefined) clearTimeout(timer);
     this.broker.connectionClosed(this);
   }
 }

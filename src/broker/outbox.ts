@@ -30,6 +30,11 @@ export class Outbox {
     return this.#stream.writableLength + this.#pendingBytes;
   }
 
+  /** Nothing pending and no flush scheduled: the outbox holds no state but its stream. */
+  get idle(): boolean {
+    return this.#first === undefined && !this.#scheduled;
+  }
+
   write(bytes: Buffer): void {
     if (bytes.length >= DIRECT_BYTES) {
       this.flush();

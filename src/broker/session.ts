@@ -47,9 +47,7 @@ export class Session {
   protocolVersion: ProtocolVersion;
   /** Seconds the session survives its connection; 0 ends it with the connection. */
   expiryInterval: number;
-  expiryTimer: LongTimer | undefined;
   will: Will | undefined;
-  willTimer: LongTimer | undefined;
   /** Who the session belongs to and the rules it reads under; undefined = no ACL can apply. */
   access: Access | undefined;
   // Collections are created on first use: most of 10,000s of idle sessions never need all of them,
@@ -57,11 +55,8 @@ export class Session {
   #subscriptions: Map<string, SubscriptionEntry> | undefined;
   #inflight: Map<number, Inflight> | undefined;
   #queue: Queue<Delivery> | undefined;
-  /** Incoming QoS 2 packet ids between PUBREC and PUBREL: a resent PUBLISH with one of them is not routed twice. */
-  #awaitingPubrel: Set<number> | undefined;
   /** Messages dropped for this session, in all and by reason (see drops.ts). */
   dropped = 0;
-  #droppedBy: DropCounts | undefined;
   readonly #drops: DropLedger;
   /** The durable store every change of this session is written through; undefined when there is none. */
   readonly #store: Store<Message> | undefined;
@@ -70,8 +65,13 @@ export class Session {
   queuedBytes = 0;
   inflightBytes = 0;
   #nextPacketId = 1;
+  /**
+   * What few sessions need (timers of an offline session, QoS 2 ids, drop counts, a flow-control
+   * gate), in one object made on first use: each field here costs 8 bytes in each of 10,000s of
+   * idle sessions (docs/PERFORMANCE.md, "Idle connections").
+   */
+  #rare: SessionRare | undefined;
   /** Flow control (flow-control.ts): publishers held until the queue is back under half of #flowHigh. */
-  #gate: FlowGate | undefined;
   readonly #flowHigh: number;
   /** Date.now() of the last acknowledgement, or of the send that opened an empty window: a subscriber silent for FLOW_STALL_MS since holds no one. */
   #lastAckAt = 0;
@@ -99,22 +99,42 @@ export class Session {
   ) {
     this.#drops = drops;
     this.#store = store;
-    this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
     this.#limits = limits;
+    this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
+  }
+
+  #rareState(): SessionRare {
+    return (this.#rare ??= new SessionRare());
+  }
+
+  get expiryTimer(): LongTimer | undefined {
+    return this.#rare?.expiryTimer;
+  }
+
+  set expiryTimer(timer: LongTimer | undefined) {
+    if (timer !== undefined || this.#rare !== undefined) this.#rareState().expiryTimer = timer;
+  }
+
+  get willTimer(): LongTimer | undefined {
+    return this.#rare?.willTimer;
+  }
+
+  set willTimer(timer: LongTimer | undefined) {
+    if (timer !== undefined || this.#rare !== undefined) this.#rareState().willTimer = timer;
   }
 
   /** Counts a message this session will not get, in the session and the broker's ledger. */
   recordDrop(reason: DropReason): void {
     this.dropped++;
-    (this.#droppedBy ??= emptyDropCounts())[reason]++;
+    (this.#rareState().droppedBy ??= emptyDropCounts())[reason]++;
     this.#drops.record(this.clientId, reason);
   }
 
   get droppedBy(): Readonly<DropCounts> {
-    return this.#droppedBy ?? emptyDropCounts();
+    return this.#rare?.droppedBy ?? emptyDropCounts();
   }
 
   get subscriptions(): ReadonlyMap<string, SubscriptionEntry> {
@@ -142,21 +162,21 @@ export class Session {
   }
 
   get awaitingPubrelCount(): number {
-    return this.#awaitingPubrel?.size ?? 0;
+    return this.#rare?.awaitingPubrel?.size ?? 0;
   }
 
   isAwaitingPubrel(packetId: number): boolean {
-    return this.#awaitingPubrel?.has(packetId) ?? false;
+    return this.#rare?.awaitingPubrel?.has(packetId) ?? false;
   }
 
   addAwaitingPubrel(packetId: number): void {
-    (this.#awaitingPubrel ??= new Set()).add(packetId);
+    (this.#rareState().awaitingPubrel ??= new Set()).add(packetId);
     this.#store?.putAwaitingPubrel(this.clientId, packetId);
   }
 
   /** Returns whether the id was awaiting PUBREL. */
   releaseAwaitingPubrel(packetId: number): boolean {
-    const known = this.#awaitingPubrel?.delete(packetId) ?? false;
+    const known = this.#rare?.awaitingPubrel?.delete(packetId) ?? false;
     if (known) this.#store?.deleteAwaitingPubrel(this.clientId, packetId);
     return known;
   }
@@ -219,12 +239,12 @@ export class Session {
 
   /** Holds `publisher` until this session's queue has room again (within flow-control.ts's bounds). */
   holdPublisher(publisher: PublisherHold): void {
-    publisher.holdOn((this.#gate ??= new FlowGate()));
+    publisher.holdOn((this.#rareState().gate ??= new FlowGate()));
   }
 
   /** Releases every publisher held on this session (its queue drained, or it went offline or ended). */
   openGate(): void {
-    this.#gate?.open();
+    this.#rare?.gate?.open();
   }
 
   #windowOpen(connection: Connection, size: number): boolean {
@@ -268,7 +288,8 @@ export class Session {
       if (delivery.qos === 0) connection.sendPublish(delivery.message, 0, delivery.retain, delivery.subscriptionIdentifiers, 0, false, undefined);
       else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }
-    if (this.#gate !== undefined && this.queueLength <= this.#flowHigh >> 1) this.#gate.open();
+    const gate = this.#rare?.gate;
+    if (gate !== undefined && this.queueLength <= this.#flowHigh >> 1) gate.open();
   }
 
   /** On session resume: resend unacknowledged PUBLISH with DUP, and PUBREL for those past PUBREC [MQTT-4.4.0-1]. */
@@ -358,7 +379,7 @@ export class Session {
 
   /** Takes back the queue, in-flight messages and awaited PUBRELs a durable store kept (at CONNECT, before anything new arrives). */
   restoreMessages(stored: StoredSession<Message>): void {
-    for (const packetId of stored.awaitingPubrel) (this.#awaitingPubrel ??= new Set()).add(packetId);
+    for (const packetId of stored.awaitingPubrel) (this.#rareState().awaitingPubrel ??= new Set()).add(packetId);
     for (const entry of stored.queued) {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
       (this.#queue ??= new Queue()).push({ message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, queueId: entry.id });
@@ -387,7 +408,7 @@ export class Session {
     this.#subscriptions = undefined;
     this.#inflight = undefined;
     this.#queue = undefined;
-    this.#awaitingPubrel = undefined;
+    if (this.#rare !== undefined) this.#rare.awaitingPubrel = undefined;
     this.queuedBytes = 0;
     this.inflightBytes = 0;
   }
@@ -398,4 +419,14 @@ export class Session {
     this.expiryTimer = undefined;
     this.willTimer = undefined;
   }
+}
+
+/** Session state few sessions need; one object, created when the first is. */
+class SessionRare {
+  expiryTimer: LongTimer | undefined = undefined;
+  willTimer: LongTimer | undefined = undefined;
+  /** Incoming QoS 2 packet ids between PUBREC and PUBREL: a resent PUBLISH with one of them is not routed twice. */
+  awaitingPubrel: Set<number> | undefined = undefined;
+  droppedBy: DropCounts | undefined = undefined;
+  gate: FlowGate | undefined = undefined;
 }

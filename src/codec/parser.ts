@@ -60,6 +60,9 @@ function maskOf(types: number[]): number {
   for (const t of types) m |= 1 << t;
   return m;
 }
+/** Place values of the remaining length's bytes: 128^0 .. 128^3. */
+const LENGTH_MULTIPLIERS = [1, 128, 16384, 2097152] as const;
+
 const SIDE_MASK = {
   server: maskOf([1, 3, 4, 5, 6, 7, 8, 10, 12, 14, 15]),
   client: maskOf([2, 3, 4, 5, 6, 7, 9, 11, 13, 14, 15]),
@@ -82,14 +85,14 @@ export class Parser {
   maxPacketSize: number;
 
   readonly #handler: ParserHandler;
+  /** Which packet types this side receives (SIDE_MASK); the side's name is derived from it for messages. */
   readonly #sideMask: number;
-  readonly #side: string;
   #failed = false;
   #state = HEADER;
   /** Fixed header byte of the packet being read. */
   #header = 0;
   #length = 0;
-  #multiplier = 1;
+  /** Remaining-length bytes read so far: the next one's place value is LENGTH_MULTIPLIERS[#lengthBytes]. */
   #lengthBytes = 0;
   /** Offset of the current packet's first byte in the chunk being pushed, or -1 if it began in an earlier chunk. */
   #packetStart = -1;
@@ -122,7 +125,6 @@ export class Parser {
     this.maxPacketSize = maxPacketSize;
     this.protocolVersion = protocolVersion;
     this.#sideMask = SIDE_MASK[side];
-    this.#side = side;
   }
 
   /**
@@ -150,6 +152,14 @@ export class Parser {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /**
+   * Between packets with nothing kept: not paused or failed, no partial packet, no held bytes. A
+   * parser at rest holds no state but its settings, so an owner may drop it and make a new one.
+   */
+  get atRest(): boolean {
+    return this.#state === HEADER && !this.#paused && !this.#failed && this.#held === undefined && this.#chunks === undefined;
   }
 
   /** Bytes held by pause(), not yet parsed. */
@@ -200,13 +210,11 @@ export class Parser {
         if (!this.#checkHeader(b)) return;
         this.#header = b;
         this.#length = 0;
-        this.#multiplier = 1;
         this.#lengthBytes = 0;
         this.#state = LENGTH;
       } else if (this.#state === LENGTH) {
         const b = chunk[pos++] as number;
-        this.#length += (b & 0x7f) * this.#multiplier;
-        this.#multiplier *= 128;
+        this.#length += (b & 0x7f) * (LENGTH_MULTIPLIERS[this.#lengthBytes] as number);
         this.#lengthBytes++;
         if ((b & 0x80) !== 0) {
           if (this.#lengthBytes === 4) {
@@ -283,7 +291,8 @@ export class Parser {
     if (type === 0) return this.#fail(MALFORMED, 'Packet type 0 is reserved.');
     if (type === 15 && (this.protocolVersion ?? 4) < 5) return this.#fail(MALFORMED, 'AUTH exists only in MQTT 5.0.');
     if ((this.#sideMask & (1 << type)) === 0) {
-      return this.#fail(PROTOCOL_ERROR, `A ${this.#side} must not receive ${name.toUpperCase()}.`);
+      const side = this.#sideMask === SIDE_MASK.server ? 'server' : 'client';
+      return this.#fail(PROTOCOL_ERROR, `A ${side} must not receive ${name.toUpperCase()}.`);
     }
     if (type === 3) {
       const qos = (flags >> 1) & 0x03;
