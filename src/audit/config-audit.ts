@@ -1,6 +1,6 @@
 // `moat audit --config FILE`: the production checklist applied to a mosquitto.conf-style config.
 // Each check returns findings; the order here is the order of the report within a severity.
-import { ConfigError, describeListener, loadConfig, resolveSecurity, type BrokerConfig, type ListenerConfig, type ListenerSecurity } from '../config/index.js';
+import { ConfigError, describeListener, isLoopbackHost, loadConfig, resolveSecurity, type BrokerConfig, type ListenerConfig, type ListenerSecurity } from '../config/index.js';
 import { readFile } from 'node:fs/promises';
 import { AclFile, type AclRule } from '../auth/acl-file.js';
 import { PasswordFile } from '../auth/password-file.js';
@@ -40,6 +40,7 @@ export async function auditConfig(config: BrokerConfig, options: ConfigAuditOpti
     ...limits(config),
     descriptorHeadroom(config, openFiles),
     ...monitoring(config),
+    ...adminListener(config),
   ];
 }
 
@@ -301,6 +302,23 @@ function limits(config: BrokerConfig): Finding[] {
     ? finding('auth-failure-limit', 'warning', 'Failed logins are never banned', 'auth_failure_limit 0: a client may guess passwords as fast as the broker answers.', 'auth_failure_limit 5')
     : finding('auth-failure-limit', 'ok', `Logins are banned for ${config.authBanTime} s after ${config.authFailureLimit} failures`, ''));
   return out;
+}
+
+/** The admin HTTP listener (/metrics and the JSON API), when the config has one. */
+function adminListener(config: BrokerConfig): Finding[] {
+  const admin = config.admin;
+  if (admin === undefined) return [];
+  const where = `admin_listener ${admin.port} ${admin.host} (${admin.source.file}:${admin.source.line})`;
+  const token = admin.token !== undefined || admin.tokenFile !== undefined;
+  if (isLoopbackHost(admin.host)) {
+    return [token
+      ? finding('admin-listener', 'ok', 'The admin listener is on loopback and needs a token', `${where}: /metrics and the JSON API answer this machine only, with the token.`)
+      : finding('admin-listener', 'info', 'The admin listener is open to this machine', `${where} has no admin_token: any local user or process can list clients and disconnect them (web pages cannot: requests with an Origin header are refused).`, 'admin_token_file /etc/moat/admin.token')];
+  }
+  // Off loopback the config is refused without a token, so only the transport is left to check.
+  return [admin.tls === undefined
+    ? finding('admin-listener', 'warning', 'The admin token crosses the network in clear', `${where} serves plain HTTP on a non-loopback address: the bearer token and the client list can be read on the way.`, 'admin_certfile /etc/moat/admin.crt and admin_keyfile /etc/moat/admin.key')
+    : finding('admin-listener', 'ok', 'The admin listener needs a token and speaks HTTPS', `${where}.`)];
 }
 
 function monitoring(config: BrokerConfig): Finding[] {

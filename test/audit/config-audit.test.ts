@@ -210,3 +210,18 @@ test('max_connections needs headroom below the open-file limit: each client is a
   // Read from this machine when not given: some verdict, never a crash.
   assert.ok((await auditConfig(config)).some((f) => f.id === 'open-files'));
 });
+
+test('the admin listener: open on loopback is info, with a token ok; off loopback plain HTTP is a warning, HTTPS ok; none, no finding', async () => {
+  const base = 'listener 1883 127.0.0.1\nallow_anonymous true\n';
+  const adminOf = async (lines: string): Promise<Finding | undefined> => (await auditConfig(parseConfig(base + lines, 'admin.conf'), AMPLE)).find((f) => f.id === 'admin-listener');
+  assert.equal(await adminOf(''), undefined);
+  const open = await adminOf('admin_listener 9100\n');
+  assert.equal(open?.severity, 'info');
+  assert.match(open?.detail ?? '', /admin_listener 9100 127\.0\.0\.1 \(admin\.conf:3\) has no admin_token/);
+  assert.equal((await adminOf('admin_listener 9100\nadmin_token 0123456789abcdef0123\n'))?.severity, 'ok');
+  const clear = await adminOf('admin_listener 9100 0.0.0.0\nadmin_token 0123456789abcdef0123\n');
+  assert.deepEqual([clear?.severity, clear?.title], ['warning', 'The admin token crosses the network in clear']);
+  assert.match(clear?.fix ?? '', /admin_certfile .* admin_keyfile/);
+  const https = await adminOf('admin_listener 9100 0.0.0.0\nadmin_token 0123456789abcdef0123\nadmin_certfile /etc/moat/admin.crt\nadmin_keyfile /etc/moat/admin.key\n');
+  assert.equal(https?.severity, 'ok');
+});
