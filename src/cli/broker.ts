@@ -10,6 +10,7 @@ import { defaultConfig, loadConfig, parseConfig } from '../config/index.js';
 import type { BrokerConfig } from '../config/types.js';
 import { ListenError, StartRefusedError } from '../server/errors.js';
 import { startServer, type Server } from '../server/start-server.js';
+import type { LogTopic } from '../observe/log-topic.js';
 import { openLog } from './log.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 
@@ -58,7 +59,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
     throw error;
   }
   const log = await openLog(config.log, options.verbose === true);
-  const code = await serve(config, log.logger);
+  const code = await serve(config, log.logger, log.topic);
   // A destination still holding lines (a pipe nobody reads) keeps the event loop, and so the
   // process, alive for ever: after a short wait, leave without them.
   if (!(await log.drain(LOG_DRAIN_MS))) process.exit(code);
@@ -69,7 +70,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
  * Starts the server (startServer: checks, listeners, $SYS), with the pid_file written once the checks
  * pass and before anything listens; serves until SIGINT/SIGTERM; the exit code.
  */
-async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
+async function serve(config: BrokerConfig, logger: Logger, logTopic: LogTopic | undefined): Promise<number> {
   const { pidFile } = config;
   let pidProblem: string | undefined;
   let pidWritten = false;
@@ -101,6 +102,7 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
       if (error instanceof ListenError || (error instanceof MoatError && error.code === 'MOAT_ERR_LISTEN')) return 1;
       throw error;
     }
+    logTopic?.attach(server.broker);
     const reload = (): void => void server.reload();
     process.on('SIGHUP', reload);
     await new Promise<void>((resolve) => {
@@ -112,6 +114,7 @@ async function serve(config: BrokerConfig, logger: Logger): Promise<number> {
       process.once('SIGTERM', stop);
     });
     process.off('SIGHUP', reload);
+    logTopic?.detach();
     await server.close();
     return 0;
   } finally {

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger as PinoLogger, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { LogConfig } from '../config/types.js';
+import { LogTopic } from '../observe/log-topic.js';
 import { LogSink, type LogSinkEvents, type LogTarget } from './log-sink.js';
 
 /** Lowest pino level that shows every Mosquitto log_type asked for. */
@@ -17,6 +18,8 @@ function levelFor(types: readonly string[], verbose: boolean): LevelWithSilent {
 export interface BrokerLog {
   readonly logger: PinoLogger;
   readonly sinks: readonly LogSink[];
+  /** `log_dest topic`: attach it to the broker once there is one ($SYS/broker/log/...). */
+  readonly topic: LogTopic | undefined;
   /**
    * Waits at most `timeoutMs` for every destination to write what it holds. False when one still
    * holds lines (a pipe nobody reads): its pending write keeps the event loop alive, so the caller
@@ -43,16 +46,19 @@ export async function openLog(log: LogConfig, verbose: boolean, bufferBytes?: nu
   if (log.destinations.includes('stderr')) targets.push('stderr');
   if (log.destinations.includes('file') && log.file !== undefined) targets.push({ file: log.file });
   const sinks = await Promise.all(targets.map((target) => LogSink.open(target, events, bufferBytes)));
+  const topic = log.destinations.includes('topic') ? new LogTopic() : undefined;
+  const streams: DestinationStream[] = [...sinks, ...(topic === undefined ? [] : [topic])];
 
-  const level = sinks.length === 0 ? 'silent' : levelFor(log.types, verbose);
+  const level = streams.length === 0 ? 'silent' : levelFor(log.types, verbose);
   const stream: DestinationStream =
-    sinks.length === 1 ? (sinks[0] as LogSink) : pino.multistream(sinks.map((d) => ({ stream: d, level: level === 'silent' ? 'fatal' : level })));
+    streams.length === 1 ? (streams[0] as DestinationStream) : pino.multistream(streams.map((d) => ({ stream: d, level: level === 'silent' ? 'fatal' : level })));
   const format = log.timestampFormat;
   const timestamp = !log.timestamp ? false : format === undefined ? true : () => `,"time":${JSON.stringify(strftime(format, new Date()))}`;
   logger = pino({ level, base: { service: 'moat' }, timestamp }, stream);
   return {
     logger,
     sinks,
+    topic,
     async drain(timeoutMs) {
       const idle = Promise.all(sinks.map((d) => d.idle())).then(() => true);
       const ac = new AbortController();

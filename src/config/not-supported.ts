@@ -92,8 +92,6 @@ export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
 
 /** Values of implemented options that are not supported yet: `option value` → area. */
 export const NOT_YET_SUPPORTED_VALUES: Readonly<Record<string, PlannedArea>> = {
-  // $SYS/broker/log/...: log lines as messages, with the monitoring work.
-  'log_dest topic': 'limits',
 };
 
 /** The planned area for `option value`, if that value of an implemented option is not supported yet. */
