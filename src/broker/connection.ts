@@ -10,18 +10,19 @@ import { ConnectReturnCode, ReasonCode } from '../codec/reason-codes.js';
 import type { AckPacket, Packet, ProtocolVersion, QoS } from '../codec/types.js';
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
-import { remainingExpiry, type Message } from './message.js';
+import type { Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
 import { emit } from './events.js';
 import type { ConnectionSlots, SlotVerdict } from './limits.js';
 import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
+import { BYTES_PER_TURN, HOLD_AUTH, HOLD_CLOSED, HOLD_FLOW, HOLD_OUTBOUND, HOLD_OVERLOAD, HOLD_RETAINED, HOLD_TURN, inputHoldBytes, MAX_CONNECT_BYTES, PACKETS_PER_TURN } from './input-budget.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
 import { RareState } from './connection-rare.js';
-import { publishPacketFor } from './publish-packet.js';
+import { bytesToFit, publishBytesFor } from './client-bytes.js';
 import type { Session } from './session.js';
-import { publishPacketIdOffset, WireCache } from './wire-cache.js';
+import type { WireCache } from './wire-cache.js';
 import { parseSharedFilter } from '../topic/validate.js';
 
 export interface ConnectionInfo {
@@ -36,40 +37,11 @@ export interface ConnectionInfo {
 
 const CONNECTION = Symbol('moat.connection');
 
-/**
- * Work one connection may do per event-loop turn: past either bound its input is held until the
- * next turn, so a client flooding small packets (PINGREQ, QoS 1 PUBLISH) gets its share and no more.
- * A 64 KB socket read holds ~700 small PUBLISH packets; 256 of them cost well under a millisecond.
- */
-export const PACKETS_PER_TURN = 256;
-/**
- * Largest CONNECT accepted. Five 64 KB strings (client id, user name, password, will topic and
- * payload) and their properties fit; a stranger declaring 256 MB is refused at the fixed header
- * instead of being buffered before anything about it is known (Mosquitto 2.0 buffers it all).
- */
-export const MAX_CONNECT_BYTES = 1024 * 1024;
-export const BYTES_PER_TURN = 64 * 1024;
-/**
- * Reading stops while this much waits to be sent to the client (or maxSocketBufferBytes, if lower):
- * one that does not read gets its requests answered no faster than it takes the answers.
- */
-export const INPUT_HOLD_BYTES = 256 * 1024;
-/** Reading stops while this much waits to be sent: INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower. */
-function inputHoldBytes(broker: Broker): number {
-  return Math.min(INPUT_HOLD_BYTES, broker.options.maxSocketBufferBytes);
-}
+export { BYTES_PER_TURN, INPUT_HOLD_BYTES, MAX_CONNECT_BYTES, PACKETS_PER_TURN } from './input-budget.js';
 
 /** A connected client silent this long gives up its parser and outbox until it speaks again (#releaseIdle). */
 export const IDLE_RELEASE_MS = 1000;
 
-/** Why input is held; reading resumes when no reason is left. */
-const HOLD_AUTH = 1; // CONNECT's password is being checked
-const HOLD_TURN = 2; // this turn's budget is spent
-const HOLD_OUTBOUND = 4; // the client is not reading what we send it
-const HOLD_CLOSED = 8; // condemned: nothing more is read
-const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being written
-const HOLD_FLOW = 32; // a subscriber this client publishes to is catching up (flow-control.ts)
-const HOLD_OVERLOAD = 64; // overload protection: memory near memory_limit or the event loop lags (overload.ts)
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
@@ -196,7 +168,6 @@ export class Connection implements ParserHandler {
     if (this.#outbox?.idle === true && this.stream.writableLength === 0) this.#outbox = undefined;
   }
 
-
   #rareState(): RareState {
     return (this.#rare ??= new RareState());
   }
@@ -245,7 +216,6 @@ export class Connection implements ParserHandler {
   set connectSessionExpiry(seconds: number) {
     if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
   }
-
 
   /** The peer's address: given by the transport, or read from a socket. */
   get remoteAddress(): string | undefined {
@@ -472,19 +442,9 @@ export class Connection implements ParserHandler {
     return true;
   }
 
-  /**
-   * The packet's bytes within the client's Maximum Packet Size [MQTT-3.1.2-24]: the Reason String
-   * and User Properties go first, as the specification says for every packet that carries them
-   * [MQTT-3.2.2-19, MQTT-3.2.2-20]; undefined when even the packet without them does not fit.
-   */
+  /** The packet's bytes within the client's Maximum Packet Size, undefined when it cannot fit (client-bytes.ts). */
   encodeToFit(packet: Packet): Buffer | undefined {
-    const bytes = encode(packet, this.protocolVersion);
-    if (bytes.length <= this.clientMaxPacketSize) return bytes;
-    const properties = 'properties' in packet ? packet.properties : undefined;
-    if (properties === undefined || (properties.reasonString === undefined && properties.userProperties === undefined)) return undefined;
-    const { reasonString: _reason, userProperties: _user, ...required } = properties;
-    const bare = encode({ ...packet, properties: required } as Packet, this.protocolVersion);
-    return bare.length <= this.clientMaxPacketSize ? bare : undefined;
+    return bytesToFit(this, packet);
   }
 
   sendAck(type: AckPacket['type'], packetId: number, reasonCode: number): void {
@@ -498,38 +458,9 @@ export class Connection implements ParserHandler {
    * client accepts [MQTT-3.1.2-25].
    */
   sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
-    const session = this.session;
-    let expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
-    if (expiry !== undefined && expiry <= 0) {
-      // A resend finishes a delivery already begun; only a first send may be dropped for expiry.
-      if (!dup) {
-        session?.recordDrop('expired');
-        return false;
-      }
-      expiry = 1;
-    }
-    const version = this.protocolVersion;
-    let buffer: Buffer;
-    // Shared encodings only when nothing in the bytes is specific to this subscriber.
-    if (wire !== undefined && !dup && subscriptionIdentifiers === undefined && this.outboundAliases === undefined && this.mountPoint === '') {
-      const key = WireCache.key(version, qos, retain);
-      let template = wire.buffer(key);
-      if (template === undefined) {
-        template = encode(publishPacketFor(this, message, qos, retain, undefined, qos === 0 ? undefined : 1, false, expiry), version);
-        wire.set(key, template, qos === 0 ? 0 : publishPacketIdOffset(template, message.topic));
-      }
-      if (qos === 0) {
-        buffer = template;
-      } else {
-        buffer = Buffer.allocUnsafe(template.length);
-        template.copy(buffer);
-        buffer.writeUInt16BE(packetId, wire.packetIdOffset(key));
-      }
-    } else {
-      buffer = encode(publishPacketFor(this, message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
-    }
-    if (buffer.length > this.clientMaxPacketSize) {
-      session?.recordDrop('too_large');
+    const buffer = publishBytesFor(this, message, qos, retain, subscriptionIdentifiers, packetId, dup, wire);
+    if (typeof buffer === 'string') {
+      this.session?.recordDrop(buffer);
       return false;
     }
     this.write(buffer);
