@@ -130,7 +130,11 @@ export class Broker {
   };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
-  readonly #connections = new Set<Connection>();
+  /**
+   * Connections with no session attached: before CONNECT, refused, taken over, closing. A connected
+   * one is reached through its session (#everyConnection): one hash table entry per client, not two.
+   */
+  readonly #unattached = new Set<Connection>();
   #connectedCount = 0;
   #closed = false;
   /** Connect timeouts and keep alive for every connection, from one timer (keepalive.ts). */
@@ -178,7 +182,7 @@ export class Broker {
   /** Serves one client over `stream` until either side closes it. */
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
-    this.#connections.add(connection);
+    this.#unattached.add(connection);
     this.counters.socketsOpened++;
     const slots = info.slots;
     const verdict = this.admission.admit(slots, connection.remoteAddress);
@@ -197,10 +201,24 @@ export class Broker {
   }
 
   #sweep(now: number): void {
-    for (const connection of this.#connections) connection.checkDeadlines(now);
+    // No copy of 10,000s of entries four times a second: a deadline closes a connection without
+    // moving it between the two (a closing one leaves #unattached; a session may end: Map and Set
+    // iteration allow deletes).
+    for (const connection of this.#unattached) connection.checkDeadlines(now);
+    for (const session of this.#sessions.values()) session.connection?.checkDeadlines(now);
     this.drops.flush(now);
     this.refusals.flush(now);
     this.admission.sweep(now);
+  }
+
+  /**
+   * Every open connection, each once, taken before any is acted on: closing one moves it between
+   * the sessions and #unattached, and ends sessions.
+   */
+  #everyConnection(): Connection[] {
+    const all = [...this.#unattached];
+    for (const session of this.#sessions.values()) if (session.connection !== undefined) all.push(session.connection);
+    return all;
   }
 
   /** Counts a refusal by a configured limit and reports it (moat:limit:refused; the log rate-limited). */
@@ -313,7 +331,7 @@ export class Broker {
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
       emit(this, 'sessionTakeover', { clientId, address: connection.remoteAddress });
-      this.#detach(previous, session);
+      this.#detach(previous, session, true);
       previous.close(ReasonCode.SessionTakenOver, 'session taken over');
     }
     if (session?.willTimer !== undefined) {
@@ -340,6 +358,7 @@ export class Broker {
     }
     session.connection = connection;
     connection.session = session;
+    this.#unattached.delete(connection);
     this.bus.claimSession(clientId);
     this.#connectedCount++;
     if (this.#connectedCount > this.counters.peakConnections) this.counters.peakConnections = this.#connectedCount;
@@ -356,7 +375,7 @@ export class Broker {
    */
   revokeStaleLogins(control: AccessControl): number {
     let revoked = 0;
-    for (const connection of this.#connections) {
+    for (const connection of this.#everyConnection()) {
       const hash = connection.loginHash;
       if (hash === undefined || connection.state !== 'connected' || connection.session?.access?.control !== control) continue;
       const current = connection.username === undefined ? undefined : control.passwords?.lookup(connection.username);
@@ -378,20 +397,26 @@ export class Broker {
 
   /** Called by Connection once its stream has closed, whatever the cause. */
   connectionClosed(connection: Connection): void {
-    if (this.#connections.delete(connection)) {
+    const session = connection.session;
+    const attached = session !== undefined && session.connection === connection;
+    // Counted once: the first call finds it attached or in #unattached, a second call neither.
+    if (attached || this.#unattached.delete(connection)) {
       this.admission.release(connection.slot, connection.info.slots);
       this.load?.forget(connection);
     }
-    const session = connection.session;
-    if (session === undefined || session.connection !== connection) return;
-    this.#detach(connection, session);
+    if (!attached) return;
+    this.#detach(connection, session, false);
     emit(this, 'clientDisconnected', { clientId: session.clientId, graceful: connection.graceful });
   }
 
-  /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
-  #detach(connection: Connection, session: Session): void {
+  /**
+   * The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23].
+   * `open`: it has not closed yet (a takeover), so it goes back among the unattached until it has.
+   */
+  #detach(connection: Connection, session: Session, open: boolean): void {
     session.connection = undefined;
     connection.session = undefined;
+    if (open) this.#unattached.add(connection);
     this.#connectedCount--;
     // Offline, it queues up to its limit and drops the rest: nobody waits on it.
     session.openGate();
@@ -544,7 +569,7 @@ export class Broker {
     this.#closed = true;
     this.#deadlines.stop();
     this.load?.close();
-    for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
+    for (const connection of this.#everyConnection()) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();
     // The store stays open: whoever opened it closes it after the broker, so its last writes commit.

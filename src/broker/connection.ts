@@ -42,6 +42,19 @@ export { BYTES_PER_TURN, INPUT_HOLD_BYTES, MAX_CONNECT_BYTES, PACKETS_PER_TURN }
 /** A connected client silent this long gives up its parser and outbox until it speaks again (#releaseIdle). */
 export const IDLE_RELEASE_MS = 1000;
 
+/**
+ * Where the connections' clocks count from. Date.now() values (~1.8e12) are no small integers: as
+ * fields they are boxed doubles, 16 bytes each per connection. Times since this stay small integers
+ * for 2^31 ms (24.8 days) of uptime; past that they are boxed again, and still right.
+ */
+const CLOCK_ORIGIN = Date.now();
+
+/** `ms` as time since CLOCK_ORIGIN: a small integer while it fits in one (a difference of doubles is a double, and V8 boxes it). */
+function sinceOrigin(ms: number): number {
+  const since = ms - CLOCK_ORIGIN;
+  const small = since | 0;
+  return small === since ? small : since;
+}
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
@@ -65,9 +78,9 @@ export class Connection implements ParserHandler {
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;
-  /** When the last complete control packet arrived: a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
-  lastActivity = Date.now();
-  readonly openedAt = this.lastActivity;
+  /** lastActivity and openedAt, ms since CLOCK_ORIGIN: small integers, where Date.now() values would be boxed. */
+  #lastActivity = sinceOrigin(Date.now());
+  readonly #openedAt = this.#lastActivity;
   /** Outgoing QoS 1/2 window: a v5 client's Receive Maximum; max_inflight_messages for 3.1.1. */
   sendWindow = 65535;
   /** Largest packet the client accepts (v5 Maximum Packet Size). */
@@ -127,6 +140,16 @@ export class Connection implements ParserHandler {
     if (connection !== undefined) connection.#onEnd();
   }
 
+  /** When the last complete control packet arrived (Date.now() ms): a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
+  get lastActivity(): number {
+    return CLOCK_ORIGIN + this.#lastActivity;
+  }
+
+  /** When the socket arrived (Date.now() ms). */
+  get openedAt(): number {
+    return CLOCK_ORIGIN + this.#openedAt;
+  }
+
   // ---- per-listener settings: read from the listener's policy, not copied into every connection --
 
   /** Incoming aliases this connection may use: the listener's max_topic_alias. */
@@ -163,7 +186,7 @@ export class Connection implements ParserHandler {
    * devices would otherwise keep ~250 bytes each of them for nothing. The next bytes or write make them again.
    */
   #releaseIdle(now: number): void {
-    if (this.state !== 'connected' || this.#holds !== 0 || now - this.lastActivity < IDLE_RELEASE_MS) return;
+    if (this.state !== 'connected' || this.#holds !== 0 || now - CLOCK_ORIGIN - this.#lastActivity < IDLE_RELEASE_MS) return;
     if (this.#parser?.atRest === true) this.#parser = undefined;
     if (this.#outbox?.idle === true && this.stream.writableLength === 0) this.#outbox = undefined;
   }
@@ -249,7 +272,7 @@ export class Connection implements ParserHandler {
       this.#turnPackets = 0;
       this.#turnBytes = 0;
     }
-    this.lastActivity = broker.turnStartedAt;
+    this.#lastActivity = sinceOrigin(broker.turnStartedAt);
     broker.counters.packetsReceived++;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
