@@ -29,7 +29,7 @@ import { LocalBus } from '../cluster/local-bus.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
-import { NEVER_EXPIRES, Session } from './session.js';
+import { NEVER_EXPIRES, Session, SessionContext } from './session.js';
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
@@ -136,6 +136,7 @@ export class Broker {
    */
   readonly #unattached = new Set<Connection>();
   #connectedCount = 0;
+  readonly #sessionContext: SessionContext;
   #closed = false;
   /** Connect timeouts and keep alive for every connection, from one timer (keepalive.ts). */
   readonly #deadlines = new DeadlineSweep((now) => this.#sweep(now));
@@ -159,6 +160,7 @@ export class Broker {
       this.options.dropLogIntervalMs,
     );
     this.admission = new ConnectionAdmission(this.options);
+    this.#sessionContext = new SessionContext(this.options, this.drops, this.#durable);
     const { memoryLimit, overloadProtection, maxEventLoopLagMs } = this.options;
     this.load =
       memoryLimit > 0 || overloadProtection
@@ -348,7 +350,7 @@ export class Broker {
       session = undefined;
     }
     if (session === undefined) {
-      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options, this.drops, this.#durable);
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.#sessionContext);
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;
@@ -536,7 +538,7 @@ export class Broker {
         store.deleteSession(clientId); // it expired while nobody held it
         return;
       }
-      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.options, this.drops, store);
+      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
       for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
       session.restoreMessages(stored);
       // Offline until openSession attaches it, which cancels this; a client gone while its session

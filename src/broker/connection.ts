@@ -1,6 +1,7 @@
 // One network connection: bytes in through the Parser, packets out through an Outbox (one write per turn).
 // It owns the connection-scoped state (protocol version, keep alive, topic aliases, client limits);
 // what outlives the connection lives in Session.
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PasswordHash } from '../auth/password-file.js';
 import { encode } from '../codec/encode.js';
@@ -17,9 +18,10 @@ import { emit } from './events.js';
 import type { ConnectionSlots, SlotVerdict } from './limits.js';
 import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
 import { BYTES_PER_TURN, HOLD_AUTH, HOLD_CLOSED, HOLD_FLOW, HOLD_OUTBOUND, HOLD_OVERLOAD, HOLD_RETAINED, HOLD_TURN, inputHoldBytes, MAX_CONNECT_BYTES, PACKETS_PER_TURN } from './input-budget.js';
+import { CLOCK_ORIGIN, fromOrigin, sinceOrigin } from './clock.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
-import { RareState } from './connection-rare.js';
+import { RareFields, type RareState } from './connection-rare.js';
 import { bytesToFit, publishBytesFor } from './client-bytes.js';
 import type { Session } from './session.js';
 import type { WireCache } from './wire-cache.js';
@@ -43,29 +45,29 @@ export { BYTES_PER_TURN, INPUT_HOLD_BYTES, MAX_CONNECT_BYTES, PACKETS_PER_TURN }
 export const IDLE_RELEASE_MS = 1000;
 
 /**
- * Where the connections' clocks count from. Date.now() values (~1.8e12) are no small integers: as
- * fields they are boxed doubles, 16 bytes each per connection. Times since this stay small integers
- * for 2^31 ms (24.8 days) of uptime; past that they are boxed again, and still right.
+ * The peer's address of a stream that knows it. net.Socket keeps what remoteAddress read (an object
+ * of address, family and port, 56 bytes) for the socket's life; the connection keeps the address
+ * and the cache goes. The property stays (no change to the socket's shape): should anything else
+ * ask, Node reads it again from the handle.
  */
-const CLOCK_ORIGIN = Date.now();
-
-/** `ms` as time since CLOCK_ORIGIN: a small integer while it fits in one (a difference of doubles is a double, and V8 boxes it). */
-function sinceOrigin(ms: number): number {
-  const since = ms - CLOCK_ORIGIN;
-  const small = since | 0;
-  return small === since ? small : since;
+function peerAddress(stream: Duplex): string | undefined {
+  if (!(stream instanceof Socket)) return (stream as { remoteAddress?: string }).remoteAddress;
+  const address = stream.remoteAddress;
+  (stream as { _peername?: unknown })._peername = undefined;
+  return address;
 }
+
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
 export type ConnectionState = 'new' | 'admitting' | 'connected' | 'closing' | 'closed';
 
-export class Connection implements ParserHandler {
+export class Connection extends RareFields implements ParserHandler {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly info: ConnectionInfo;
-  /** What the connection limits gave this socket (limits.ts): a limit's name means CONNECT is refused with its code. */
-  slot: SlotVerdict = 'admit';
+  /** The peer's address: given by the transport, or read once from the socket (peerAddress). */
+  readonly remoteAddress: string | undefined;
   /** The parser, made again on the next bytes after an idle connection released it (#releaseIdle). */
   #parser: Parser | undefined;
   state: ConnectionState = 'new';
@@ -78,7 +80,7 @@ export class Connection implements ParserHandler {
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;
-  /** lastActivity and openedAt, ms since CLOCK_ORIGIN: small integers, where Date.now() values would be boxed. */
+  /** lastActivity and openedAt, ms since CLOCK_ORIGIN (clock.ts): small integers, where Date.now() values would be boxed. */
   #lastActivity = sinceOrigin(Date.now());
   readonly #openedAt = this.#lastActivity;
   /** Outgoing QoS 1/2 window: a v5 client's Receive Maximum; max_inflight_messages for 3.1.1. */
@@ -90,12 +92,6 @@ export class Connection implements ParserHandler {
   messagesOut = 0;
   /** The outbox, likewise released while idle and made again on the next write. */
   #outbox: Outbox | undefined;
-  /**
-   * State most connections never need (topic aliases, a flow-control hold, a retained backlog, the
-   * destroy timer of a closing one), created on first use: at 19,000 idle connections every field
-   * declared here costs 8 bytes each (docs/PERFORMANCE.md, "Idle connections").
-   */
-  #rare: RareState | undefined;
   /** HOLD_* bits: while any is set the stream is paused and the parser keeps what it has not parsed. */
   #holds = 0;
   /** The broker turn the budget below belongs to. */
@@ -104,9 +100,11 @@ export class Connection implements ParserHandler {
   #turnBytes = 0;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
+    super();
     this.broker = broker;
     this.stream = stream;
     this.info = info;
+    this.remoteAddress = info.remoteAddress ?? peerAddress(stream);
     this.#outbox = new Outbox(stream);
     // Until CONNECT is in, only a CONNECT-sized packet is accepted (see MAX_CONNECT_BYTES).
     this.#parser = new Parser(this, { side: 'server', maxPacketSize: Math.min(broker.options.maxPacketSize, MAX_CONNECT_BYTES) });
@@ -142,12 +140,12 @@ export class Connection implements ParserHandler {
 
   /** When the last complete control packet arrived (Date.now() ms): a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
   get lastActivity(): number {
-    return CLOCK_ORIGIN + this.#lastActivity;
+    return fromOrigin(this.#lastActivity);
   }
 
   /** When the socket arrived (Date.now() ms). */
   get openedAt(): number {
-    return CLOCK_ORIGIN + this.#openedAt;
+    return fromOrigin(this.#openedAt);
   }
 
   // ---- per-listener settings: read from the listener's policy, not copied into every connection --
@@ -191,60 +189,6 @@ export class Connection implements ParserHandler {
     if (this.#outbox?.idle === true && this.stream.writableLength === 0) this.#outbox = undefined;
   }
 
-  #rareState(): RareState {
-    return (this.#rare ??= new RareState());
-  }
-
-  /** Incoming topic aliases (alias → topic), per connection [MQTT-3.3.2-7]. */
-  get inboundAliases(): Map<number, string> | undefined {
-    return this.#rare?.inboundAliases;
-  }
-
-  set inboundAliases(aliases: Map<number, string> | undefined) {
-    this.#rareState().inboundAliases = aliases;
-  }
-
-  /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
-  get outboundAliases(): Map<string, number> | undefined {
-    return this.#rare?.outboundAliases;
-  }
-
-  set outboundAliases(aliases: Map<string, number> | undefined) {
-    this.#rareState().outboundAliases = aliases;
-  }
-
-  /** The v5 client's Topic Alias Maximum: how many aliases we may send it. */
-  get clientTopicAliasMaximum(): number {
-    return this.#rare?.clientTopicAliasMaximum ?? 0;
-  }
-
-  set clientTopicAliasMaximum(maximum: number) {
-    if (maximum !== 0 || this.#rare !== undefined) this.#rareState().clientTopicAliasMaximum = maximum;
-  }
-
-  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
-  get graceful(): boolean {
-    return this.#rare?.graceful ?? false;
-  }
-
-  set graceful(graceful: boolean) {
-    if (graceful || this.#rare !== undefined) this.#rareState().graceful = graceful;
-  }
-
-  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
-  get connectSessionExpiry(): number {
-    return this.#rare?.connectSessionExpiry ?? 0;
-  }
-
-  set connectSessionExpiry(seconds: number) {
-    if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
-  }
-
-  /** The peer's address: given by the transport, or read from a socket. */
-  get remoteAddress(): string | undefined {
-    return this.info.remoteAddress ?? (this.stream as { remoteAddress?: string }).remoteAddress;
-  }
-
   get connected(): boolean {
     return this.state === 'connected';
   }
@@ -276,7 +220,7 @@ export class Connection implements ParserHandler {
     broker.counters.packetsReceived++;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
-    if (this.ended || this.#rare?.draining === true) return;
+    if (this.ended || this.rare?.draining === true) return;
     if (++this.#turnPackets >= PACKETS_PER_TURN || (this.#turnBytes += this.parser.packetSize) >= BYTES_PER_TURN) {
       this.#hold(HOLD_TURN);
       setImmediate(Connection.#nextTurn, this);
@@ -344,7 +288,7 @@ export class Connection implements ParserHandler {
    */
   holdForSubscriber(subscriber: Session): void {
     if (!this.broker.options.publisherFlowControl || this.ended || subscriber === this.session) return;
-    const rare = this.#rareState();
+    const rare = this.rareState();
     const hold = (rare.flowHold ??= new PublisherHold(
       () => this.#hold(HOLD_FLOW),
       () => this.#release(HOLD_FLOW),
@@ -426,11 +370,11 @@ export class Connection implements ParserHandler {
    * held until all are out: re-subscribing in a loop cannot pile copies up in memory.
    */
   sendRetained(message: Message, subscriptionIdentifiers: number[] | undefined): void {
-    if (this.#rare?.retainedBacklog === undefined && !this.backedUp) {
+    if (this.rare?.retainedBacklog === undefined && !this.backedUp) {
       this.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
       return;
     }
-    (this.#rareState().retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
+    (this.rareState().retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
     if ((this.#holds & HOLD_RETAINED) === 0) {
       this.#hold(HOLD_RETAINED);
       this.#whenDrained(Connection.#pumpRetained);
@@ -438,7 +382,7 @@ export class Connection implements ParserHandler {
   }
 
   static #pumpRetained(connection: Connection): void {
-    const backlog = connection.#rare?.retainedBacklog;
+    const backlog = connection.rare?.retainedBacklog;
     if (backlog === undefined) return;
     for (let next = backlog.shift(); next !== undefined; next = backlog.shift()) {
       connection.sendPublish(next.message, 0, true, next.subscriptionIdentifiers, 0, false, undefined);
@@ -447,7 +391,7 @@ export class Connection implements ParserHandler {
         return;
       }
     }
-    (connection.#rare as RareState).retainedBacklog = undefined;
+    (connection.rare as RareState).retainedBacklog = undefined;
     connection.#release(HOLD_RETAINED);
   }
 
@@ -561,7 +505,7 @@ export class Connection implements ParserHandler {
     const wasConnected = this.state === 'connected';
     this.state = 'closing';
     this.#parser?.discard();
-    if (this.#rare !== undefined) this.#rare.retainedBacklog = undefined;
+    if (this.rare !== undefined) this.rare.retainedBacklog = undefined;
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
       if (reason !== '' && reasonCode !== ReasonCode.NormalDisconnection) packet.properties = { reasonString: reason };
@@ -575,7 +519,7 @@ export class Connection implements ParserHandler {
     // A peer that never reads would keep the socket half-open; do not wait on it for long.
     const timer = setTimeout(Connection.#destroy, 1000, this);
     timer.unref();
-    this.#rareState().destroyTimer = timer;
+    this.rareState().destroyTimer = timer;
   }
 
   static #destroy(connection: Connection): void {
@@ -596,7 +540,7 @@ export class Connection implements ParserHandler {
    */
   #drainHeld(): void {
     if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.#parser === undefined || this.#parser.heldBytes === 0) return;
-    const rare = this.#rareState();
+    const rare = this.rareState();
     rare.draining = true;
     try {
       this.#holds = 0;
@@ -615,7 +559,7 @@ export class Connection implements ParserHandler {
     if (this.state === 'closed') return;
     this.#drainHeld();
     this.state = 'closed';
-    const timer = this.#rare?.destroyTimer;
+    const timer = this.rare?.destroyTimer;
     if (timer !== undefined) clearTimeout(timer);
     this.broker.connectionClosed(this);
   }
