@@ -78,7 +78,6 @@ export class Session {
   #inflight: Map<number, Inflight> | undefined;
   #queue: Queue<Delivery> | undefined;
   readonly #context: SessionContext;
-  #queueSeq = 0;
   /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
   queuedBytes = 0;
   inflightBytes = 0;
@@ -244,7 +243,7 @@ export class Session {
     if (store === undefined) {
       (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     } else {
-      const queueId = ++this.#queueSeq;
+      const queueId = ++this.#rareState().queueSeq;
       (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers, queueId });
       store.enqueue(this.clientId, { id: queueId, message, qos, retain, subscriptionIdentifiers });
     }
@@ -403,7 +402,8 @@ export class Session {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
       (this.#queue ??= new Queue()).push({ message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, queueId: entry.id });
       this.queuedBytes += entry.message.payload.length;
-      if (entry.id > this.#queueSeq) this.#queueSeq = entry.id;
+      const rare = this.#rareState();
+      if (entry.id > rare.queueSeq) rare.queueSeq = entry.id;
     }
     for (const entry of stored.inflight) {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
@@ -448,4 +448,6 @@ class SessionRare {
   awaitingPubrel: Set<number> | undefined = undefined;
   droppedBy: DropCounts | undefined = undefined;
   gate: FlowGate | undefined = undefined;
+  /** The last queue entry id given with a durable store (only sessions that queue there need one). */
+  queueSeq = 0;
 }
