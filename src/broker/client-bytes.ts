@@ -24,14 +24,18 @@ export function bytesToFit(connection: Connection, packet: Packet): Buffer | und
 }
 
 /**
- * One PUBLISH's bytes for `connection`, or why there are none: 'expired' (a first send past the
- * message's expiry) or 'too_large' (over the client's Maximum Packet Size [MQTT-3.1.2-25]).
+ * One PUBLISH's bytes for `connection`; undefined when there are none, counted as a drop of its
+ * session: expired (a first send past the message's expiry) or too large (over the client's
+ * Maximum Packet Size [MQTT-3.1.2-25]). One return type: this runs per delivery.
  */
-export function publishBytesFor(connection: Connection, message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): Buffer | 'expired' | 'too_large' {
+export function publishBytesFor(connection: Connection, message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): Buffer | undefined {
   let expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
   if (expiry !== undefined && expiry <= 0) {
     // A resend finishes a delivery already begun; only a first send may be dropped for expiry.
-    if (!dup) return 'expired';
+    if (!dup) {
+      connection.session?.recordDrop('expired');
+      return undefined;
+    }
     expiry = 1;
   }
   const version = connection.protocolVersion;
@@ -54,5 +58,7 @@ export function publishBytesFor(connection: Connection, message: Message, qos: Q
   } else {
     buffer = encode(publishPacketFor(connection, message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
   }
-  return buffer.length > connection.clientMaxPacketSize ? 'too_large' : buffer;
+  if (buffer.length <= connection.clientMaxPacketSize) return buffer;
+  connection.session?.recordDrop('too_large');
+  return undefined;
 }

@@ -426,10 +426,7 @@ export class Connection extends RareFields implements ParserHandler {
    */
   sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
     const buffer = publishBytesFor(this, message, qos, retain, subscriptionIdentifiers, packetId, dup, wire);
-    if (typeof buffer === 'string') {
-      this.session?.recordDrop(buffer);
-      return false;
-    }
+    if (buffer === undefined) return false;
     this.write(buffer);
     const counters = this.broker.counters;
     counters.messagesSent++;
