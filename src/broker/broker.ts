@@ -29,7 +29,7 @@ import { LocalBus } from '../cluster/local-bus.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
-import { NEVER_EXPIRES, Session } from './session.js';
+import { NEVER_EXPIRES, Session, SessionContext } from './session.js';
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
@@ -130,8 +130,13 @@ export class Broker {
   };
   readonly startedAt = Date.now();
   readonly #sessions = new Map<string, Session>();
-  readonly #connections = new Set<Connection>();
+  /**
+   * Connections with no session attached: before CONNECT, refused, taken over, closing. A connected
+   * one is reached through its session (#everyConnection): one hash table entry per client, not two.
+   */
+  readonly #unattached = new Set<Connection>();
   #connectedCount = 0;
+  readonly #sessionContext: SessionContext;
   #closed = false;
   /** Connect timeouts and keep alive for every connection, from one timer (keepalive.ts). */
   readonly #deadlines = new DeadlineSweep((now) => this.#sweep(now));
@@ -155,6 +160,7 @@ export class Broker {
       this.options.dropLogIntervalMs,
     );
     this.admission = new ConnectionAdmission(this.options);
+    this.#sessionContext = new SessionContext(this.options, this.drops, this.#durable);
     const { memoryLimit, overloadProtection, maxEventLoopLagMs } = this.options;
     this.load =
       memoryLimit > 0 || overloadProtection
@@ -178,7 +184,7 @@ export class Broker {
   /** Serves one client over `stream` until either side closes it. */
   handle(stream: Duplex, info: ConnectionInfo = {}): Connection {
     const connection = new Connection(this, stream, info);
-    this.#connections.add(connection);
+    this.#unattached.add(connection);
     this.counters.socketsOpened++;
     const slots = info.slots;
     const verdict = this.admission.admit(slots, connection.remoteAddress);
@@ -197,10 +203,24 @@ export class Broker {
   }
 
   #sweep(now: number): void {
-    for (const connection of this.#connections) connection.checkDeadlines(now);
+    // No copy of 10,000s of entries four times a second: a deadline closes a connection without
+    // moving it between the two (a closing one leaves #unattached; a session may end: Map and Set
+    // iteration allow deletes).
+    for (const connection of this.#unattached) connection.checkDeadlines(now);
+    for (const session of this.#sessions.values()) session.connection?.checkDeadlines(now);
     this.drops.flush(now);
     this.refusals.flush(now);
     this.admission.sweep(now);
+  }
+
+  /**
+   * Every open connection, each once, taken before any is acted on: closing one moves it between
+   * the sessions and #unattached, and ends sessions.
+   */
+  #everyConnection(): Connection[] {
+    const all = [...this.#unattached];
+    for (const session of this.#sessions.values()) if (session.connection !== undefined) all.push(session.connection);
+    return all;
   }
 
   /** Counts a refusal by a configured limit and reports it (moat:limit:refused; the log rate-limited). */
@@ -313,7 +333,7 @@ export class Broker {
     const previous = session?.connection;
     if (session !== undefined && previous !== undefined) {
       emit(this, 'sessionTakeover', { clientId, address: connection.remoteAddress });
-      this.#detach(previous, session);
+      this.#detach(previous, session, true);
       previous.close(ReasonCode.SessionTakenOver, 'session taken over');
     }
     if (session?.willTimer !== undefined) {
@@ -330,7 +350,7 @@ export class Broker {
       session = undefined;
     }
     if (session === undefined) {
-      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.options, this.drops, this.#durable);
+      session = new Session(clientId, connection.protocolVersion, expiryInterval, this.#sessionContext);
       this.#sessions.set(clientId, session);
     } else {
       sessionPresent = true;
@@ -340,6 +360,7 @@ export class Broker {
     }
     session.connection = connection;
     connection.session = session;
+    this.#unattached.delete(connection);
     this.bus.claimSession(clientId);
     this.#connectedCount++;
     if (this.#connectedCount > this.counters.peakConnections) this.counters.peakConnections = this.#connectedCount;
@@ -356,7 +377,7 @@ export class Broker {
    */
   revokeStaleLogins(control: AccessControl): number {
     let revoked = 0;
-    for (const connection of this.#connections) {
+    for (const connection of this.#everyConnection()) {
       const hash = connection.loginHash;
       if (hash === undefined || connection.state !== 'connected' || connection.session?.access?.control !== control) continue;
       const current = connection.username === undefined ? undefined : control.passwords?.lookup(connection.username);
@@ -378,20 +399,26 @@ export class Broker {
 
   /** Called by Connection once its stream has closed, whatever the cause. */
   connectionClosed(connection: Connection): void {
-    if (this.#connections.delete(connection)) {
+    const session = connection.session;
+    const attached = session !== undefined && session.connection === connection;
+    // Counted once: the first call finds it attached or in #unattached, a second call neither.
+    if (attached || this.#unattached.delete(connection)) {
       this.admission.release(connection.slot, connection.info.slots);
       this.load?.forget(connection);
     }
-    const session = connection.session;
-    if (session === undefined || session.connection !== connection) return;
-    this.#detach(connection, session);
+    if (!attached) return;
+    this.#detach(connection, session, false);
     emit(this, 'clientDisconnected', { clientId: session.clientId, graceful: connection.graceful });
   }
 
-  /** The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23]. */
-  #detach(connection: Connection, session: Session): void {
+  /**
+   * The connection leaves its session: will and expiry start counting [MQTT-3.1.2-8, MQTT-3.1.2-23].
+   * `open`: it has not closed yet (a takeover), so it goes back among the unattached until it has.
+   */
+  #detach(connection: Connection, session: Session, open: boolean): void {
     session.connection = undefined;
     connection.session = undefined;
+    if (open) this.#unattached.add(connection);
     this.#connectedCount--;
     // Offline, it queues up to its limit and drops the rest: nobody waits on it.
     session.openGate();
@@ -511,7 +538,7 @@ export class Broker {
         store.deleteSession(clientId); // it expired while nobody held it
         return;
       }
-      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.options, this.drops, store);
+      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
       for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
       session.restoreMessages(stored);
       // Offline until openSession attaches it, which cancels this; a client gone while its session
@@ -544,7 +571,7 @@ export class Broker {
     this.#closed = true;
     this.#deadlines.stop();
     this.load?.close();
-    for (const connection of this.#connections) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
+    for (const connection of this.#everyConnection()) connection.close(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const session of this.#sessions.values()) session.clearTimers();
     this.authenticator.close();
     // The store stays open: whoever opened it closes it after the broker, so its last writes commit.

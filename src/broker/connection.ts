@@ -1,6 +1,7 @@
 // One network connection: bytes in through the Parser, packets out through an Outbox (one write per turn).
 // It owns the connection-scoped state (protocol version, keep alive, topic aliases, client limits);
 // what outlives the connection lives in Session.
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PasswordHash } from '../auth/password-file.js';
 import { encode } from '../codec/encode.js';
@@ -10,18 +11,20 @@ import { ConnectReturnCode, ReasonCode } from '../codec/reason-codes.js';
 import type { AckPacket, Packet, ProtocolVersion, QoS } from '../codec/types.js';
 import type { Broker } from './broker.js';
 import { dispatch } from './handlers/dispatch.js';
-import { remainingExpiry, type Message } from './message.js';
+import type { Message } from './message.js';
 import { PROTOCOL_MAX_PACKET_SIZE, type ListenerPolicy } from './options.js';
 import { PublisherHold } from './flow-control.js';
 import { emit } from './events.js';
 import type { ConnectionSlots, SlotVerdict } from './limits.js';
 import { keepaliveWindowMs, missedDeadline } from './keepalive.js';
+import { BYTES_PER_TURN, HOLD_AUTH, HOLD_CLOSED, HOLD_FLOW, HOLD_OUTBOUND, HOLD_OVERLOAD, HOLD_RETAINED, HOLD_TURN, inputHoldBytes, MAX_CONNECT_BYTES, PACKETS_PER_TURN } from './input-budget.js';
+import { CLOCK_ORIGIN, fromOrigin, sinceOrigin } from './clock.js';
 import { Outbox } from './outbox.js';
 import { Queue } from './queue.js';
-import { RareState } from './connection-rare.js';
-import { publishPacketFor } from './publish-packet.js';
+import { RareFields, type RareState } from './connection-rare.js';
+import { bytesToFit, publishBytesFor } from './client-bytes.js';
 import type { Session } from './session.js';
-import { publishPacketIdOffset, WireCache } from './wire-cache.js';
+import type { WireCache } from './wire-cache.js';
 import { parseSharedFilter } from '../topic/validate.js';
 
 export interface ConnectionInfo {
@@ -36,51 +39,35 @@ export interface ConnectionInfo {
 
 const CONNECTION = Symbol('moat.connection');
 
-/**
- * Work one connection may do per event-loop turn: past either bound its input is held until the
- * next turn, so a client flooding small packets (PINGREQ, QoS 1 PUBLISH) gets its share and no more.
- * A 64 KB socket read holds ~700 small PUBLISH packets; 256 of them cost well under a millisecond.
- */
-export const PACKETS_PER_TURN = 256;
-/**
- * Largest CONNECT accepted. Five 64 KB strings (client id, user name, password, will topic and
- * payload) and their properties fit; a stranger declaring 256 MB is refused at the fixed header
- * instead of being buffered before anything about it is known (Mosquitto 2.0 buffers it all).
- */
-export const MAX_CONNECT_BYTES = 1024 * 1024;
-export const BYTES_PER_TURN = 64 * 1024;
-/**
- * Reading stops while this much waits to be sent to the client (or maxSocketBufferBytes, if lower):
- * one that does not read gets its requests answered no faster than it takes the answers.
- */
-export const INPUT_HOLD_BYTES = 256 * 1024;
-/** Reading stops while this much waits to be sent: INPUT_HOLD_BYTES, or max_socket_buffer_bytes if lower. */
-function inputHoldBytes(broker: Broker): number {
-  return Math.min(INPUT_HOLD_BYTES, broker.options.maxSocketBufferBytes);
-}
+export { BYTES_PER_TURN, INPUT_HOLD_BYTES, MAX_CONNECT_BYTES, PACKETS_PER_TURN } from './input-budget.js';
 
 /** A connected client silent this long gives up its parser and outbox until it speaks again (#releaseIdle). */
 export const IDLE_RELEASE_MS = 1000;
 
-/** Why input is held; reading resumes when no reason is left. */
-const HOLD_AUTH = 1; // CONNECT's password is being checked
-const HOLD_TURN = 2; // this turn's budget is spent
-const HOLD_OUTBOUND = 4; // the client is not reading what we send it
-const HOLD_CLOSED = 8; // condemned: nothing more is read
-const HOLD_RETAINED = 16; // a SUBSCRIBE's retained messages are still being written
-const HOLD_FLOW = 32; // a subscriber this client publishes to is catching up (flow-control.ts)
-const HOLD_OVERLOAD = 64; // overload protection: memory near memory_limit or the event loop lags (overload.ts)
+/**
+ * The peer's address of a stream that knows it. net.Socket keeps what remoteAddress read (an object
+ * of address, family and port, 56 bytes) for the socket's life; the connection keeps the address
+ * and the cache goes. The property stays (no change to the socket's shape): should anything else
+ * ask, Node reads it again from the handle.
+ */
+function peerAddress(stream: Duplex): string | undefined {
+  if (!(stream instanceof Socket)) return (stream as { remoteAddress?: string }).remoteAddress;
+  const address = stream.remoteAddress;
+  (stream as { _peername?: unknown })._peername = undefined;
+  return address;
+}
+
 type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
 export type ConnectionState = 'new' | 'admitting' | 'connected' | 'closing' | 'closed';
 
-export class Connection implements ParserHandler {
+export class Connection extends RareFields implements ParserHandler {
   readonly broker: Broker;
   readonly stream: Duplex;
   readonly info: ConnectionInfo;
-  /** What the connection limits gave this socket (limits.ts): a limit's name means CONNECT is refused with its code. */
-  slot: SlotVerdict = 'admit';
+  /** The peer's address: given by the transport, or read once from the socket (peerAddress). */
+  readonly remoteAddress: string | undefined;
   /** The parser, made again on the next bytes after an idle connection released it (#releaseIdle). */
   #parser: Parser | undefined;
   state: ConnectionState = 'new';
@@ -93,9 +80,9 @@ export class Connection implements ParserHandler {
   protocolVersion: ProtocolVersion = 4;
   /** Keep alive enforced at 1.5 times the negotiated value [MQTT-3.1.2-24], ms; 0 = off. */
   keepaliveMs = 0;
-  /** When the last complete control packet arrived: a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
-  lastActivity = Date.now();
-  readonly openedAt = this.lastActivity;
+  /** lastActivity and openedAt, ms since CLOCK_ORIGIN (clock.ts): small integers, where Date.now() values would be boxed. */
+  #lastActivity = sinceOrigin(Date.now());
+  readonly #openedAt = this.#lastActivity;
   /** Outgoing QoS 1/2 window: a v5 client's Receive Maximum; max_inflight_messages for 3.1.1. */
   sendWindow = 65535;
   /** Largest packet the client accepts (v5 Maximum Packet Size). */
@@ -105,12 +92,6 @@ export class Connection implements ParserHandler {
   messagesOut = 0;
   /** The outbox, likewise released while idle and made again on the next write. */
   #outbox: Outbox | undefined;
-  /**
-   * State most connections never need (topic aliases, a flow-control hold, a retained backlog, the
-   * destroy timer of a closing one), created on first use: at 19,000 idle connections every field
-   * declared here costs 8 bytes each (docs/PERFORMANCE.md, "Idle connections").
-   */
-  #rare: RareState | undefined;
   /** HOLD_* bits: while any is set the stream is paused and the parser keeps what it has not parsed. */
   #holds = 0;
   /** The broker turn the budget below belongs to. */
@@ -119,9 +100,11 @@ export class Connection implements ParserHandler {
   #turnBytes = 0;
 
   constructor(broker: Broker, stream: Duplex, info: ConnectionInfo) {
+    super();
     this.broker = broker;
     this.stream = stream;
     this.info = info;
+    this.remoteAddress = info.remoteAddress ?? peerAddress(stream);
     this.#outbox = new Outbox(stream);
     // Until CONNECT is in, only a CONNECT-sized packet is accepted (see MAX_CONNECT_BYTES).
     this.#parser = new Parser(this, { side: 'server', maxPacketSize: Math.min(broker.options.maxPacketSize, MAX_CONNECT_BYTES) });
@@ -153,6 +136,16 @@ export class Connection implements ParserHandler {
   static #endListener(this: TaggedStream): void {
     const connection = this[CONNECTION];
     if (connection !== undefined) connection.#onEnd();
+  }
+
+  /** When the last complete control packet arrived (Date.now() ms): a byte of an unfinished one does not count [MQTT-3.1.2-24]. */
+  get lastActivity(): number {
+    return fromOrigin(this.#lastActivity);
+  }
+
+  /** When the socket arrived (Date.now() ms). */
+  get openedAt(): number {
+    return fromOrigin(this.#openedAt);
   }
 
   // ---- per-listener settings: read from the listener's policy, not copied into every connection --
@@ -191,65 +184,9 @@ export class Connection implements ParserHandler {
    * devices would otherwise keep ~250 bytes each of them for nothing. The next bytes or write make them again.
    */
   #releaseIdle(now: number): void {
-    if (this.state !== 'connected' || this.#holds !== 0 || now - this.lastActivity < IDLE_RELEASE_MS) return;
+    if (this.state !== 'connected' || this.#holds !== 0 || now - CLOCK_ORIGIN - this.#lastActivity < IDLE_RELEASE_MS) return;
     if (this.#parser?.atRest === true) this.#parser = undefined;
     if (this.#outbox?.idle === true && this.stream.writableLength === 0) this.#outbox = undefined;
-  }
-
-
-  #rareState(): RareState {
-    return (this.#rare ??= new RareState());
-  }
-
-  /** Incoming topic aliases (alias → topic), per connection [MQTT-3.3.2-7]. */
-  get inboundAliases(): Map<number, string> | undefined {
-    return this.#rare?.inboundAliases;
-  }
-
-  set inboundAliases(aliases: Map<number, string> | undefined) {
-    this.#rareState().inboundAliases = aliases;
-  }
-
-  /** Outgoing topic aliases (topic → alias), when the v5 client allows any. */
-  get outboundAliases(): Map<string, number> | undefined {
-    return this.#rare?.outboundAliases;
-  }
-
-  set outboundAliases(aliases: Map<string, number> | undefined) {
-    this.#rareState().outboundAliases = aliases;
-  }
-
-  /** The v5 client's Topic Alias Maximum: how many aliases we may send it. */
-  get clientTopicAliasMaximum(): number {
-    return this.#rare?.clientTopicAliasMaximum ?? 0;
-  }
-
-  set clientTopicAliasMaximum(maximum: number) {
-    if (maximum !== 0 || this.#rare !== undefined) this.#rareState().clientTopicAliasMaximum = maximum;
-  }
-
-  /** True once a DISCONNECT that suppresses the will was received [MQTT-3.14.4-3]. */
-  get graceful(): boolean {
-    return this.#rare?.graceful ?? false;
-  }
-
-  set graceful(graceful: boolean) {
-    if (graceful || this.#rare !== undefined) this.#rareState().graceful = graceful;
-  }
-
-  /** Session Expiry Interval the CONNECT asked for; a DISCONNECT may not raise it from 0 [MQTT-3.14.2-2]. */
-  get connectSessionExpiry(): number {
-    return this.#rare?.connectSessionExpiry ?? 0;
-  }
-
-  set connectSessionExpiry(seconds: number) {
-    if (seconds !== 0 || this.#rare !== undefined) this.#rareState().connectSessionExpiry = seconds;
-  }
-
-
-  /** The peer's address: given by the transport, or read from a socket. */
-  get remoteAddress(): string | undefined {
-    return this.info.remoteAddress ?? (this.stream as { remoteAddress?: string }).remoteAddress;
   }
 
   get connected(): boolean {
@@ -279,11 +216,11 @@ export class Connection implements ParserHandler {
       this.#turnPackets = 0;
       this.#turnBytes = 0;
     }
-    this.lastActivity = broker.turnStartedAt;
+    this.#lastActivity = sinceOrigin(broker.turnStartedAt);
     broker.counters.packetsReceived++;
     if (packet.type === 'connect') this.parser.maxPacketSize = broker.options.maxPacketSize;
     this.#dispatch(packet);
-    if (this.ended || this.#rare?.draining === true) return;
+    if (this.ended || this.rare?.draining === true) return;
     if (++this.#turnPackets >= PACKETS_PER_TURN || (this.#turnBytes += this.parser.packetSize) >= BYTES_PER_TURN) {
       this.#hold(HOLD_TURN);
       setImmediate(Connection.#nextTurn, this);
@@ -351,7 +288,7 @@ export class Connection implements ParserHandler {
    */
   holdForSubscriber(subscriber: Session): void {
     if (!this.broker.options.publisherFlowControl || this.ended || subscriber === this.session) return;
-    const rare = this.#rareState();
+    const rare = this.rareState();
     const hold = (rare.flowHold ??= new PublisherHold(
       () => this.#hold(HOLD_FLOW),
       () => this.#release(HOLD_FLOW),
@@ -433,11 +370,11 @@ export class Connection implements ParserHandler {
    * held until all are out: re-subscribing in a loop cannot pile copies up in memory.
    */
   sendRetained(message: Message, subscriptionIdentifiers: number[] | undefined): void {
-    if (this.#rare?.retainedBacklog === undefined && !this.backedUp) {
+    if (this.rare?.retainedBacklog === undefined && !this.backedUp) {
       this.sendPublish(message, 0, true, subscriptionIdentifiers, 0, false, undefined);
       return;
     }
-    (this.#rareState().retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
+    (this.rareState().retainedBacklog ??= new Queue()).push({ message, subscriptionIdentifiers });
     if ((this.#holds & HOLD_RETAINED) === 0) {
       this.#hold(HOLD_RETAINED);
       this.#whenDrained(Connection.#pumpRetained);
@@ -445,7 +382,7 @@ export class Connection implements ParserHandler {
   }
 
   static #pumpRetained(connection: Connection): void {
-    const backlog = connection.#rare?.retainedBacklog;
+    const backlog = connection.rare?.retainedBacklog;
     if (backlog === undefined) return;
     for (let next = backlog.shift(); next !== undefined; next = backlog.shift()) {
       connection.sendPublish(next.message, 0, true, next.subscriptionIdentifiers, 0, false, undefined);
@@ -454,7 +391,7 @@ export class Connection implements ParserHandler {
         return;
       }
     }
-    (connection.#rare as RareState).retainedBacklog = undefined;
+    (connection.rare as RareState).retainedBacklog = undefined;
     connection.#release(HOLD_RETAINED);
   }
 
@@ -472,19 +409,9 @@ export class Connection implements ParserHandler {
     return true;
   }
 
-  /**
-   * The packet's bytes within the client's Maximum Packet Size [MQTT-3.1.2-24]: the Reason String
-   * and User Properties go first, as the specification says for every packet that carries them
-   * [MQTT-3.2.2-19, MQTT-3.2.2-20]; undefined when even the packet without them does not fit.
-   */
+  /** The packet's bytes within the client's Maximum Packet Size, undefined when it cannot fit (client-bytes.ts). */
   encodeToFit(packet: Packet): Buffer | undefined {
-    const bytes = encode(packet, this.protocolVersion);
-    if (bytes.length <= this.clientMaxPacketSize) return bytes;
-    const properties = 'properties' in packet ? packet.properties : undefined;
-    if (properties === undefined || (properties.reasonString === undefined && properties.userProperties === undefined)) return undefined;
-    const { reasonString: _reason, userProperties: _user, ...required } = properties;
-    const bare = encode({ ...packet, properties: required } as Packet, this.protocolVersion);
-    return bare.length <= this.clientMaxPacketSize ? bare : undefined;
+    return bytesToFit(this, packet);
   }
 
   sendAck(type: AckPacket['type'], packetId: number, reasonCode: number): void {
@@ -498,40 +425,8 @@ export class Connection implements ParserHandler {
    * client accepts [MQTT-3.1.2-25].
    */
   sendPublish(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined, packetId: number, dup: boolean, wire: WireCache | undefined): boolean {
-    const session = this.session;
-    let expiry = message.expiresAt === 0 ? undefined : remainingExpiry(message, Date.now());
-    if (expiry !== undefined && expiry <= 0) {
-      // A resend finishes a delivery already begun; only a first send may be dropped for expiry.
-      if (!dup) {
-        session?.recordDrop('expired');
-        return false;
-      }
-      expiry = 1;
-    }
-    const version = this.protocolVersion;
-    let buffer: Buffer;
-    // Shared encodings only when nothing in the bytes is specific to this subscriber.
-    if (wire !== undefined && !dup && subscriptionIdentifiers === undefined && this.outboundAliases === undefined && this.mountPoint === '') {
-      const key = WireCache.key(version, qos, retain);
-      let template = wire.buffer(key);
-      if (template === undefined) {
-        template = encode(publishPacketFor(this, message, qos, retain, undefined, qos === 0 ? undefined : 1, false, expiry), version);
-        wire.set(key, template, qos === 0 ? 0 : publishPacketIdOffset(template, message.topic));
-      }
-      if (qos === 0) {
-        buffer = template;
-      } else {
-        buffer = Buffer.allocUnsafe(template.length);
-        template.copy(buffer);
-        buffer.writeUInt16BE(packetId, wire.packetIdOffset(key));
-      }
-    } else {
-      buffer = encode(publishPacketFor(this, message, qos, retain, subscriptionIdentifiers, qos === 0 ? undefined : packetId, dup, expiry), version);
-    }
-    if (buffer.length > this.clientMaxPacketSize) {
-      session?.recordDrop('too_large');
-      return false;
-    }
+    const buffer = publishBytesFor(this, message, qos, retain, subscriptionIdentifiers, packetId, dup, wire);
+    if (buffer === undefined) return false;
     this.write(buffer);
     const counters = this.broker.counters;
     counters.messagesSent++;
@@ -607,7 +502,7 @@ export class Connection implements ParserHandler {
     const wasConnected = this.state === 'connected';
     this.state = 'closing';
     this.#parser?.discard();
-    if (this.#rare !== undefined) this.#rare.retainedBacklog = undefined;
+    if (this.rare !== undefined) this.rare.retainedBacklog = undefined;
     if (reasonCode !== undefined && wasConnected && this.protocolVersion === 5) {
       const packet: Packet = { type: 'disconnect', reasonCode };
       if (reason !== '' && reasonCode !== ReasonCode.NormalDisconnection) packet.properties = { reasonString: reason };
@@ -621,7 +516,7 @@ export class Connection implements ParserHandler {
     // A peer that never reads would keep the socket half-open; do not wait on it for long.
     const timer = setTimeout(Connection.#destroy, 1000, this);
     timer.unref();
-    this.#rareState().destroyTimer = timer;
+    this.rareState().destroyTimer = timer;
   }
 
   static #destroy(connection: Connection): void {
@@ -642,7 +537,7 @@ export class Connection implements ParserHandler {
    */
   #drainHeld(): void {
     if (this.ended || (this.#holds & (HOLD_AUTH | HOLD_CLOSED)) !== 0 || this.#parser === undefined || this.#parser.heldBytes === 0) return;
-    const rare = this.#rareState();
+    const rare = this.rareState();
     rare.draining = true;
     try {
       this.#holds = 0;
@@ -661,7 +556,7 @@ export class Connection implements ParserHandler {
     if (this.state === 'closed') return;
     this.#drainHeld();
     this.state = 'closed';
-    const timer = this.#rare?.destroyTimer;
+    const timer = this.rare?.destroyTimer;
     if (timer !== undefined) clearTimeout(timer);
     this.broker.connectionClosed(this);
   }

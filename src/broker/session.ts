@@ -9,6 +9,7 @@ import type { LongTimer } from './long-timer.js';
 import { remainingExpiry, type Access, type Message } from './message.js';
 import type { WireCache } from './wire-cache.js';
 import type { ResolvedBrokerOptions } from './options.js';
+import { sinceOrigin } from './clock.js';
 import { Queue } from './queue.js';
 import type { SessionRecord, Store, StoredSession, SubscriptionRecord } from '../store/store.js';
 
@@ -38,6 +39,27 @@ const EMPTY_MAP: ReadonlyMap<never, never> = new Map<never, never>();
 /** What bounds a session's queue and window. */
 export type SessionLimits = Pick<ResolvedBrokerOptions, 'maxQueuedMessages' | 'maxQueuedBytes' | 'maxInflightBytes' | 'queueQos0Messages'>;
 
+/** What every session of a broker shares: one object per broker, not three fields per session. */
+export class SessionContext {
+  readonly limits: SessionLimits;
+  /** The broker's drop counts and their rate-limited log. */
+  readonly drops: DropLedger;
+  /** The durable store every change of a session is written through; undefined when there is none. */
+  readonly store: Store<Message> | undefined;
+  /** Flow control (flow-control.ts): publishers held until a queue is back under half of this. */
+  readonly flowHigh: number;
+
+  constructor(limits: SessionLimits, drops: DropLedger, store: Store<Message> | undefined) {
+    this.limits = limits;
+    this.drops = drops;
+    this.store = store;
+    this.flowHigh = flowHighWater(limits.maxQueuedMessages);
+  }
+}
+
+/** #lastAckAt before any: ~12 days before CLOCK_ORIGIN, still a small integer. */
+const LONG_AGO = -(2 ** 30);
+
 /** Session Expiry Interval meaning "never expires". */
 export const NEVER_EXPIRES = 0xffffffff;
 
@@ -55,12 +77,7 @@ export class Session {
   #subscriptions: Map<string, SubscriptionEntry> | undefined;
   #inflight: Map<number, Inflight> | undefined;
   #queue: Queue<Delivery> | undefined;
-  /** Messages dropped for this session, in all and by reason (see drops.ts). */
-  dropped = 0;
-  readonly #drops: DropLedger;
-  /** The durable store every change of this session is written through; undefined when there is none. */
-  readonly #store: Store<Message> | undefined;
-  #queueSeq = 0;
+  readonly #context: SessionContext;
   /** Payload bytes in `queue` and in `inflight`, for max_queued_bytes / max_inflight_bytes. */
   queuedBytes = 0;
   inflightBytes = 0;
@@ -71,11 +88,8 @@ export class Session {
    * idle sessions (docs/PERFORMANCE.md, "Idle connections").
    */
   #rare: SessionRare | undefined;
-  /** Flow control (flow-control.ts): publishers held until the queue is back under half of #flowHigh. */
-  readonly #flowHigh: number;
-  /** Date.now() of the last acknowledgement, or of the send that opened an empty window: a subscriber silent for FLOW_STALL_MS since holds no one. */
-  #lastAckAt = 0;
-  readonly #limits: SessionLimits;
+  /** The last acknowledgement, or the send that opened an empty window, ms since CLOCK_ORIGIN (clock.ts): a subscriber silent for FLOW_STALL_MS since holds no one. */
+  #lastAckAt = LONG_AGO;
 
   // Scratch fields the router uses to merge overlapping subscriptions without allocating.
   routeStamp = 0;
@@ -93,18 +107,14 @@ export class Session {
     clientId: string,
     protocolVersion: ProtocolVersion,
     expiryInterval: number,
-    limits: SessionLimits,
-    drops: DropLedger,
-    store?: Store<Message>,
+    context: SessionContext,
   ) {
-    this.#drops = drops;
-    this.#store = store;
+    this.#context = context;
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expiryInterval = expiryInterval;
-    this.#limits = limits;
-    this.#flowHigh = flowHighWater(limits.maxQueuedMessages);
   }
+
 
   #rareState(): SessionRare {
     return (this.#rare ??= new SessionRare());
@@ -128,9 +138,17 @@ export class Session {
 
   /** Counts a message this session will not get, in the session and the broker's ledger. */
   recordDrop(reason: DropReason): void {
-    this.dropped++;
     (this.#rareState().droppedBy ??= emptyDropCounts())[reason]++;
-    this.#drops.record(this.clientId, reason);
+    this.#context.drops.record(this.clientId, reason);
+  }
+
+  /** Messages dropped for this session, in all (the sum of droppedBy: nothing to keep while none are). */
+  get dropped(): number {
+    const by = this.#rare?.droppedBy;
+    if (by === undefined) return 0;
+    let total = 0;
+    for (const reason in by) total += by[reason as DropReason];
+    return total;
   }
 
   get droppedBy(): Readonly<DropCounts> {
@@ -171,13 +189,13 @@ export class Session {
 
   addAwaitingPubrel(packetId: number): void {
     (this.#rareState().awaitingPubrel ??= new Set()).add(packetId);
-    this.#store?.putAwaitingPubrel(this.clientId, packetId);
+    this.#context.store?.putAwaitingPubrel(this.clientId, packetId);
   }
 
   /** Returns whether the id was awaiting PUBREL. */
   releaseAwaitingPubrel(packetId: number): boolean {
     const known = this.#rare?.awaitingPubrel?.delete(packetId) ?? false;
-    if (known) this.#store?.deleteAwaitingPubrel(this.clientId, packetId);
+    if (known) this.#context.store?.deleteAwaitingPubrel(this.clientId, packetId);
     return known;
   }
 
@@ -191,7 +209,7 @@ export class Session {
     const connection = this.connection;
     if (qos === 0) {
       if (connection === undefined) {
-        if (this.#limits.queueQos0Messages) this.#enqueue(message, 0, retain, subscriptionIdentifiers);
+        if (this.#context.limits.queueQos0Messages) this.#enqueue(message, 0, retain, subscriptionIdentifiers);
         return false;
       }
       // A slow consumer loses QoS 0 first (docs/ARCHITECTURE.md, backpressure).
@@ -210,7 +228,7 @@ export class Session {
 
   /** Queues a delivery within max_queued_messages / max_queued_bytes, else counts it dropped. */
   #enqueue(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
-    const limits = this.#limits;
+    const limits = this.#context.limits;
     const size = message.payload.length;
     if (this.queueLength >= limits.maxQueuedMessages || (limits.maxQueuedBytes > 0 && this.queuedBytes + size > limits.maxQueuedBytes)) {
       this.recordDrop('queue_full');
@@ -221,11 +239,11 @@ export class Session {
 
   /** Appends to the queue (and to the store's copy of it). */
   #push(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
-    const store = this.#store;
+    const store = this.#context.store;
     if (store === undefined) {
       (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     } else {
-      const queueId = ++this.#queueSeq;
+      const queueId = ++this.#rareState().queueSeq;
       (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers, queueId });
       store.enqueue(this.clientId, { id: queueId, message, qos, retain, subscriptionIdentifiers });
     }
@@ -234,7 +252,7 @@ export class Session {
 
   /** Connected, over the flow high-water mark, and acknowledging: slow, not stalled. */
   #draining(connection: Connection | undefined): boolean {
-    return connection !== undefined && this.queueLength >= this.#flowHigh && Date.now() - this.#lastAckAt < FLOW_STALL_MS;
+    return connection !== undefined && this.queueLength >= this.#context.flowHigh && sinceOrigin(Date.now()) - this.#lastAckAt < FLOW_STALL_MS;
   }
 
   /** Holds `publisher` until this session's queue has room again (within flow-control.ts's bounds). */
@@ -249,7 +267,7 @@ export class Session {
 
   #windowOpen(connection: Connection, size: number): boolean {
     if (this.inflight.size >= connection.sendWindow) return false;
-    const maxBytes = this.#limits.maxInflightBytes;
+    const maxBytes = this.#context.limits.maxInflightBytes;
     // An empty window always takes one message, however large, so nothing can stall forever.
     return maxBytes === 0 || this.inflight.size === 0 || this.inflightBytes + size <= maxBytes;
   }
@@ -274,7 +292,7 @@ export class Session {
       if (next.qos > 0 && !this.#windowOpen(connection, next.message.payload.length)) break;
       const delivery = queue.shift() as Delivery;
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.queueId !== undefined) this.#store?.dequeue(this.clientId, delivery.queueId);
+      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) {
         this.recordDrop('expired'); // expired while queued [MQTT-3.3.2-5]
@@ -289,7 +307,7 @@ export class Session {
       else this.#send(connection, delivery.message, delivery.qos, delivery.retain, delivery.subscriptionIdentifiers, undefined);
     }
     const gate = this.#rare?.gate;
-    if (gate !== undefined && this.queueLength <= this.#flowHigh >> 1) gate.open();
+    if (gate !== undefined && this.queueLength <= this.#context.flowHigh >> 1) gate.open();
   }
 
   /** On session resume: resend unacknowledged PUBLISH with DUP, and PUBREL for those past PUBREC [MQTT-4.4.0-1]. */
@@ -315,7 +333,7 @@ export class Session {
     this.#queue?.filter((delivery) => {
       if (this.mayRead(delivery.message.topic)) return true;
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.queueId !== undefined) this.#store?.dequeue(this.clientId, delivery.queueId);
+      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
       this.recordDrop('acl_denied');
       dropped++;
       return false;
@@ -333,7 +351,7 @@ export class Session {
 
   #dropInflight(inflight: Inflight, reason: DropReason): void {
     this.#inflight?.delete(inflight.packetId);
-    this.#store?.deleteInflight(this.clientId, inflight.packetId);
+    this.#context.store?.deleteInflight(this.clientId, inflight.packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.recordDrop(reason);
   }
@@ -343,9 +361,9 @@ export class Session {
     const inflight = this.#inflight?.get(packetId);
     if (inflight === undefined) return false;
     this.#inflight?.delete(packetId);
-    this.#store?.deleteInflight(this.clientId, packetId);
+    this.#context.store?.deleteInflight(this.clientId, packetId);
     this.inflightBytes -= inflight.message.payload.length;
-    this.#lastAckAt = Date.now();
+    this.#lastAckAt = sinceOrigin(Date.now());
     this.pump();
     return true;
   }
@@ -356,19 +374,19 @@ export class Session {
       this.#push(message, qos, retain, subscriptionIdentifiers);
       return;
     }
-    if (this.inflight.size === 0) this.#lastAckAt = Date.now(); // a fresh window: the stall clock starts now
+    if (this.inflight.size === 0) this.#lastAckAt = sinceOrigin(Date.now()); // a fresh window: the stall clock starts now
     if (connection.sendPublish(message, qos, retain, subscriptionIdentifiers, packetId, false, wire)) {
       this.inflightBytes += message.payload.length;
       const inflight: Inflight = { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' };
       (this.#inflight ??= new Map()).set(packetId, inflight);
-      this.#store?.putInflight(this.clientId, inflight);
+      this.#context.store?.putInflight(this.clientId, inflight);
     }
   }
 
   /** PUBREC received for a QoS 2 message we sent: PUBREL is next, and the message is delivered [MQTT-4.3.3]. */
   markPubrel(inflight: Inflight): void {
     inflight.state = 'pubrel';
-    this.#store?.putInflight(this.clientId, inflight);
+    this.#context.store?.putInflight(this.clientId, inflight);
   }
 
   /** What a durable store keeps of this session besides its messages. */
@@ -384,7 +402,8 @@ export class Session {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
       (this.#queue ??= new Queue()).push({ message: entry.message, qos: entry.qos, retain: entry.retain, subscriptionIdentifiers, queueId: entry.id });
       this.queuedBytes += entry.message.payload.length;
-      if (entry.id > this.#queueSeq) this.#queueSeq = entry.id;
+      const rare = this.#rareState();
+      if (entry.id > rare.queueSeq) rare.queueSeq = entry.id;
     }
     for (const entry of stored.inflight) {
       const subscriptionIdentifiers = entry.subscriptionIdentifiers === undefined ? undefined : [...entry.subscriptionIdentifiers];
@@ -429,4 +448,6 @@ class SessionRare {
   awaitingPubrel: Set<number> | undefined = undefined;
   droppedBy: DropCounts | undefined = undefined;
   gate: FlowGate | undefined = undefined;
+  /** The last queue entry id given with a durable store (only sessions that queue there need one). */
+  queueSeq = 0;
 }

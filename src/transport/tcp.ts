@@ -7,7 +7,7 @@ import { bind, connectionSlots, type ListenerOptions, type Listening } from './l
 export type { ListenerOptions as TcpListenerOptions, Listening } from './listen.js';
 
 export function listenTcp(broker: Broker, options: ListenerOptions): Promise<Listening> {
-  // One info object per listener, shared by its connections; the peer address is read from the socket when logged.
+  // One info object per listener, shared by its connections; Connection reads the peer address from the socket once.
   const listener = `mqtt:${options.port}`;
   const info: ConnectionInfo = { listener, policy: options.policy, slots: connectionSlots(options, listener) };
   const server = createServer({ noDelay: options.noDelay ?? true }, (socket: Socket) => {
