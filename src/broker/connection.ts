@@ -62,6 +62,29 @@ type TaggedStream = Duplex & { [CONNECTION]?: Connection };
 /** 'admitting': CONNECT arrived and is being decided off the event loop (a password check, loading its session from a durable store); its input waits. */
 export type ConnectionState = 'new' | 'admitting' | 'connected' | 'closing' | 'closed';
 
+
+/** net.Socket's own 'end' listener, the same function on every socket (learnt from the first one). */
+let socketEndListener: ((this: Duplex) => void) | undefined;
+
+/**
+ * Adds `first` to run before the stream's existing 'end' listeners. A net.Socket has exactly one,
+ * its own; prepending would turn its listener slot into an array, 64 bytes more per connection
+ * (19,000 idle clients: 1.2 MB). So on a socket whose one listener is net.Socket's, that listener
+ * is replaced by `firstThenSocketEnd` (shared: `first`, then it): the same order, one function.
+ * Anything else (a WebSocket stream, a test's duplex) gets a plain prepend.
+ */
+function listenToEndFirst(stream: Duplex, first: (this: Duplex) => void, firstThenSocketEnd: (this: Duplex) => void): void {
+  if (stream instanceof Socket && stream.listenerCount('end') === 1) {
+    const theirs = stream.listeners('end')[0] as (this: Duplex) => void;
+    socketEndListener ??= theirs;
+    if (theirs === socketEndListener) {
+      stream.removeListener('end', theirs);
+      stream.on('end', firstThenSocketEnd);
+      return;
+    }
+  }
+  stream.prependListener('end', first);
+}
 export class Connection extends RareFields implements ParserHandler {
   readonly broker: Broker;
   readonly stream: Duplex;
@@ -115,7 +138,7 @@ export class Connection extends RareFields implements ParserHandler {
     stream.on('error', Connection.#errorListener);
     stream.on('close', Connection.#closeListener);
     // First in line: what the parser holds is handled before net.Socket ends its side in reply.
-    stream.prependListener('end', Connection.#endListener);
+    listenToEndFirst(stream, Connection.#endListener, Connection.#endThenSocketEnd);
   }
 
   static #dataListener(this: TaggedStream, chunk: Buffer): void {
@@ -136,6 +159,11 @@ export class Connection extends RareFields implements ParserHandler {
   static #endListener(this: TaggedStream): void {
     const connection = this[CONNECTION];
     if (connection !== undefined) connection.#onEnd();
+  }
+
+  static #endThenSocketEnd(this: TaggedStream): void {
+    Connection.#endListener.call(this);
+    socketEndListener?.call(this);
   }
 
   /** When the last complete control packet arrived (Date.now() ms): a byte of an unfinished one does not count [MQTT-3.1.2-24]. */

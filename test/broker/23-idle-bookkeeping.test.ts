@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { Broker } from '../../src/broker/broker.js';
 import { CLOCK_ORIGIN, fromOrigin, sinceOrigin } from '../../src/broker/clock.js';
 import type { ProtocolVersion } from '../../src/codec/types.js';
+import { encode } from '../../src/codec/encode.js';
 import { listenTcp } from '../../src/transport/tcp.js';
 import { until } from '../kit/wait.js';
 import { connect, duplexPair, startBroker, TestClient } from './helper.js';
@@ -82,4 +83,29 @@ test('over TCP the peer address is read once and kept after the socket lets its 
   assert.match(connection?.remoteAddress ?? '', /127\.0\.0\.1$/, 'still known after close');
   broker.close();
   await tcp.close();
+});
+
+test('a TCP socket keeps one end listener (ours, then net.Socket\'s own): a PUBLISH sent just before FIN is still routed', async () => {
+  const broker = startBroker({ allowAnonymous: true });
+  const tcp = await listenTcp(broker, { host: '127.0.0.1', port: 0, policy: { allowAnonymous: true } });
+  try {
+    const { client: watcher } = await connect(broker, 'watcher');
+    watcher.send({ type: 'subscribe', packetId: 1, subscriptions: [{ filter: 'fin/#', qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }] });
+    await watcher.next('suback');
+    const socket = netConnect(tcp.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const client = new TestClient(socket, 4);
+    client.send({ type: 'connect', protocolName: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId: 'fin' });
+    await client.next('connack');
+    const stream = broker.getSession('fin')?.connection?.stream;
+    assert.equal(stream?.listenerCount('end'), 1, 'no listener array on an idle socket');
+    // PUBLISH and FIN in one go: the parser's packet is handled before the socket ends its side.
+    socket.end(Buffer.concat([encode({ type: "publish", topic: "fin/last", payload: Buffer.from("bye"), qos: 0, retain: false, dup: false }, 4)]));
+    const routed = await watcher.next('publish');
+    assert.equal(routed.topic, 'fin/last');
+    await until(() => broker.connectedCount === 1, 2000, 'the publisher gone');
+  } finally {
+    broker.close();
+    await tcp.close();
+  }
 });
