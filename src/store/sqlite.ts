@@ -65,7 +65,7 @@ function storedFields(message: StoredMessage): StoredMessage {
   return { topic, payload, qos, retain, properties, expiresAt, origin };
 }
 
-function encodeDelivery(record: DeliveryRecord & Record<string, unknown>): Buffer {
+function encodeDelivery(record: DeliveryRecord): Buffer {
   return serialize({ ...record, message: storedFields(record.message) });
 }
 
@@ -225,7 +225,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
 
   enqueue(clientId: string, entry: QueuedRecord<M>): void {
     if (!this.#write()) return;
-    this.#sql.enqueue.run(clientId, entry.id, encodeDelivery(entry as unknown as DeliveryRecord & Record<string, unknown>), clientId);
+    this.#sql.enqueue.run(clientId, entry.id, encodeDelivery(entry), clientId);
   }
 
   dequeue(clientId: string, id: number): void {
@@ -235,7 +235,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
 
   putInflight(clientId: string, record: InflightRecord<M>): void {
     if (!this.#write()) return;
-    this.#sql.putInflight.run(clientId, record.packetId, encodeDelivery(record as unknown as DeliveryRecord & Record<string, unknown>), clientId);
+    this.#sql.putInflight.run(clientId, record.packetId, encodeDelivery(record), clientId);
   }
 
   deleteInflight(clientId: string, packetId: number): void {

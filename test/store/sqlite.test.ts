@@ -1,9 +1,11 @@
 // The SQLite store passes the Store contract, on a temporary file and on ':memory:', and keeps what
 // it committed across a close and a reopen of the same file.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION, SqliteStore, migrate } from '../../src/store/sqlite.js';
@@ -92,3 +94,32 @@ test('sqlite: migrations run forward from the file version; a file from a newer 
     db.close();
   }
 });
+
+for (const sync of ['normal', 'full'] as const) {
+  test(`sqlite (${sync}): what flush() committed survives kill -9 of the process; what was written after it and not committed does not`, async () => {
+    const file = freshFile();
+    const module = fileURLToPath(new URL('../../src/store/sqlite.js', import.meta.url));
+    const script = `
+      const { SqliteStore } = await import(${JSON.stringify(module)});
+      const store = new SqliteStore(${JSON.stringify(file)}, { sync: ${JSON.stringify(sync)} });
+      store.putRetained({ topic: 'kept', payload: Buffer.from('acked'), qos: 1, retain: true, properties: undefined, expiresAt: 0, origin: 'p' });
+      store.saveSession({ clientId: 'c', expiryInterval: 60, subscriptions: [], will: undefined, disconnectedAt: 1 });
+      for (let id = 1; id <= 1000; id++) store.enqueue('c', { id, message: { topic: 'q', payload: Buffer.from(String(id)), qos: 1, retain: false, properties: undefined, expiresAt: 0, origin: 'p' }, qos: 1, retain: false, subscriptionIdentifiers: undefined });
+      await store.flush();
+      store.putRetained({ topic: 'lost', payload: Buffer.from('never flushed'), qos: 1, retain: true, properties: undefined, expiresAt: 0, origin: 'p' });
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
+    const store = new SqliteStore(file);
+    try {
+      assert.equal(store.getRetained('kept')?.payload.toString(), 'acked');
+      assert.equal(store.getRetained('lost'), undefined);
+      const loaded = await store.loadSession('c');
+      assert.equal(loaded?.queued.length, 1000);
+      assert.equal(loaded?.queued.at(-1)?.message.payload.toString(), '1000');
+    } finally {
+      await store.close();
+    }
+  });
+}
