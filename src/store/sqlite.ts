@@ -1,0 +1,317 @@
+// The SQLite store: the Store contract on one SQLite file (better-sqlite3), so retained messages,
+// sessions, offline queues and QoS 1/2 in-flight state survive a restart or a crash.
+//
+// Writes run at once, in call order, inside one open transaction; flush() commits it, and so does
+// the end of the event-loop turn the first write happened in (the broker calls flush() only before
+// an acknowledgement, but a session saved on disconnect must not wait for the next PUBLISH). One
+// commit per turn, not per message. WAL mode: a commit appends to the log, readers never block.
+// `synchronous NORMAL` (default) survives a process crash (kill -9): the commit is in the OS before
+// flush() resolves; `FULL` also fsyncs the log at every commit, so it survives a power cut, at the
+// cost of one fsync per turn.
+//
+// Retained messages are also kept in memory (loaded at open): every SUBSCRIBE looks them up
+// synchronously. Records are stored as v8-serialized blobs (Buffers, undefined fields and
+// properties round-trip as given); only the data fields of a message are written, never a wire
+// copy or access object of this process.
+import { serialize, deserialize } from 'node:v8';
+import Database from 'better-sqlite3';
+import { filterMatches } from '../topic/filter-matches.js';
+import type { DeliveryRecord, InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+
+type Db = Database.Database;
+type Statement = Database.Statement<unknown[], unknown>;
+
+export interface SqliteStoreOptions {
+  /** 'normal' (default) survives a process crash; 'full' also a power cut (fsync at every commit). */
+  readonly sync?: 'normal' | 'full';
+}
+
+/**
+ * Forward migrations: entry i takes a file at schema version i to version i + 1 (PRAGMA
+ * user_version). A new schema change is a new entry at the end, never an edit of an old one.
+ */
+export const MIGRATIONS: ReadonlyArray<(db: Db) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE retained (topic TEXT PRIMARY KEY, message BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE sessions (client_id TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE queued (client_id TEXT NOT NULL, id INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (client_id, id)) WITHOUT ROWID;
+      CREATE TABLE inflight (client_id TEXT NOT NULL, packet_id INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (client_id, packet_id)) WITHOUT ROWID;
+      CREATE TABLE awaiting_pubrel (client_id TEXT NOT NULL, packet_id INTEGER NOT NULL, PRIMARY KEY (client_id, packet_id)) WITHOUT ROWID;
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the file to SCHEMA_VERSION, each step in its own transaction; refuses a file from a newer moat. */
+export function migrate(db: Db, migrations: ReadonlyArray<(db: Db) => void> = MIGRATIONS): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > migrations.length) {
+    throw new Error(`${db.name}: the persistence file has schema version ${version}, newer than this moat's ${migrations.length}; run a newer moat or set another persistence_file`);
+  }
+  for (let next = version; next < migrations.length; next++) {
+    const step = migrations[next];
+    if (step === undefined) continue;
+    db.transaction(() => {
+      step(db);
+      db.pragma(`user_version = ${next + 1}`);
+    })();
+  }
+}
+
+function storedFields(message: StoredMessage): StoredMessage {
+  const { topic, payload, qos, retain, properties, expiresAt, origin } = message;
+  return { topic, payload, qos, retain, properties, expiresAt, origin };
+}
+
+function encodeDelivery(record: DeliveryRecord): Buffer {
+  return serialize({ ...record, message: storedFields(record.message) });
+}
+
+export class SqliteStore<M extends StoredMessage = StoredMessage> implements Store<M> {
+  readonly durable = true;
+  readonly file: string;
+  readonly #db: Db;
+  readonly #retained = new Map<string, M>();
+  #retainedBytes = 0;
+  #inTransaction = false;
+  #commitScheduled = false;
+  #closed = false;
+  /** A commit at the end of a turn that failed: the next flush() rejects with it, so nothing is acknowledged on it. */
+  #failure: Error | undefined;
+  readonly #sql: Record<
+    | 'begin'
+    | 'commit'
+    | 'putRetained'
+    | 'deleteRetained'
+    | 'saveSession'
+    | 'deleteSession'
+    | 'deleteQueued'
+    | 'deleteInflights'
+    | 'deleteAwaiting'
+    | 'getSession'
+    | 'getQueued'
+    | 'getInflight'
+    | 'getAwaiting'
+    | 'allSessions'
+    | 'enqueue'
+    | 'dequeue'
+    | 'putInflight'
+    | 'deleteInflight'
+    | 'putAwaiting'
+    | 'deleteAwaitingOne',
+    Statement
+  >;
+
+  /** Opens (creating if needed) `file`, ':memory:' for a store that lives as long as the process. */
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.file = file;
+    const db = new Database(file);
+    this.#db = db;
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+      migrate(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const hasSession = 'EXISTS (SELECT 1 FROM sessions WHERE client_id = ?)';
+    const prepare = (sql: string): Statement => db.prepare(sql);
+    // Statements returning one column give its value, not a row object.
+    const column = (sql: string): Statement => db.prepare(sql).pluck();
+    this.#sql = {
+      begin: prepare('BEGIN'),
+      commit: prepare('COMMIT'),
+      putRetained: prepare('INSERT OR REPLACE INTO retained (topic, message) VALUES (?, ?)'),
+      deleteRetained: prepare('DELETE FROM retained WHERE topic = ?'),
+      saveSession: prepare('INSERT OR REPLACE INTO sessions (client_id, record) VALUES (?, ?)'),
+      deleteSession: prepare('DELETE FROM sessions WHERE client_id = ?'),
+      deleteQueued: prepare('DELETE FROM queued WHERE client_id = ?'),
+      deleteInflights: prepare('DELETE FROM inflight WHERE client_id = ?'),
+      deleteAwaiting: prepare('DELETE FROM awaiting_pubrel WHERE client_id = ?'),
+      getSession: column('SELECT record FROM sessions WHERE client_id = ?'),
+      getQueued: column('SELECT entry FROM queued WHERE client_id = ? ORDER BY id'),
+      getInflight: column('SELECT entry FROM inflight WHERE client_id = ? ORDER BY packet_id'),
+      getAwaiting: column('SELECT packet_id FROM awaiting_pubrel WHERE client_id = ? ORDER BY packet_id'),
+      allSessions: column('SELECT record FROM sessions'),
+      enqueue: prepare(`INSERT OR REPLACE INTO queued (client_id, id, entry) SELECT ?, ?, ? WHERE ${hasSession}`),
+      dequeue: prepare('DELETE FROM queued WHERE client_id = ? AND id = ?'),
+      putInflight: prepare(`INSERT OR REPLACE INTO inflight (client_id, packet_id, entry) SELECT ?, ?, ? WHERE ${hasSession}`),
+      deleteInflight: prepare('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?'),
+      putAwaiting: prepare(`INSERT OR IGNORE INTO awaiting_pubrel (client_id, packet_id) SELECT ?, ? WHERE ${hasSession}`),
+      deleteAwaitingOne: prepare('DELETE FROM awaiting_pubrel WHERE client_id = ? AND packet_id = ?'),
+    };
+    for (const row of db.prepare('SELECT message FROM retained').pluck().iterate() as Iterable<Buffer>) {
+      const message = deserialize(row) as M;
+      this.#retained.set(message.topic, message);
+      this.#retainedBytes += message.payload.length;
+    }
+  }
+
+  /** The connection's synchronous level as SQLite reports it (for the start-up log and tests). */
+  get sync(): 'normal' | 'full' | 'other' {
+    const level = this.#db.pragma('synchronous', { simple: true });
+    return level === 1 ? 'normal' : level === 2 ? 'full' : 'other';
+  }
+
+  putRetained(message: M): void {
+    if (!this.#write()) return;
+    this.#sql.putRetained.run(message.topic, serialize(storedFields(message)));
+    this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
+    this.#retained.set(message.topic, message);
+  }
+
+  deleteRetained(topic: string): void {
+    if (!this.#write()) return;
+    this.#sql.deleteRetained.run(topic);
+    this.#retainedBytes -= this.#retained.get(topic)?.payload.length ?? 0;
+    this.#retained.delete(topic);
+  }
+
+  getRetained(topic: string): M | undefined {
+    return this.#retained.get(topic);
+  }
+
+  *matchRetained(filter: string): Iterable<M> {
+    if (!filter.includes('+') && !filter.includes('#')) {
+      const message = this.#retained.get(filter);
+      if (message !== undefined) yield message;
+      return;
+    }
+    for (const [topic, message] of this.#retained) if (filterMatches(filter, topic)) yield message;
+  }
+
+  get retainedCount(): number {
+    return this.#retained.size;
+  }
+
+  get retainedBytes(): number {
+    return this.#retainedBytes;
+  }
+
+  saveSession(record: SessionRecord): void {
+    if (!this.#write()) return;
+    this.#sql.saveSession.run(record.clientId, serialize(record));
+  }
+
+  deleteSession(clientId: string): void {
+    if (!this.#write()) return;
+    this.#sql.deleteSession.run(clientId);
+    this.#sql.deleteQueued.run(clientId);
+    this.#sql.deleteInflights.run(clientId);
+    this.#sql.deleteAwaiting.run(clientId);
+  }
+
+  loadSession(clientId: string): Promise<StoredSession<M> | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
+    const row = this.#sql.getSession.get(clientId) as Buffer | undefined;
+    if (row === undefined) return Promise.resolve(undefined);
+    return Promise.resolve({
+      session: deserialize(row) as SessionRecord,
+      queued: (this.#sql.getQueued.all(clientId) as Buffer[]).map((entry) => deserialize(entry) as QueuedRecord<M>),
+      inflight: (this.#sql.getInflight.all(clientId) as Buffer[]).map((entry) => deserialize(entry) as InflightRecord<M>),
+      awaitingPubrel: this.#sql.getAwaiting.all(clientId) as number[],
+    });
+  }
+
+  async *sessions(): AsyncIterable<SessionRecord> {
+    if (this.#closed) return;
+    // Read whole before yielding: the consumer may write (expire sessions) between items.
+    const rows = this.#sql.allSessions.all() as Buffer[];
+    for (const row of rows) yield deserialize(row) as SessionRecord;
+  }
+
+  enqueue(clientId: string, entry: QueuedRecord<M>): void {
+    if (!this.#write()) return;
+    this.#sql.enqueue.run(clientId, entry.id, encodeDelivery(entry), clientId);
+  }
+
+  dequeue(clientId: string, id: number): void {
+    if (!this.#write()) return;
+    this.#sql.dequeue.run(clientId, id);
+  }
+
+  putInflight(clientId: string, record: InflightRecord<M>): void {
+    if (!this.#write()) return;
+    this.#sql.putInflight.run(clientId, record.packetId, encodeDelivery(record), clientId);
+  }
+
+  deleteInflight(clientId: string, packetId: number): void {
+    if (!this.#write()) return;
+    this.#sql.deleteInflight.run(clientId, packetId);
+  }
+
+  putAwaitingPubrel(clientId: string, packetId: number): void {
+    if (!this.#write()) return;
+    this.#sql.putAwaiting.run(clientId, packetId, clientId);
+  }
+
+  deleteAwaitingPubrel(clientId: string, packetId: number): void {
+    if (!this.#write()) return;
+    this.#sql.deleteAwaitingOne.run(clientId, packetId);
+  }
+
+  /** Commits the open transaction (synchronously: better-sqlite3 is synchronous) and resolves; rejects if the commit fails. */
+  flush(): Promise<void> {
+    const failure = this.#failure;
+    if (failure !== undefined) {
+      this.#failure = undefined;
+      return Promise.reject(failure);
+    }
+    try {
+      this.#commit();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Commits what is pending and closes the file; later writes are ignored (a broker's connections may still be closing). */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    try {
+      this.#commit();
+    } finally {
+      this.#closed = true;
+      this.#retained.clear();
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  /** Opens the turn's transaction on the first write, with its commit at the end of the turn; false once closed. */
+  #write(): boolean {
+    if (this.#closed) return false;
+    if (!this.#inTransaction) {
+      this.#sql.begin.run();
+      this.#inTransaction = true;
+      if (!this.#commitScheduled) {
+        this.#commitScheduled = true;
+        setImmediate(() => {
+          this.#commitScheduled = false;
+          if (this.#closed) return;
+          try {
+            this.#commit();
+          } catch (error) {
+            // Rolled back (see #commit): the next flush() before an acknowledgement reports it.
+            this.#failure = error instanceof Error ? error : new Error(String(error));
+          }
+        });
+      }
+    }
+    return true;
+  }
+
+  #commit(): void {
+    if (!this.#inTransaction || this.#closed) return;
+    this.#inTransaction = false;
+    try {
+      this.#sql.commit.run();
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
