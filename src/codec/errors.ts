@@ -75,6 +75,14 @@ export const ERROR_CODES = {
     summary: 'The pid_file could not be written.',
     fix: 'Correct the path in pid_file, or make its directory writable by the user moat runs as.',
   },
+  MOAT_ERR_STORE_SCHEMA: {
+    summary: 'The persistence file was written by a newer moat: its schema version is higher than this moat knows.',
+    fix: 'Run the newer moat on it, or point persistence_file at another file.',
+  },
+  MOAT_ERR_STORE_COMMIT: {
+    summary: 'The store could not commit its writes (a full disk, a removed or read-only file); nothing was acknowledged on them.',
+    fix: 'Free disk space or restore write access to the persistence file; clients resend what was not acknowledged.',
+  },
   MOAT_ERR_LISTEN: {
     summary: 'A listener could not be opened: its port is taken, or the address it names does not fit (socket_domain, bind_interface, a unix socket path in the way).',
     fix: 'The message names the listener and its file:line; stop what holds the port or pick another, or an address of the right family, an existing interface, a free socket path.',

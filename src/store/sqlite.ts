@@ -15,6 +15,7 @@
 // copy or access object of this process.
 import { serialize, deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
+import { MoatError } from '../codec/errors.js';
 import { filterMatches } from '../topic/filter-matches.js';
 import type { DeliveryRecord, InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
@@ -48,7 +49,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: Db, migrations: ReadonlyArray<(db: Db) => void> = MIGRATIONS): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > migrations.length) {
-    throw new Error(`${db.name}: the persistence file has schema version ${version}, newer than this moat's ${migrations.length}; run a newer moat or set another persistence_file`);
+    throw new MoatError('MOAT_ERR_STORE_SCHEMA', `${db.name}: the persistence file has schema version ${version}, newer than this moat's ${migrations.length}; run a newer moat or set another persistence_file`);
   }
   for (let next = version; next < migrations.length; next++) {
     const step = migrations[next];
@@ -58,6 +59,12 @@ export function migrate(db: Db, migrations: ReadonlyArray<(db: Db) => void> = MI
       db.pragma(`user_version = ${next + 1}`);
     })();
   }
+}
+
+/** A failed commit, as the error the broker's acknowledgement path reports (the cause kept). */
+function commitError(file: string, error: unknown): MoatError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new MoatError('MOAT_ERR_STORE_COMMIT', `${file}: the store could not commit its writes: ${detail}`, { cause: error });
 }
 
 function storedFields(message: StoredMessage): StoredMessage {
@@ -264,7 +271,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
       this.#commit();
       return Promise.resolve();
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(commitError(this.file, error));
     }
   }
 
@@ -296,7 +303,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
             this.#commit();
           } catch (error) {
             // Rolled back (see #commit): the next flush() before an acknowledgement reports it.
-            this.#failure = error instanceof Error ? error : new Error(String(error));
+            this.#failure = commitError(this.file, error);
           }
         });
       }

@@ -89,7 +89,7 @@ test('sqlite: migrations run forward from the file version; a file from a newer 
     migrate(db, [() => ran.push(1), () => ran.push(2), () => ran.push(3)]);
     assert.deepEqual(ran, [1, 2, 3]);
     assert.equal(db.pragma('user_version', { simple: true }), 3);
-    assert.throws(() => migrate(db, [() => undefined]), /schema version 3, newer than this moat's 1/);
+    assert.throws(() => migrate(db, [() => undefined]), { code: 'MOAT_ERR_STORE_SCHEMA', message: /schema version 3, newer than this moat's 1/ });
   } finally {
     db.close();
   }
