@@ -454,7 +454,12 @@ export class MqttClient {
   }
 
   #onStreamError(conn: Connection, error: Error): void {
-    if (conn.handshake !== undefined) this.#failHandshake(conn, connectError(this.#address.url, error));
+    const code = (error as NodeJS.ErrnoException).code;
+    if (conn.handshake !== undefined && conn.transport.stage() === 'open' && (code === 'ECONNRESET' || code === 'EPIPE')) {
+      // The connection was open and CONNECT sent: the server reset it instead of answering, which is
+      // a server closing before CONNACK (Mosquitto at max_connections does either), not a failure to connect.
+      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${this.#address.url} closed the connection before sending CONNACK (${code}).`, { cause: error }));
+    } else if (conn.handshake !== undefined) this.#failHandshake(conn, connectError(this.#address.url, error));
     else this.#lost({ message: `Connection error: ${error.message}` }, RETRY);
   }
 
