@@ -21,7 +21,7 @@ const REQUIREMENTS = [
     why: 'paho interop test (Debian python, not the pyenv one on PATH)',
     check: { command: ['/usr/bin/python3', '-c', 'import paho.mqtt.client'] },
   },
-  // Later: { package: 'redis-server', why: 'redis store/bus tests', check: { file: '/usr/bin/redis-server' } },
+  { package: 'redis-server', why: 'Redis store, bus and cluster tests', check: { file: '/usr/bin/redis-server' } },
   // Later: { package: 'chromium', why: 'dashboard e2e tests', check: { file: '/usr/bin/chromium' } },
 ];
 

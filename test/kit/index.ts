@@ -17,3 +17,5 @@ export type { ConnectedClient, ReceivedMessage } from './mqttjs.js';
 export { makeClientCertificate, makeTestCertificates } from './certs.js';
 export type { TlsFiles } from './certs.js';
 export { until } from './wait.js';
+export { REDIS_BINARY, startRedis } from './redis.js';
+export type { RunningRedis, StartRedisOptions } from './redis.js';
