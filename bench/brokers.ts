@@ -1,7 +1,7 @@
 // Starts the three brokers the comparison run measures, one at a time, on free loopback ports,
 // each with the open-file limit raised to the hard limit (10,000 idle connections need it).
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,13 @@ export const BROKERS = ['moat', 'mosquitto', 'aedes'] as const;
  * bytes with one CONNACK and holds the socket. It runs only in idle-connections, to show what Node
  * itself costs per idle socket, i.e. the least a Node broker can spend.
  */
-export type BrokerName = (typeof BROKERS)[number] | 'node-floor';
+export type BrokerName = (typeof BROKERS)[number] | 'node-floor' | (typeof PERSISTENCE_VARIANTS)[number];
+/**
+ * Not in the default run: moat with `persistence false` (memory only, as moat was before issue 13)
+ * and Mosquitto with `persistence true` (its autosave snapshots, autosave_interval 1800 s).
+ * `moat` itself runs durable, as shipped.
+ */
+export const PERSISTENCE_VARIANTS = ['moat-memory', 'mosquitto-persist'] as const;
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 export type { TlsFiles } from '../test/kit/certs.js';
@@ -136,9 +142,15 @@ export async function startBroker(name: BrokerName, tlsFiles?: TlsFiles, default
     if (tlsFiles !== undefined && tlsPort !== undefined) args.push('--tls', String(tlsPort), tlsFiles.cert, tlsFiles.key);
   } else {
     const conf = join(dir, `${name}.conf`);
-    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles, clientCertificates } : undefined, defaultLimits, unlimitedConnections));
-    command = name === 'moat' ? process.execPath : MOSQUITTO;
-    args = name === 'moat' ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
+    const isMoat = name === 'moat' || name === 'moat-memory';
+    // A fresh persistence file per start; Mosquitto drops from root to its own user, so its directory must be open to it.
+    const state = join(dir, 'state');
+    await mkdir(state, { mode: 0o777 });
+    await chmod(state, 0o777);
+    const persistence = name === 'moat' ? `persistence_location ${state}\n` : name === 'moat-memory' ? 'persistence false\n' : name === 'mosquitto-persist' ? `persistence true\npersistence_location ${state}/\n` : '';
+    await writeFile(conf, sharedConfig(port, tlsFiles !== undefined && tlsPort !== undefined ? { port: tlsPort, files: tlsFiles, clientCertificates } : undefined, defaultLimits, unlimitedConnections) + persistence);
+    command = isMoat ? process.execPath : MOSQUITTO;
+    args = isMoat ? [...moatNodeFlags(), join(repoRoot, 'build', 'src', 'cli', 'index.js'), 'broker', '-c', conf] : ['-c', conf];
   }
   const [cmd, argv] = withFileLimit(command, args);
   const child = await spawnTracked(cmd, argv, { name, cwd: repoRoot });

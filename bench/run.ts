@@ -12,7 +12,7 @@ import { barProgress, formatResult, headline, runBench, SCENARIOS, silentProgres
 import { repoRoot } from '../test/kit/paths.js';
 import { generateCerts, KEY_TYPE_LABELS, type KeyType } from '../src/certs/generate.js';
 import { parseKeyType } from '../src/certs/keys.js';
-import { BROKERS, MOSQUITTO, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
+import { BROKERS, MOSQUITTO, PERSISTENCE_VARIANTS, startBroker, type BrokerName, type TlsFiles } from './brokers.js';
 import { renderResults, type Sample } from './results.js';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -42,7 +42,7 @@ const rounds = Number(flag('rounds') ?? (quick ? 1 : 3));
 const only = flag('only')?.split(',') ?? [...SCENARIOS];
 const brokers = (flag('brokers')?.split(',') ?? [...BROKERS]) as BrokerName[];
 const out = flag('out') ?? join(repoRoot, 'bench', 'RESULTS.md');
-for (const b of brokers) if (!(BROKERS as readonly string[]).includes(b) && b !== 'node-floor') throw new Error(`--brokers: unknown broker ${b} (${BROKERS.join(', ')}, node-floor)`);
+for (const b of brokers) if (![...BROKERS, ...PERSISTENCE_VARIANTS, 'node-floor'].includes(b)) throw new Error(`--brokers: unknown broker ${b} (${[...BROKERS, ...PERSISTENCE_VARIANTS].join(', ')}, node-floor)`);
 for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario ${s}`);
 const keyTypes = (flag('key-types') ?? 'ec,rsa').split(',').map((word) => {
   const type = parseKeyType(word);

@@ -27,9 +27,12 @@ import { willDelay, willMessage } from './will.js';
 import type { Bus, BusMessage, SessionClaim } from '../cluster/bus.js';
 import { LocalBus } from '../cluster/local-bus.js';
 import { MemoryStore } from '../store/memory.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredSession } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
 import { NEVER_EXPIRES, Session, SessionContext } from './session.js';
+
+/** How often expired messages are purged from offline queues and retained topics. */
+const PURGE_INTERVAL_MS = 60_000;
 
 /** The per-message counters the engine bumps as it works: plain numbers, no events. */
 export interface BrokerCounters {
@@ -142,6 +145,8 @@ export class Broker {
   readonly #deadlines = new DeadlineSweep((now) => this.#sweep(now));
   #turn = 0;
   #turnArmed = false;
+  /** When expired messages are next removed from offline queues and the retained store. */
+  #nextPurgeAt = Date.now() + PURGE_INTERVAL_MS;
   #turnStartedAt = Date.now();
 
   constructor(options: BrokerOptions = {}) {
@@ -202,6 +207,13 @@ export class Broker {
     return connection;
   }
 
+  /** Expired messages out of memory and the store, so an offline queue or a retained topic nobody reads does not keep them [MQTT-3.3.2-5]. */
+  #purgeExpired(now: number): void {
+    this.#nextPurgeAt = now + PURGE_INTERVAL_MS;
+    for (const session of this.#sessions.values()) if (session.connection === undefined) session.dropExpired(now);
+    this.retained.purgeExpired(now);
+  }
+
   #sweep(now: number): void {
     // No copy of 10,000s of entries four times a second: a deadline closes a connection without
     // moving it between the two (a closing one leaves #unattached; a session may end: Map and Set
@@ -210,6 +222,7 @@ export class Broker {
     for (const session of this.#sessions.values()) session.connection?.checkDeadlines(now);
     this.drops.flush(now);
     this.refusals.flush(now);
+    if (now >= this.#nextPurgeAt) this.#purgeExpired(now);
     this.admission.sweep(now);
   }
 
@@ -531,21 +544,53 @@ export class Broker {
       return undefined;
     }
     return store.loadSession(clientId).then((stored) => {
-      if (stored === undefined || this.#sessions.has(clientId)) return;
-      const record = stored.session;
-      const expiresAt = record.disconnectedAt === undefined || record.expiryInterval === NEVER_EXPIRES ? Infinity : record.disconnectedAt + record.expiryInterval * 1000;
-      if (expiresAt <= Date.now()) {
-        store.deleteSession(clientId); // it expired while nobody held it
-        return;
-      }
-      const session = new Session(clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
-      for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
-      session.restoreMessages(stored);
-      // Offline until openSession attaches it, which cancels this; a client gone while its session
-      // loaded must not leave it in memory for ever.
-      if (expiresAt !== Infinity) session.expiryTimer = new LongTimer(expiresAt - Date.now(), () => this.#sessionExpired(session));
-      this.#sessions.set(clientId, session);
+      if (stored !== undefined && !this.#sessions.has(clientId)) this.#restore(store, stored, protocolVersion, Date.now());
     });
+  }
+
+  /**
+   * At start, with a durable store of this node alone: every stored session back in memory, its
+   * subscriptions routed again, so messages for a client still offline after a restart are queued
+   * as before the restart. Expired ones are deleted; a session the crash left "connected" counts as
+   * disconnected now. Resolves with how many were restored and how many had expired.
+   */
+  async restoreSessions(): Promise<{ restored: number; expired: number }> {
+    const store = this.#durable;
+    let restored = 0;
+    let expired = 0;
+    if (store === undefined) return { restored, expired };
+    const now = Date.now();
+    for await (const record of store.sessions()) {
+      if (this.#sessions.has(record.clientId)) continue;
+      const stored = await store.loadSession(record.clientId);
+      if (stored === undefined) continue;
+      // Version 5 until the client connects and says its own (openSession sets it).
+      if (this.#restore(store, stored, 5, now)) restored++;
+      else expired++;
+    }
+    return { restored, expired };
+  }
+
+  /** Makes the offline session of `stored`, or deletes it when it has expired; true when restored. */
+  #restore(store: Store<Message>, stored: StoredSession<Message>, protocolVersion: ProtocolVersion, now: number): boolean {
+    const record = stored.session;
+    const disconnectedAt = record.disconnectedAt ?? now;
+    // Left "connected" by a crash: its expiry runs from now, written so that a second crash keeps that clock.
+    if (record.disconnectedAt === undefined) store.saveSession({ ...record, disconnectedAt });
+    const expiresAt = record.expiryInterval === NEVER_EXPIRES ? Infinity : disconnectedAt + record.expiryInterval * 1000;
+    if (expiresAt <= now) {
+      store.deleteSession(record.clientId); // it expired while nobody held it
+      emit(this, 'sessionExpired', { clientId: record.clientId });
+      return false;
+    }
+    const session = new Session(record.clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
+    for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
+    session.restoreMessages(stored);
+    session.dropExpired(now);
+    // Offline until openSession attaches it, which cancels this.
+    if (expiresAt !== Infinity) session.expiryTimer = new LongTimer(expiresAt - now, () => this.#sessionExpired(session));
+    this.#sessions.set(record.clientId, session);
+    return true;
   }
 
   /** A message another node published: only routed here (its retained part is the store's business). */

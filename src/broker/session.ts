@@ -412,6 +412,24 @@ export class Session {
     }
   }
 
+  /** Removes queued messages whose Message Expiry Interval has passed (counted as drops, out of the store too). */
+  dropExpired(now: number): void {
+    const queue = this.#queue;
+    if (queue === undefined || queue.length === 0) return;
+    const kept = new Queue<Delivery>();
+    for (let delivery = queue.shift(); delivery !== undefined; delivery = queue.shift()) {
+      const left = remainingExpiry(delivery.message, now);
+      if (left === undefined || left > 0) {
+        kept.push(delivery);
+        continue;
+      }
+      this.queuedBytes -= delivery.message.payload.length;
+      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
+      this.recordDrop('expired');
+    }
+    this.#queue = kept;
+  }
+
   #allocatePacketId(): number {
     for (let tries = 0; tries < 65535; tries++) {
       const id = this.#nextPacketId;

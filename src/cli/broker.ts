@@ -49,7 +49,7 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
       options.config !== undefined
         ? await loadConfig(options.config)
         : options.port !== undefined
-          ? parseConfig(`listener ${options.port} 127.0.0.1\nallow_anonymous true\n`, '<command line -p>')
+          ? parseConfig(`listener ${options.port} 127.0.0.1\nallow_anonymous true\npersistence_file moat-${options.port}.db\n`, '<command line -p>')
           : defaultConfig();
   } catch (error) {
     if (error instanceof ConfigError) {

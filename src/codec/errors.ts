@@ -83,6 +83,14 @@ export const ERROR_CODES = {
     summary: 'The cluster_redis / --cluster URL cannot be read: its scheme, host, port or path is wrong.',
     fix: 'Write redis://host:6379, rediss://user:password@host:6380, redis+sentinel://host:26379,host2:26379/MASTER or redis+cluster://host:7000,host2:7001.',
   },
+  MOAT_ERR_STORE_LOCKED: {
+    summary: 'Another moat broker has the persistence file open: two brokers cannot share one file.',
+    fix: 'Stop the other broker, or give this one its own persistence_location or persistence_file.',
+  },
+  MOAT_ERR_STORE_FILE: {
+    summary: 'The persistence file cannot be opened or created, or is not a moat (SQLite) file, e.g. Mosquitto\'s mosquitto.db.',
+    fix: 'Check that the directory exists and is writable by the broker\'s user, or set persistence_location / persistence_file to a new file.',
+  },
   MOAT_ERR_STORE_COMMIT: {
     summary: 'The store could not commit its writes (a full disk, a removed or read-only file); nothing was acknowledged on them.',
     fix: 'Free disk space or restore write access to the persistence file; clients resend what was not acknowledged.',

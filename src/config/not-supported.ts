@@ -12,10 +12,6 @@ export const PLANNED_AREAS = {
     label: 'TLS listeners',
     hint: 'terminate TLS in front of moat (nginx, HAProxy or stunnel) until then',
   },
-  store: {
-    label: 'durable store',
-    hint: 'accept that sessions and retained messages are kept in memory until then',
-  },
   limits: {
     label: 'capacity, limits and monitoring',
     hint: 'rely on the other limits (max_queued_messages, max_queued_bytes, max_connections) and $SYS until then',
@@ -37,14 +33,6 @@ export type PlannedArea = keyof typeof PLANNED_AREAS;
 
 /** Option name → area that will implement it. */
 export const NOT_YET_SUPPORTED: Readonly<Record<string, PlannedArea>> = {
-  // persistence
-  persistence: 'store',
-  // Mosquitto 2.0.11 still reads this old name of `persistence` (undocumented).
-  retained_persistence: 'store',
-  persistence_file: 'store',
-  persistence_location: 'store',
-  autosave_interval: 'store',
-  autosave_on_changes: 'store',
   // a websockets listener serving files
   http_dir: 'dashboard',
   // bridges

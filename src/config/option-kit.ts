@@ -145,6 +145,10 @@ export interface Draft {
     clientidPrefixes: string | undefined;
     websocketsHeadersSize: number;
     pidFile: string | undefined;
+    persistence: boolean;
+    persistenceFile: string | undefined;
+    persistenceLocation: string | undefined;
+    persistenceSync: 'normal' | 'full';
   };
   /** admin_listener and its options. */
   readonly admin: AdminDraft;

@@ -7,6 +7,7 @@ import { ADMIN_OPTIONS } from './admin-options.js';
 import { CLIENT_OPTIONS } from './client-options.js';
 import { CONFIG_ISSUE_KINDS } from './errors.js';
 import { LOG_OPTIONS } from './log-options.js';
+import { PERSISTENCE_OPTIONS } from './persistence-options.js';
 import {
   bool,
   duration,
@@ -370,6 +371,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...CLIENT_OPTIONS,
   ...TRANSPORT_OPTIONS,
   ...ADMIN_OPTIONS,
+  ...PERSISTENCE_OPTIONS,
   ...LOG_OPTIONS,
 };
 

@@ -140,6 +140,10 @@ class ParseState {
         clientidPrefixes: undefined,
         websocketsHeadersSize: CONFIG_DEFAULTS.websocketsHeadersSize,
         pidFile: undefined,
+        persistence: CONFIG_DEFAULTS.persistence,
+        persistenceFile: undefined,
+        persistenceLocation: undefined,
+        persistenceSync: CONFIG_DEFAULTS.persistenceSync,
       },
       admin: emptyAdmin(),
       log: {

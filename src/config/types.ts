@@ -85,6 +85,10 @@ export const CONFIG_DEFAULTS = {
   /** moat extension: 'moat' refuses an ACL-denied SUBSCRIBE in SUBACK; 'mosquitto' grants it and delivers nothing. */
   aclDeniedSubscribe: 'moat',
   queueQos0Messages: false,
+  /** Durable by default (Mosquitto: false): acknowledged QoS 1/2 messages, sessions and retained messages survive kill -9. */
+  persistence: true,
+  /** 'normal' survives a process crash at one commit per turn without fsync; 'full' also a power cut, at one fsync per turn. */
+  persistenceSync: 'normal' as 'normal' | 'full',
   /** 0 = Node's own limit on HTTP request headers (16 KB; Mosquitto's libwebsockets: 1024 bytes). */
   websocketsHeadersSize: 0,
   /** engine: bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
@@ -317,6 +321,14 @@ export interface BrokerConfig {
   readonly websocketsHeadersSize: number;
   /** `pid_file`: the broker writes its process id here at start and removes it at exit. */
   readonly pidFile: string | undefined;
+  /** `persistence` (default true, unlike Mosquitto): keep state in the SQLite store; false = memory only. */
+  readonly persistence: boolean;
+  /** `persistence_file` as written; undefined = moat.db. */
+  readonly persistenceFile: string | undefined;
+  /** `persistence_location` as written; undefined = moat's state directory (docs/DURABILITY.md). */
+  readonly persistenceLocation: string | undefined;
+  /** `persistence_sync` (moat extension). */
+  readonly persistenceSync: 'normal' | 'full';
   /** The admin HTTP listener; undefined = none (the default). */
   readonly admin: AdminConfig | undefined;
   /** Logging. */

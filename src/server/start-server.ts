@@ -15,6 +15,7 @@ import { adminReload, adminToken, connectionLimitOf, openAdmin } from './admin.j
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
+import { openPersistence } from './persistence.js';
 import { reportPasswordWarnings, reloadServer, type ReloadResult } from './reload.js';
 
 export interface StartServerOptions {
@@ -56,7 +57,18 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   const token = config.admin === undefined ? undefined : await adminToken(config.admin);
   await options.beforeListen?.();
 
-  const broker = new Broker(brokerOptionsFromConfig(config, logger));
+  const store = openPersistence(config);
+  const broker = new Broker({ ...brokerOptionsFromConfig(config, logger), ...(store === undefined ? {} : { store }) });
+  if (store === undefined) {
+    logger.info({ event: 'persistence_off' }, 'persistence false: sessions, queued and retained messages are kept in memory only and lost when the broker stops');
+  } else {
+    // Before anything listens: offline sessions are subscribed again before the first PUBLISH can arrive.
+    const { restored, expired } = await broker.restoreSessions();
+    logger.info(
+      { event: 'store_opened', file: store.file, sync: store.sync, sessions: restored, expiredSessions: expired, retained: store.retainedCount },
+      `persistence in ${store.file} (persistence_sync ${store.sync}): ${restored} sessions and ${store.retainedCount} retained messages restored`,
+    );
+  }
   // Counting starts before anything listens, so $SYS and metrics see every refusal.
   const tally = tallyOf(broker);
   const sys = new SysPublisher(broker, {
@@ -78,6 +90,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     tally.stop();
     broker.close();
     await Promise.all(listeners.map((l) => l.listening.close()));
+    await store?.close();
     throw error;
   }
 
@@ -96,6 +109,8 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
         broker.close();
         tally.stop();
         await Promise.all([...listeners.map((l) => l.listening.close()), admin?.close()]);
+        // Last: the sessions the closing connections saved are committed with it.
+        await store?.close();
       })()),
   };
 }

@@ -13,6 +13,7 @@
 // synchronously. Records are stored as v8-serialized blobs (Buffers, undefined fields and
 // properties round-trip as given); only the data fields of a message are written, never a wire
 // copy or access object of this process.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { MoatError } from '../codec/errors.js';
@@ -25,6 +26,12 @@ type Statement = Database.Statement<unknown[], unknown>;
 export interface SqliteStoreOptions {
   /** 'normal' (default) survives a process crash; 'full' also a power cut (fsync at every commit). */
   readonly sync?: 'normal' | 'full';
+  /**
+   * Hold the file's lock for as long as the store is open (SQLite's EXCLUSIVE locking mode), so a
+   * second broker on the same file is refused at start instead of mixing its sessions in. The broker
+   * opens its persistence file so; tests that read the file while it is open do not.
+   */
+  readonly exclusive?: boolean;
 }
 
 /**
@@ -59,6 +66,33 @@ export function migrate(db: Db, migrations: ReadonlyArray<(db: Db) => void> = MI
       db.pragma(`user_version = ${next + 1}`);
     })();
   }
+}
+
+/** Why `file` cannot be the store, in words: locked by another broker, not a SQLite file (a Mosquitto one?), not openable. */
+function openError(file: string, error: unknown): MoatError {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new MoatError('MOAT_ERR_STORE_LOCKED', `${file}: another moat broker has this persistence file open (it is locked); stop that broker, or give this one its own persistence_location or persistence_file`, { cause: error });
+  }
+  if (code === 'SQLITE_NOTADB') {
+    let head = '';
+    try {
+      const fd = openSync(file, 'r');
+      try {
+        const bytes = Buffer.alloc(16);
+        readSync(fd, bytes, 0, 16, 0);
+        head = bytes.toString('latin1');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // unreadable: the generic sentence below
+    }
+    const what = head.includes('mosquitto db') ? "is Mosquitto's own persistence file, which moat does not read" : 'is not a moat persistence file (not SQLite)';
+    return new MoatError('MOAT_ERR_STORE_FILE', `${file} ${what}; set persistence_file to a new name (moat keeps its own file) and leave this one as it is`, { cause: error });
+  }
+  return new MoatError('MOAT_ERR_STORE_FILE', `${file}: the persistence file cannot be opened (${detail}); check that its directory exists and this user may write there, or set persistence_location`, { cause: error });
 }
 
 /** A failed commit, as the error the broker's acknowledgement path reports (the cause kept). */
@@ -114,15 +148,23 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
   /** Opens (creating if needed) `file`, ':memory:' for a store that lives as long as the process. */
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
-    const db = new Database(file);
+    let db: Db;
+    try {
+      db = new Database(file);
+    } catch (error) {
+      throw openError(file, error);
+    }
     this.#db = db;
     try {
+      if (options.exclusive === true) db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+      // Takes the lock now (EXCLUSIVE mode keeps it from the first write on), and finds a file that is not SQLite.
+      db.exec('BEGIN IMMEDIATE; COMMIT');
       migrate(db);
     } catch (error) {
       db.close();
-      throw error;
+      throw error instanceof MoatError ? error : openError(file, error);
     }
     const hasSession = 'EXISTS (SELECT 1 FROM sessions WHERE client_id = ?)';
     const prepare = (sql: string): Statement => db.prepare(sql);

@@ -25,7 +25,7 @@ test('reload: a new admin_token_file token replaces the old one; an unusable tok
   const second = 'second-token-0123456789';
   writeFileSync(tokenFile, `${first}\n`);
   const server = await startServer(
-    parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\nadmin_certfile ${files.cert}\nadmin_keyfile ${files.key}\n`, join(dir, 'moat.conf')),
+    parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\nadmin_certfile ${files.cert}\nadmin_keyfile ${files.key}\npersistence false\n`, join(dir, 'moat.conf')),
     { logger: silentLogger },
   );
   const seen: Array<[string, unknown]> = [];

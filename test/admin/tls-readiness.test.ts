@@ -69,7 +69,7 @@ test('HTTPS admin listener; the TLS handshake histogram and failures count what 
 });
 
 test('/readyz is 200 while every listener is open and the broker accepts clients, else 503 saying why', async () => {
-  const server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\nlistener 0 127.0.0.1\nadmin_listener 0\n', join(dir, 'ready.conf')), { logger: silentLogger });
+  const server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\nlistener 0 127.0.0.1\nadmin_listener 0\npersistence false\n', join(dir, 'ready.conf')), { logger: silentLogger });
   try {
     const admin = server.admin;
     assert.ok(admin !== undefined);
@@ -97,7 +97,7 @@ test('/readyz is 200 while every listener is open and the broker accepts clients
 });
 
 test('an admin listener without a token answers loopback names only, and no web page', async () => {
-  const server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\n', join(dir, 'open.conf')), { logger: silentLogger });
+  const server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\npersistence false\n', join(dir, 'open.conf')), { logger: silentLogger });
   try {
     const base = `http://127.0.0.1:${server.admin?.port}`;
     assert.equal((await adminRequest(`${base}/api/stats`)).status, 200);

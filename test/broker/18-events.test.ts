@@ -426,7 +426,7 @@ test('admin API: a request with a wrong token, a client disconnected by an admin
   const token = 'a-token-of-at-least-sixteen-characters';
   const tokenFile = join(dir, 'admin-token');
   writeFileSync(tokenFile, `${token}\n`);
-  const server = await startServer(parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\n`, join(dir, 'admin.conf')), { logger: silentLogger });
+  const server = await startServer(parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\nadmin_listener 0\nadmin_token_file ${tokenFile}\npersistence false\n`, join(dir, 'admin.conf')), { logger: silentLogger });
   const base = `http://127.0.0.1:${server.admin?.port}`;
   const refused = await expectEvent(server.broker, 'adminAuthFailed', () => fetch(`${base}/api/stats`, { headers: { authorization: 'Bearer wrong' } }));
   assert.deepEqual([refused.address, refused.method, refused.path, refused.reason], ['127.0.0.1', 'GET', '/api/stats', 'wrong']);
@@ -474,7 +474,7 @@ test('server: listener started, insecure listener, password file warning, listen
   writeFileSync(passwordFile, `alice:${formatPasswordHash(await hashPassword('pw', { iterations: 1000 }))}\nno-colon-line\n`);
   const started = capture(undefined, 'listenerStarted');
   const warned = capture(undefined, 'passwordFileWarning');
-  const withPasswords = await startServer(parseConfig(`listener 0 127.0.0.1\npassword_file ${passwordFile}\n`, join(dir, 'a.conf')), { logger: silentLogger });
+  const withPasswords = await startServer(parseConfig(`listener 0 127.0.0.1\npassword_file ${passwordFile}\npersistence false\n`, join(dir, 'a.conf')), { logger: silentLogger });
   started.stop();
   warned.stop();
   const own = started.payloads.filter((p) => p.broker === withPasswords.broker);
@@ -490,7 +490,7 @@ test('server: listener started, insecure listener, password file warning, listen
   await withPasswords.close();
 
   const insecure = capture(undefined, 'insecureListener');
-  const nobody = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous false\n', join(dir, 'b.conf')), { logger: silentLogger });
+  const nobody = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous false\npersistence false\n', join(dir, 'b.conf')), { logger: silentLogger });
   insecure.stop();
   assert.match(insecure.payloads.find((p) => p.broker === nobody.broker)?.warning ?? '', /no client can connect/);
   const skipped = await expectEvent(nobody.broker, 'reloadSkipped', () => nobody.reload());
@@ -498,7 +498,7 @@ test('server: listener started, insecure listener, password file warning, listen
   await nobody.close();
 
   const files = makeTestCertificates(mkdtempSync(join(dir, 'server-tls-')));
-  const tls = await startServer(parseConfig(`listener 0 127.0.0.1\ncertfile ${files.cert}\nkeyfile ${files.key}\nallow_anonymous true\n`, join(dir, 'c.conf')), { logger: silentLogger });
+  const tls = await startServer(parseConfig(`listener 0 127.0.0.1\ncertfile ${files.cert}\nkeyfile ${files.key}\nallow_anonymous true\npersistence false\n`, join(dir, 'c.conf')), { logger: silentLogger });
   const tlsReloaded = await expectEvent(tls.broker, 'tlsReloaded', () => tls.reload());
   assert.deepEqual([tlsReloaded.protocol, tlsReloaded.certfile], ['mqtts', files.cert]);
   writeFileSync(files.cert, 'not a certificate\n');
@@ -510,7 +510,7 @@ test('server: listener started, insecure listener, password file warning, listen
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   const taken = (holder.address() as { port: number }).port;
   const failed = capture(undefined, 'listenerFailed');
-  await assert.rejects(startServer(parseConfig(`listener ${taken} 127.0.0.1\nallow_anonymous true\n`, join(dir, 'd.conf')), { logger: silentLogger }));
+  await assert.rejects(startServer(parseConfig(`listener ${taken} 127.0.0.1\nallow_anonymous true\npersistence false\n`, join(dir, 'd.conf')), { logger: silentLogger }));
   failed.stop();
   await new Promise<void>((resolve) => holder.close(() => resolve()));
   const failure = failed.payloads.find((p) => p.port === taken);

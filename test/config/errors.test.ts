@@ -152,11 +152,10 @@ test('every not-yet-supported option is an error naming its planned area, never 
   }
 });
 
-test('not-yet-supported: exact message for persistence', () => {
+test('not-yet-supported: exact message for http_dir', () => {
   assert.equal(
-    only('persistence true\n'),
-    'moat.conf:1: persistence is not yet supported by moat (planned: durable store); remove the line or accept that ' +
-      'sessions and retained messages are kept in memory until then.',
+    only('http_dir /var/www\n'),
+    'moat.conf:1: http_dir is not yet supported by moat (planned: dashboard and admin HTTP); remove the line or serve the files from a web server next to moat until then.',
   );
 });
 
@@ -197,7 +196,7 @@ test('all errors in a file are reported together, in line order', () => {
   let caught: unknown;
   try {
     parseConfig(
-      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'autosave_interval 60', 'retain_available maybe', 'memory_limit ten', ''].join('\n'),
+      ['max_keepalive ten', 'max_conections 5', 'listener 8883', 'http_dir /var/www', 'retain_available maybe', 'memory_limit ten', ''].join('\n'),
       'moat.conf',
     );
   } catch (err) {
@@ -209,7 +208,7 @@ test('all errors in a file are reported together, in line order', () => {
     [
       [1, 'invalid-value', 'max_keepalive'],
       [2, 'unknown-option', 'max_conections'],
-      [4, 'not-yet-supported', 'autosave_interval'],
+      [4, 'not-yet-supported', 'http_dir'],
       [5, 'invalid-value', 'retain_available'],
       [6, 'invalid-value', 'memory_limit'],
     ],

@@ -91,7 +91,7 @@ test('include_dir: errors name the included file and line, together with the mai
     const conf = join(dir, 'conf.d');
     await mkdir(conf);
     await writeFile(join(conf, '10-limits.conf'), '# limits\nmax_keepalive ten\n');
-    await writeFile(join(conf, '20-store.conf'), 'listener 8883\npersistence true\n');
+    await writeFile(join(conf, '20-store.conf'), 'listener 8883\nhttp_dir /var/www\n');
     const main = join(dir, 'mosquitto.conf');
     await writeFile(main, 'include_dir conf.d\nbogus_option 1\n');
     const err = await rejects(loadConfig(main));

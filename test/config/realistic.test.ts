@@ -101,8 +101,6 @@ test("Debian's packaged /etc/mosquitto/mosquitto.conf: each unsupported line is 
   assert.deepEqual(
     found.map((i) => [i.line, i.option, i.kind]),
     [
-      [8, 'persistence', 'not-yet-supported'],
-      [9, 'persistence_location', 'not-yet-supported'],
       [13, 'include_dir', 'file'], // parseConfig has no file access; loadConfig would read the directory
     ],
   );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { RunningBroker } from './broker.js';
 import { repoRoot, runningFromBuild } from './paths.js';
 import { spawnTracked } from './process.js';
+import './state-dir.js';
 
 export const DEFAULT_MOAT_CONFIG = 'listener 0 127.0.0.1\nallow_anonymous true\n';
 
@@ -76,7 +77,8 @@ export async function startMoat(options: StartMoatOptions = {}): Promise<Running
   const configPath = join(dir, 'moat.conf');
   await writeFile(configPath, options.config ?? DEFAULT_MOAT_CONFIG);
   const { command, args } = moatCommand(['broker', '-c', configPath, ...(options.args ?? [])]);
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Its own state directory: its default persistence file is its own, and goes with the temporary directory.
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: dir };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

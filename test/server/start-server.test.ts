@@ -54,7 +54,7 @@ const closeNet = (server: NetServer): Promise<void> => new Promise((resolve) => 
 test('startServer opens the listeners of a parsed config on real ports and serves a publish/subscribe round trip', async () => {
   const socketPath = join(dir, 'moat.sock');
   const config = parseConfig(
-    `listener 0 127.0.0.1\nallow_anonymous true\nlistener 0 127.0.0.1\nprotocol websockets\nlistener 0 ${socketPath}\n`,
+    `listener 0 127.0.0.1\nallow_anonymous true\nlistener 0 127.0.0.1\nprotocol websockets\nlistener 0 ${socketPath}\npersistence false\n`,
     join(dir, 'round-trip.conf'),
   );
   const { logger, records } = recordingLogger();
@@ -96,7 +96,7 @@ test('startServer opens the listeners of a parsed config on real ports and serve
 test('reload() re-reads a changed password file: a user added to it can log in afterwards', async () => {
   const passwd = join(dir, 'passwd');
   await writePasswords(passwd, { alice: 'alice-pw' });
-  const config = parseConfig(`listener 0 127.0.0.1\npassword_file ${passwd}\n`, join(dir, 'reload.conf'));
+  const config = parseConfig(`listener 0 127.0.0.1\npassword_file ${passwd}\npersistence false\n`, join(dir, 'reload.conf'));
   const { logger, records } = recordingLogger();
   const server = await startServer(config, { logger });
   try {
@@ -118,7 +118,7 @@ test('reload() re-reads a changed password file: a user added to it can log in a
 
 test('a non-loopback listener without authentication is refused with the refusal sentence, before anything listens', async () => {
   const file = join(dir, 'refused.conf');
-  const config = parseConfig('# production\nlistener 0 0.0.0.0\n', file);
+  const config = parseConfig('# production\nlistener 0 0.0.0.0\npersistence false\n', file);
   const { logger, records } = recordingLogger();
   await assert.rejects(startServer(config, { logger }), (error: unknown) => {
     assert.ok(error instanceof StartRefusedError);
@@ -138,7 +138,7 @@ test('a listener whose port is taken makes startServer reject naming it and its 
   const taken = address.port;
   try {
     const file = join(dir, 'taken.conf');
-    const config = parseConfig(`allow_anonymous true\nlistener 0 127.0.0.1\nlistener ${taken} 127.0.0.1\n`, file);
+    const config = parseConfig(`allow_anonymous true\nlistener 0 127.0.0.1\nlistener ${taken} 127.0.0.1\npersistence false\n`, file);
     const { logger, records } = recordingLogger();
     await assert.rejects(startServer(config, { logger }), (error: unknown) => {
       assert.ok(error instanceof ListenError);
@@ -162,7 +162,7 @@ test('a listener whose port is taken makes startServer reject naming it and its 
 
 test('close() frees the ports: a new server binds the same port; closing twice is fine', async () => {
   const { logger } = recordingLogger();
-  const first: Server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\n', join(dir, 'first.conf')), { logger });
+  const first: Server = await startServer(parseConfig('listener 0 127.0.0.1\nallow_anonymous true\npersistence false\n', join(dir, 'first.conf')), { logger });
   const port = first.listeners[0]?.port;
   assert.ok(port !== undefined && port > 0);
   const client = await connect(`mqtt://127.0.0.1:${port}`, { clientId: 'closing', reconnect: false });
@@ -170,7 +170,7 @@ test('close() frees the ports: a new server binds the same port; closing twice i
   await first.close();
   await first.close();
   await closed;
-  const second = await startServer(parseConfig(`listener ${port} 127.0.0.1\nallow_anonymous true\n`, join(dir, 'second.conf')), { logger });
+  const second = await startServer(parseConfig(`listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`, join(dir, 'second.conf')), { logger });
   try {
     assert.equal(second.listeners[0]?.port, port);
   } finally {
