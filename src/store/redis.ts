@@ -34,7 +34,7 @@ import { encodeDelivery, storedFields } from './encoding.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
 export interface RedisStoreOptions {
-  /** Key and channel prefix, so several moat clusters can share one Redis; default 'moat:'. No '{' or '}'. */
+  /** Key and channel prefix, so several moat clusters can share one Redis; default 'moat:'. Without '{' or '}': the hash tag of a session's keys must be the client id's. */
   readonly prefix?: string;
   readonly logger?: Pick<Logger, 'info' | 'warn'>;
   /** How long open() waits for Redis before it gives up; default 10 s. */
@@ -90,7 +90,7 @@ function waitReady(connection: RedisConnection, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       connection.off('ready', ready);
-      reject(new Error(`no connection within ${ms} ms`));
+      reject(new MoatError('MOAT_ERR_STORE_UNAVAILABLE', `no connection within ${ms} ms`));
     }, ms);
     const ready = (): void => {
       clearTimeout(timer);
@@ -144,8 +144,11 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     try {
       const ms = options.connectTimeoutMs ?? 10_000;
       await Promise.all([waitReady(store.#redis, ms), waitReady(store.#subscriber, ms)]);
+      store.#resyncing = true;
       await store.#load();
+      store.#resyncing = false;
       store.#updateStatus();
+      store.#resync(); // a connection lost during the load marked it stale
       return store;
     } catch (error) {
       store.#closed = true;
@@ -158,7 +161,6 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
   private constructor(target: RedisTarget, options: RedisStoreOptions) {
     this.display = target.display;
     this.prefix = options.prefix ?? 'moat:';
-    if (/[{}]/.test(this.prefix)) throw new MoatError('MOAT_ERR_STORE_UNAVAILABLE', `Redis store prefix ${JSON.stringify(this.prefix)}: a prefix cannot hold '{' or '}' (they make the Cluster hash tag)`);
     this.#logger = options.logger;
     this.#channel = `${this.prefix}retained`;
     this.#retainedKey = `${this.prefix}retained`;
@@ -436,7 +438,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     const multi = this.#redis.multi();
     for (const write of writes) write(multi as unknown as Commands);
     const replies = await multi.exec();
-    if (replies === null) return [new Error('the transaction was discarded')];
+    if (replies === null) return [new MoatError('MOAT_ERR_STORE_COMMIT', 'the transaction was discarded')];
     return replies.flatMap(([error]) => (error === null ? [] : [error]));
   }
 
@@ -455,10 +457,14 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     this.#apply(change);
   }
 
-  #apply(change: RetainedChange): void {
+  /**
+   * `replay`: a change held during a load, applied on the loaded state, where this store's own
+   * changes count as values too (the load may hold an older one of another store's).
+   */
+  #apply(change: RetainedChange, replay = false): void {
     if (change.from === this.#instance) {
       this.#settleOwn(change.topic, change.seq);
-      return;
+      if (!replay) return;
     }
     if (this.#pendingOwn.has(change.topic)) return;
     this.#retainedBytes -= this.#retained.get(change.topic)?.payload.length ?? 0;
@@ -480,7 +486,15 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     try {
       // Subscribed (again, after a reconnect) before the load: its reply comes once the subscription holds.
       await this.#subscriber.subscribe(this.#channel);
+      // Own writes sent before the load are in what it reads (or a later change is, on the channel
+      // after it); only those written after it keep their local value.
+      this.#commit();
+      const sent = this.#seq;
       const rows = await this.#redis.hgetallBuffer(this.#retainedKey);
+      for (const [topic, seqs] of this.#pendingOwn) {
+        for (const seq of seqs) if (seq <= sent) seqs.delete(seq);
+        if (seqs.size === 0) this.#pendingOwn.delete(topic);
+      }
       const loaded = new Map<string, M>();
       for (const row of Object.values(rows)) {
         const message = deserialize(row) as M;
@@ -500,7 +514,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     } finally {
       const held = this.#buffered;
       this.#buffered = undefined;
-      for (const change of held) this.#apply(change);
+      for (const change of held) this.#apply(change, true);
     }
   }
 
@@ -523,9 +537,10 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
       (error: unknown) => {
         this.#resyncing = false;
         this.#stale = true;
+        if (this.#closed) return;
         this.#logger?.warn({ redis: this.display, err: describe(error) }, 'the Redis store could not reload its retained messages; retrying');
         clearTimeout(this.#resyncTimer);
-        this.#resyncTimer = setTimeout(() => this.#resync(), 1000);
+        this.#resyncTimer = setTimeout(() => this.#resync(), 1000).unref();
       },
     );
   }
@@ -542,7 +557,6 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
   }
 
   #unavailable(what: string, error: unknown): MoatError {
-    if (error instanceof MoatError && error.code === 'MOAT_ERR_STORE_UNAVAILABLE') return error;
     return new MoatError('MOAT_ERR_STORE_UNAVAILABLE', `${this.display}: the Redis store ${what}: ${describe(error)}`, { cause: error });
   }
 }

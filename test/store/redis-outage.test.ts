@@ -76,3 +76,59 @@ test('redis outage: writes fail and loads are refused while Redis is down; back,
     await redis.stop();
   }
 });
+
+test('redis outage: a Redis that hangs (SIGSTOP) fails a flush by the command timeout; resumed, the store goes on', async () => {
+  const redis = await startRedis();
+  const store = await RedisStore.open(redis.url, { prefix: 'hang:', commandTimeoutMs: 300 });
+  try {
+    process.kill(redis.process.pid, 'SIGSTOP');
+    try {
+      store.putRetained(message('stuck'));
+      const flushed = await settles(store.flush(), 30_000, 'flush() with Redis stopped');
+      assert.equal(flushed.status, 'rejected');
+      assert.equal((flushed as PromiseRejectedResult).reason.code, 'MOAT_ERR_STORE_COMMIT');
+      const loaded = await settles(store.loadSession('c'), 30_000, 'loadSession() with Redis stopped');
+      assert.equal((loaded as PromiseRejectedResult).reason.code, 'MOAT_ERR_STORE_UNAVAILABLE');
+    } finally {
+      process.kill(redis.process.pid, 'SIGCONT');
+    }
+    store.putRetained(message('resumed', 'ok'));
+    store.saveSession({ clientId: 'c', expiryInterval: 60, subscriptions: [], will: undefined, disconnectedAt: 3 });
+    await store.flush();
+    assert.equal((await store.loadSession('c'))?.session.disconnectedAt, 3);
+    // The timed-out group may still have run once Redis resumed: the cache follows what Redis has.
+    const direct = connectRedis(parseRedisUrl(redis.url));
+    try {
+      const keys = (await direct.hkeys('hang:retained')).sort();
+      await until(() => JSON.stringify([...store.matchRetained('#')].map((m) => m.topic).sort()) === JSON.stringify(keys), 10_000, `the cache to hold ${keys.join(', ')}`);
+    } finally {
+      direct.disconnect();
+    }
+  } finally {
+    await store.close();
+    await redis.stop();
+  }
+});
+
+test('redis outage: a store whose change subscription was cut still takes the other stores\' later changes of a topic it wrote meanwhile', async () => {
+  const redis = await startRedis();
+  const [one, two] = await Promise.all([RedisStore.open(redis.url, { prefix: 'cut:' }), RedisStore.open(redis.url, { prefix: 'cut:' })]);
+  const direct = connectRedis(parseRedisUrl(redis.url));
+  const statuses: boolean[] = [];
+  one.onStatus((up) => statuses.push(up));
+  try {
+    await direct.client('KILL', 'TYPE', 'pubsub');
+    // Sent while the subscriptions are down: its own change never comes back to `one`.
+    one.putRetained(message('t', 'from one'));
+    await one.flush();
+    await until(() => one.connected && two.connected && statuses.length >= 2, 10_000, 'both stores to resubscribe');
+    await until(() => two.getRetained('t')?.payload.toString() === 'from one', 10_000, 'the second store to reload');
+    two.putRetained(message('t', 'from two'));
+    await two.flush();
+    await until(() => one.getRetained('t')?.payload.toString() === 'from two', 10_000, 'the first store to take the later change');
+  } finally {
+    direct.disconnect();
+    await Promise.all([one.close(), two.close()]);
+    await redis.stop();
+  }
+});
