@@ -136,6 +136,8 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
   #closed = false;
 
   #connected = false;
+  /** What the connections last failed with (refused, a wrong password…), for the messages that say Redis is out of reach. */
+  #lastError: string | undefined;
   readonly #statusListeners = new Set<(up: boolean) => void>();
 
   /** Connects to `url`, loads the retained messages and subscribes to their changes; rejects with MOAT_ERR_STORE_UNAVAILABLE if Redis cannot be reached in time. */
@@ -175,14 +177,15 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
       retryStrategy,
     };
     this.#redis = connectRedis(target, redisOptions);
-    // The subscriber resubscribes by itself on reconnect (ioredis autoResubscribe); it sends nothing else.
-    const { commandTimeout: _commands, ...subscriberOptions } = redisOptions;
-    this.#subscriber = connectRedis(target, { ...subscriberOptions, enableOfflineQueue: true });
+    // It resubscribes by itself on reconnect (ioredis autoResubscribe), and again at every reload.
+    this.#subscriber = connectRedis(target, redisOptions);
     for (const [name, lua] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, { numberOfKeys: 2, lua });
 
     for (const connection of [this.#redis, this.#subscriber]) {
-      // An 'error' without a listener would throw; the status change is what gets logged.
-      connection.on('error', () => undefined);
+      // An 'error' without a listener would throw; the status change is what gets logged, with the last error.
+      connection.on('error', (error: unknown) => {
+        this.#lastError = describe(error);
+      });
       connection.on('close', () => {
         this.#stale = true;
         this.#updateStatus();
@@ -551,12 +554,13 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     if (up === this.#connected) return;
     this.#connected = up;
     if (up) this.#logger?.info({ redis: this.display }, 'the Redis store is connected');
-    else this.#logger?.warn({ redis: this.display }, 'the Redis store lost its connection to Redis; writes fail and sessions cannot be loaded until it is back');
+    else this.#logger?.warn({ redis: this.display, err: this.#lastError }, 'the Redis store lost its connection to Redis; writes fail and sessions cannot be loaded until it is back');
     for (const listener of this.#statusListeners) listener(up);
     if (up) this.#resync();
   }
 
   #unavailable(what: string, error: unknown): MoatError {
-    return new MoatError('MOAT_ERR_STORE_UNAVAILABLE', `${this.display}: the Redis store ${what}: ${describe(error)}`, { cause: error });
+    const last = this.#lastError === undefined ? '' : ` (last connection error: ${this.#lastError})`;
+    return new MoatError('MOAT_ERR_STORE_UNAVAILABLE', `${this.display}: the Redis store ${what}: ${describe(error)}${last}`, { cause: error });
   }
 }

@@ -182,5 +182,19 @@ test('redis: client ids with any characters round-trip and do not meet other ids
 
 test('redis: open() refuses an unreachable Redis within its timeout, with MOAT_ERR_STORE_UNAVAILABLE', async () => {
   const port = await freePort('127.0.0.1');
-  await assert.rejects(RedisStore.open(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }), { code: 'MOAT_ERR_STORE_UNAVAILABLE', message: /cannot open the store/ });
+  await assert.rejects(RedisStore.open(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }), { code: 'MOAT_ERR_STORE_UNAVAILABLE', message: /cannot open the store: no connection within 500 ms \(last connection error: .*ECONNREFUSED/ });
+});
+
+test('redis: open() with a wrong password says so', async () => {
+  const guarded = await startRedis({ args: ['--requirepass', 'right'] });
+  try {
+    await assert.rejects(RedisStore.open(`redis://:wrong@127.0.0.1:${guarded.port}`, { connectTimeoutMs: 1000 }), (error: unknown) => {
+      assert.ok(error instanceof Error && 'code' in error && error.code === 'MOAT_ERR_STORE_UNAVAILABLE');
+      assert.match(error.message, /WRONGPASS|invalid password/i);
+      assert.ok(!error.message.includes('wrong@'), error.message);
+      return true;
+    });
+  } finally {
+    await guarded.stop();
+  }
 });
