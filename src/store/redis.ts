@@ -366,6 +366,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#resyncTimer);
+    this.#commit(); // sent even if flush() reports an earlier failure first
     try {
       await this.flush();
     } catch (error) {
