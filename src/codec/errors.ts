@@ -95,6 +95,10 @@ export const ERROR_CODES = {
     summary: 'The store could not commit its writes (a full disk, a removed or read-only file); nothing was acknowledged on them.',
     fix: 'Free disk space or restore write access to the persistence file; clients resend what was not acknowledged.',
   },
+  MOAT_ERR_STORE_UNAVAILABLE: {
+    summary: 'The Redis store cannot reach Redis (connection refused, lost or timed out): it cannot open, or a session cannot be loaded (the client is refused with 0x88 Server unavailable).',
+    fix: 'Check that Redis runs at the cluster_redis URL and that this node reaches it; the store reconnects by itself when Redis is back.',
+  },
   MOAT_ERR_LISTEN: {
     summary: 'A listener could not be opened: its port is taken, or the address it names does not fit (socket_domain, bind_interface, a unix socket path in the way).',
     fix: 'The message names the listener and its file:line; stop what holds the port or pick another, or an address of the right family, an existing interface, a free socket path.',

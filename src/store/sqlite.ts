@@ -18,7 +18,8 @@ import { serialize, deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { MoatError } from '../codec/errors.js';
 import { filterMatches } from '../topic/filter-matches.js';
-import type { DeliveryRecord, InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+import { encodeDelivery, storedFields } from './encoding.js';
+import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
 type Db = Database.Database;
 type Statement = Database.Statement<unknown[], unknown>;
@@ -99,15 +100,6 @@ function openError(file: string, error: unknown): MoatError {
 function commitError(file: string, error: unknown): MoatError {
   const detail = error instanceof Error ? error.message : String(error);
   return new MoatError('MOAT_ERR_STORE_COMMIT', `${file}: the store could not commit its writes: ${detail}`, { cause: error });
-}
-
-function storedFields(message: StoredMessage): StoredMessage {
-  const { topic, payload, qos, retain, properties, expiresAt, origin } = message;
-  return { topic, payload, qos, retain, properties, expiresAt, origin };
-}
-
-function encodeDelivery(record: DeliveryRecord): Buffer {
-  return serialize({ ...record, message: storedFields(record.message) });
 }
 
 export class SqliteStore<M extends StoredMessage = StoredMessage> implements Store<M> {
