@@ -83,6 +83,10 @@ export const ERROR_CODES = {
     summary: 'The cluster_redis / --cluster URL cannot be read: its scheme, host, port or path is wrong.',
     fix: 'Write redis://host:6379, rediss://user:password@host:6380, redis+sentinel://host:26379,host2:26379/MASTER or redis+cluster://host:7000,host2:7001.',
   },
+  MOAT_ERR_BUS_CONNECT: {
+    summary: 'The cluster bus could not reach Redis when the broker started.',
+    fix: 'Check that Redis runs and that the cluster URL names its host, port and password; the broker keeps serving alone only after it has joined once.',
+  },
   MOAT_ERR_STORE_COMMIT: {
     summary: 'The store could not commit its writes (a full disk, a removed or read-only file); nothing was acknowledged on them.',
     fix: 'Free disk space or restore write access to the persistence file; clients resend what was not acknowledged.',
