@@ -52,10 +52,12 @@ interface Envelope {
   readonly message: Uint8Array;
 }
 
-// Heartbeat: KEYS[1] nodes; ARGV[1] self, ARGV[2] deadAfterMs, ARGV[3..] nodes to add if absent
+// Both scripts read Redis TIME, so no node's clock matters (before Redis 5 that needs
+// replicate_commands). Heartbeat: KEYS[1] nodes; ARGV[1] self, ARGV[2] deadAfterMs, ARGV[3..] nodes to add if absent
 // (after Redis restarted empty, so a node that never comes back is still found dead). Returns
 // {1 if self was absent, stale node ids}.
 const HEARTBEAT = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -66,6 +68,7 @@ return {added, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[
 // Reap: KEYS nodes, clients:X, interest:X, version:X; ARGV X, deadAfterMs, control channel, the
 // 'lost' announcement. Only if X is still stale: removes it, returns its clients (nil otherwise).
 const REAP = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -119,6 +122,7 @@ export class RedisBus implements Bus {
   #resyncing: Promise<void> | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #unsent = 0;
+  #closing: Promise<void> | undefined;
   readonly #statusListeners = new Set<(up: boolean) => void>();
   /** Loads of other nodes' interest in flight (settled() waits for them). */
   readonly #loads = new Set<Promise<void>>();
@@ -259,8 +263,13 @@ export class RedisBus implements Bus {
   }
 
   /** Leaves the cluster: its node entry, interest and clients are removed, the others told. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#leave();
+    return this.#closing;
+  }
+
+  async #leave(): Promise<void> {
+    if (this.#closed) return; // crashed
     this.#closed = true;
     clearInterval(this.#heartbeat);
     if (this.#connected) {
@@ -331,7 +340,11 @@ export class RedisBus implements Bus {
   }
 
   #statusChanged(): void {
-    const up = !this.#closed && this.#command.status === 'ready' && this.#subscriber.status === 'ready';
+    if (this.#closed) {
+      this.#connected = false; // closing: nobody is told
+      return;
+    }
+    const up = this.#command.status === 'ready' && this.#subscriber.status === 'ready';
     if (up === this.#connected) return;
     this.#connected = up;
     if (up) this.#resyncing = this.#resync().finally(() => (this.#resyncing = undefined));
@@ -424,7 +437,8 @@ export class RedisBus implements Bus {
         return;
       case 'claim':
         if (!this.#deduper.accept(control.node, control.seq)) return;
-        this.#clients.delete(control.clientId); // the claimer removed it from this node's set
+        // The claimer removed it from this node's set; again here, for a claimer that did not know this node yet.
+        if (this.#clients.delete(control.clientId)) this.#command.srem(this.#keys.clients(this.nodeId), control.clientId).catch(() => undefined);
         this.#handlers?.claim({ node: control.node, seq: control.seq, clientId: control.clientId });
         return;
       case 'bye':

@@ -8,6 +8,9 @@ import { after, test } from 'node:test';
 import type { BusMessage } from '../../src/cluster/bus.js';
 import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import type { StoredMessage } from '../../src/store/store.js';
+import { MoatError } from '../../src/codec/errors.js';
+import { connectRedis, parseRedisUrl } from '../../src/cluster/redis-connection.js';
+import { freePort } from '../kit/ports.js';
 import { startRedis, type RunningRedis } from '../kit/redis.js';
 import { until } from '../kit/wait.js';
 import { busContract } from './contract.js';
@@ -123,5 +126,36 @@ test('redis: Redis killed and restarted on the same port: connected false then t
     await Promise.all([a.close(), b.close()]);
   } finally {
     await current.stop();
+  }
+});
+
+test('redis: open() refuses in words when Redis cannot be reached (MOAT_ERR_BUS_CONNECT)', async () => {
+  const port = await freePort('127.0.0.1');
+  await assert.rejects(RedisBus.open(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 300 }), (error: unknown) => error instanceof MoatError && error.code === 'MOAT_ERR_BUS_CONNECT' && error.message.includes(`127.0.0.1:${port}`));
+});
+
+test('redis: a claim moves the client id between the nodes\' client sets, a release removes it, close leaves no key', async () => {
+  const { url } = await server();
+  const prefix = freshPrefix();
+  const buses = [await RedisBus.open(url, { prefix }), await RedisBus.open(url, { prefix })] as const;
+  const [a, b] = buses;
+  const look = connectRedis(parseRedisUrl(url));
+  const clientsOf = async (bus: RedisBus): Promise<string[]> => (await look.smembers(`${prefix}{bus}clients:${bus.nodeId}`)).sort();
+  try {
+    await settleAll(buses);
+    a.claimSession('x');
+    a.claimSession('y');
+    await settleAll(buses);
+    assert.deepEqual([await clientsOf(a), await clientsOf(b)], [['x', 'y'], []]);
+    b.claimSession('x');
+    a.releaseSession('y');
+    await settleAll(buses);
+    assert.deepEqual([await clientsOf(a), await clientsOf(b)], [[], ['x']]);
+    a.addInterest('k/#');
+    await settleAll(buses);
+    await Promise.all(buses.map((bus) => bus.close()));
+    assert.deepEqual(await look.keys(`${prefix}*`), [], 'close leaves nothing behind');
+  } finally {
+    look.disconnect();
   }
 });
