@@ -12,6 +12,7 @@ export interface Plan {
 }
 
 const NOBODY: ReadonlyMap<string, string[]> = new Map();
+const NOWHERE: Plan = { targets: NOBODY, own: undefined };
 
 export class ClusterInterest {
   readonly self: string;
@@ -72,6 +73,7 @@ export class ClusterInterest {
    */
   plan(topic: string): Plan {
     const match = this.#trie.match(topic);
+    if (match.entries.length === 0 && match.groups.length === 0) return NOWHERE;
     let targets: Map<string, string[]> | undefined;
     for (const entry of match.entries) {
       if (entry.clientId === this.self) continue;

@@ -347,8 +347,20 @@ export class RedisBus implements Bus {
     const up = this.#command.status === 'ready' && this.#subscriber.status === 'ready';
     if (up === this.#connected) return;
     this.#connected = up;
-    if (up) this.#resyncing = this.#resync().finally(() => (this.#resyncing = undefined));
+    if (up) this.#startResync();
+    else {
+      // What was published for settled() will not come now.
+      for (const resolve of this.#settling.values()) resolve();
+      this.#settling.clear();
+    }
     for (const listener of [...this.#statusListeners]) listener(up);
+  }
+
+  #startResync(): void {
+    const resync: Promise<void> = this.#resync().finally(() => {
+      if (this.#resyncing === resync) this.#resyncing = undefined;
+    });
+    this.#resyncing = resync;
   }
 
   /**
@@ -388,7 +400,7 @@ export class RedisBus implements Bus {
     const [added, stale] = reply;
     // Absent without a reconnect seen: Redis restarted between beats, or the others took this node
     // for dead (it stalled). Either way its state must be written again.
-    if (added === 1 && this.#resyncing === undefined) this.#resyncing = this.#resync().finally(() => (this.#resyncing = undefined));
+    if (added === 1 && this.#resyncing === undefined) this.#startResync();
     for (const node of stale) if (node !== this.nodeId) await this.#reap(node);
   }
 
@@ -408,6 +420,14 @@ export class RedisBus implements Bus {
 
   #received(channel: string, data: Buffer): void {
     if (this.#closed) return;
+    try {
+      this.#handle(channel, data);
+    } catch {
+      // Not a moat bus message (something else published on a moat channel): ignored.
+    }
+  }
+
+  #handle(channel: string, data: Buffer): void {
     if (channel === this.#ownChannel) {
       const envelope = deserialize(data) as Envelope;
       if (!this.#deduper.accept(envelope.node, envelope.seq)) return;
@@ -423,7 +443,7 @@ export class RedisBus implements Bus {
         this.#settling.delete(control.token);
       }
       // The others took this node for dead (it stalled past deadAfterMs): join again.
-      if (control.type === 'lost' && this.#resyncing === undefined) this.#resyncing = this.#resync().finally(() => (this.#resyncing = undefined));
+      if (control.type === 'lost' && this.#resyncing === undefined) this.#startResync();
       return;
     }
     switch (control.type) {

@@ -159,3 +159,17 @@ test('redis: a claim moves the client id between the nodes\' client sets, a rele
     look.disconnect();
   }
 });
+
+test('redis: a node alone sends nothing (publish returns undefined: all its groups); a node joining later knows the interest held before it came', async () => {
+  const { url } = await server();
+  const prefix = freshPrefix();
+  const a = await RedisBus.open(url, { prefix });
+  a.addInterest('early/#');
+  a.addInterest('$share/g/early/#');
+  assert.equal(a.publish(message('early/1')), undefined);
+  await a.settled();
+  const b = await RedisBus.open(url, { prefix });
+  assert.equal(b.othersInterested('early/1'), true, 'loaded by open()');
+  assert.deepEqual(b.publish(message('early/2')), [], 'the group is only on a');
+  await Promise.all([a.close(), b.close()]);
+});
