@@ -157,7 +157,12 @@ export class Broker {
     this.#durable = this.store.durable ? this.store : undefined;
     this.router = new Router(this.options.upgradeOutgoingQos);
     this.retained = new RetainedMessages(this.store);
-    this.bus.attach({ message: (envelope) => this.#fromBus(envelope), claim: (claim) => this.#claimed(claim) });
+    this.bus.attach({
+      message: (envelope) => this.#fromBus(envelope),
+      claim: (claim) => this.#claimed(claim),
+      // wills of a lost node: issue 13 cluster wiring
+      nodeLost: () => undefined,
+    });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
     this.refusals = new RefusalLedger(
@@ -433,6 +438,7 @@ export class Broker {
     connection.session = undefined;
     if (open) this.#unattached.add(connection);
     this.#connectedCount--;
+    this.bus.releaseSession(session.clientId);
     // Offline, it queues up to its limit and drops the rest: nobody waits on it.
     session.openGate();
     const will = session.will;
@@ -492,8 +498,8 @@ export class Broker {
    */
   publish(message: Message): number {
     this.retained.store(message); // 1. the retained message, in the store
-    this.bus.publish(message); // 2. other nodes whose subscribers want it
-    return this.router.route(message); // 3. this node's sessions
+    const shared = this.bus.publish(message); // 2. other nodes whose subscribers want it; who serves each $share group
+    return this.router.route(message, shared); // 3. this node's sessions
   }
 
   /** Whether a PUBLISH that reached no session here has a subscriber on another node (else v5 0x10). */
@@ -595,7 +601,7 @@ export class Broker {
 
   /** A message another node published: only routed here (its retained part is the store's business). */
   #fromBus(envelope: BusMessage): void {
-    this.router.route(envelope.message as Message);
+    this.router.route(envelope.message as Message, envelope.sharedFilters);
   }
 
   /** The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3]. */

@@ -57,8 +57,12 @@ export class Router {
     return session;
   }
 
-  /** Delivers `message` to this node's matching sessions; the number it went to. */
-  route(message: Message): number {
+  /**
+   * Delivers `message` to this node's matching sessions; the number it went to. `sharedFilters`:
+   * the `$share/` groups this node delivers to as the bus chose (Bus.publish, BusMessage); undefined
+   * = every matching group, as on a node alone.
+   */
+  route(message: Message, sharedFilters?: readonly string[]): number {
     if (!this.#routing) this.#congested = undefined;
     const match = this.#trie.match(message.topic);
     const entries = match.entries;
@@ -69,7 +73,7 @@ export class Router {
     this.#routing = true;
     try {
       seed(wire, message);
-      return this.#deliver(message, entries, groups, wire, nested ? [] : this.#targets);
+      return this.#deliver(message, entries, groups, sharedFilters, wire, nested ? [] : this.#targets);
     } finally {
       wire.clear();
       this.#routing = nested;
@@ -80,6 +84,7 @@ export class Router {
     message: Message,
     entries: MatchResult<SubscriptionEntry>['entries'],
     groups: MatchResult<SubscriptionEntry>['groups'],
+    sharedFilters: readonly string[] | undefined,
     wire: WireCache,
     targets: (Session | undefined)[],
   ): number {
@@ -119,10 +124,12 @@ export class Router {
       session.routeSubIds = undefined;
     }
 
-    // Each shared group gives the message to one member, preferring connected ones [MQTT-4.8.2].
+    // Each shared group gives the message to one member, preferring connected ones [MQTT-4.8.2];
+    // in a cluster, only on the node the bus chose for that group.
     for (let i = 0; i < groups.length; i++) {
       const group = groups[i];
       if (group === undefined) continue;
+      if (sharedFilters !== undefined && !sharedFilters.includes(group.members[0]?.filter ?? '')) continue;
       const member = group.next(isConnected) ?? group.next();
       if (member === undefined) continue;
       const entry = member.value;

@@ -1,13 +1,13 @@
 // The bus of one process. A LocalBus on its own (the default) is a cluster of one node: publish
 // reaches nobody, and nobody claims sessions. Several LocalBus on one LocalHub are nodes of an
 // in-process cluster, which is how the Bus contract and the engine's cluster behaviour are tested
-// without Redis; delivery is synchronous and in order, so no duplicates arise.
+// without Redis; delivery is synchronous and in order, so no duplicates arise. Shared groups are
+// chosen cluster-wide as on every bus (interest.ts); nodes never die unnoticed, so no nodeLost.
 import { randomBytes } from 'node:crypto';
-import { parseSharedFilter } from '../topic/validate.js';
-import { filterMatches } from '../topic/filter-matches.js';
 import type { StoredMessage } from '../store/store.js';
 import type { Bus, BusHandlers } from './bus.js';
 import { Deduper } from './deduper.js';
+import { ClusterInterest } from './interest.js';
 
 /** A node id unique to this process start: a restarted node is a new node, its sequence starts afresh. */
 export function newNodeId(): string {
@@ -16,24 +16,23 @@ export function newNodeId(): string {
 
 /** The nodes of one in-process cluster. */
 export class LocalHub {
-  readonly #nodes = new Set<LocalBus>();
+  readonly #nodes = new Map<string, LocalBus>();
 
   join(bus: LocalBus): void {
-    this.#nodes.add(bus);
+    this.#nodes.set(bus.nodeId, bus);
   }
 
   leave(bus: LocalBus): void {
-    this.#nodes.delete(bus);
+    if (this.#nodes.get(bus.nodeId) === bus) this.#nodes.delete(bus.nodeId);
   }
 
-  /** More than one node: anything to send at all (checked per message, so it must cost nothing). */
-  get shared(): boolean {
-    return this.#nodes.size > 1;
+  node(id: string): LocalBus | undefined {
+    return this.#nodes.get(id);
   }
 
-  /** The other nodes. */
-  others(bus: LocalBus): LocalBus[] {
-    return [...this.#nodes].filter((node) => node !== bus);
+  /** Every node, `bus` included. */
+  all(): IterableIterator<LocalBus> {
+    return this.#nodes.values();
   }
 }
 
@@ -42,6 +41,8 @@ export class LocalBus implements Bus {
   readonly #hub: LocalHub;
   /** filter -> how many local subscriptions hold it. */
   readonly #interest = new Map<string, number>();
+  /** The cluster's interest as this node sees it (the others' filters, its own `$share/` ones). */
+  readonly #view: ClusterInterest;
   readonly #deduper = new Deduper();
   #handlers: BusHandlers | undefined;
   #seq = 0;
@@ -50,6 +51,8 @@ export class LocalBus implements Bus {
   constructor(options: { hub?: LocalHub; nodeId?: string } = {}) {
     this.nodeId = options.nodeId ?? newNodeId();
     this.#hub = options.hub ?? new LocalHub();
+    this.#view = new ClusterInterest(this.nodeId);
+    for (const node of this.#hub.all()) for (const filter of node.#interest.keys()) this.#view.add(node.nodeId, filter);
     this.#hub.join(this);
   }
 
@@ -57,57 +60,68 @@ export class LocalBus implements Bus {
     this.#handlers = handlers;
   }
 
-  publish(message: StoredMessage): void {
-    if (this.#closed || !this.#hub.shared) return;
-    let seq: number | undefined;
-    for (const node of this.#hub.others(this)) {
-      if (!node.#matches(message.topic)) continue;
-      seq ??= ++this.#seq;
-      node.#receive(this.nodeId, seq, message);
+  publish(message: StoredMessage): readonly string[] | undefined {
+    if (this.#closed || !this.#view.othersHold) return undefined;
+    const plan = this.#view.plan(message.topic);
+    if (plan.targets.size > 0) {
+      const seq = ++this.#seq;
+      for (const [id, shared] of plan.targets) {
+        const node = this.#hub.node(id);
+        if (node !== undefined) node.#receive(this.nodeId, seq, message, shared);
+      }
     }
+    return plan.own;
   }
 
   addInterest(filter: string): void {
-    this.#interest.set(filter, (this.#interest.get(filter) ?? 0) + 1);
+    const count = this.#interest.get(filter) ?? 0;
+    this.#interest.set(filter, count + 1);
+    if (count === 0 && !this.#closed) for (const node of this.#hub.all()) node.#view.add(this.nodeId, filter);
   }
 
   removeInterest(filter: string): void {
     const count = this.#interest.get(filter);
     if (count === undefined) return;
-    if (count <= 1) this.#interest.delete(filter);
-    else this.#interest.set(filter, count - 1);
+    if (count > 1) {
+      this.#interest.set(filter, count - 1);
+      return;
+    }
+    this.#interest.delete(filter);
+    for (const node of this.#hub.all()) node.#view.remove(this.nodeId, filter);
   }
 
   othersInterested(topic: string): boolean {
-    if (!this.#hub.shared) return false;
-    for (const node of this.#hub.others(this)) if (node.#matches(topic)) return true;
-    return false;
+    return this.#view.othersInterested(topic);
   }
 
   claimSession(clientId: string): void {
-    if (this.#closed || !this.#hub.shared) return;
-    const seq = ++this.#seq;
-    for (const node of this.#hub.others(this)) node.#claimed(this.nodeId, seq, clientId);
+    if (this.#closed) return;
+    let seq: number | undefined;
+    for (const node of this.#hub.all()) {
+      if (node === this) continue;
+      seq ??= ++this.#seq;
+      node.#claimed(this.nodeId, seq, clientId);
+    }
   }
 
+  /** Nothing to record: a LocalBus node leaves only by close(), so no other node asks what it held. */
+  releaseSession(_clientId: string): void {}
+
   close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#hub.leave(this);
+    for (const node of this.#hub.all()) {
+      node.#view.drop(this.nodeId);
+      node.#deduper.forget(this.nodeId);
+    }
     this.#interest.clear();
     return Promise.resolve();
   }
 
-  #matches(topic: string): boolean {
-    for (const filter of this.#interest.keys()) {
-      const shared = parseSharedFilter(filter);
-      if (filterMatches(shared === undefined ? filter : shared.filter, topic)) return true;
-    }
-    return false;
-  }
-
-  #receive(node: string, seq: number, message: StoredMessage): void {
+  #receive(node: string, seq: number, message: StoredMessage, sharedFilters: readonly string[]): void {
     if (this.#closed || !this.#deduper.accept(node, seq)) return;
-    this.#handlers?.message({ node, seq, message });
+    this.#handlers?.message({ node, seq, message, sharedFilters });
   }
 
   #claimed(node: string, seq: number, clientId: string): void {

@@ -1,12 +1,14 @@
 // Two engines as nodes of one in-process cluster (LocalBus on a LocalHub): a message published on
 // one node reaches subscribers on the other exactly once, v5 0x10 No matching subscribers counts
-// the other node's subscribers, and a client id connecting on one node takes its connection on
-// the other over (DISCONNECT 0x8E). The same engine with a bus of its own is one node.
+// the other node's subscribers, a client id connecting on one node takes its connection on
+// the other over (DISCONNECT 0x8E), and a $share group spread over three nodes gets each message
+// once in all. The same engine with a bus of its own is one node.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LocalBus, LocalHub } from '../../src/cluster/local-bus.js';
 import type { PublishPacket, Subscription } from '../../src/codec/types.js';
-import { connect, startBroker } from './helper.js';
+import { until } from '../kit/wait.js';
+import { connect, startBroker, type TestClient } from './helper.js';
 
 function sub(filter: string, qos: 0 | 1 | 2 = 1): Subscription {
   return { filter, qos, noLocal: false, retainAsPublished: false, retainHandling: 0 };
@@ -83,4 +85,38 @@ test('a broker with a bus of its own is one node: its subscribers only, 0x10 as 
   await subscriber.client.nothing('publish', 100);
   solo.close();
   other.close();
+});
+
+test('a $share group spread over 3 nodes gets each message exactly once in all, from whichever node it is published; plain subscribers on every node get every one', async () => {
+  const hub = new LocalHub();
+  const nodes = ['a', 'b', 'c'].map((nodeId) => startBroker({ bus: new LocalBus({ hub, nodeId }) }));
+  const members: TestClient[] = [];
+  const plain: TestClient[] = [];
+  for (const [i, node] of nodes.entries()) {
+    const member = await connect(node, `member-${i}`, {}, 5);
+    member.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('$share/g/w/#', 0)] });
+    await member.client.next('suback');
+    members.push(member.client);
+    const watcher = await connect(node, `plain-${i}`, {}, 5);
+    watcher.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('w/#', 0)] });
+    await watcher.client.next('suback');
+    plain.push(watcher.client);
+  }
+  const publishers = await Promise.all(nodes.map((node, i) => connect(node, `pub-${i}`, {}, 5)));
+  const sent: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const publisher = publishers[i % 3]!.client;
+    const payload = `m${i}`;
+    sent.push(payload);
+    publisher.send(publish(`w/${i}`, payload, i + 1));
+    assert.equal((await publisher.next('puback')).reasonCode ?? 0, 0);
+  }
+  const payloads = (client: TestClient): string[] => client.received.flatMap((p) => (p.type === 'publish' ? [p.payload.toString()] : []));
+  await until(() => members.reduce((n, m) => n + payloads(m).length, 0) >= 30 && plain.every((p) => payloads(p).length >= 30), 3000, 'every delivery');
+  await members[0]!.nothing('connack', 100); // a moment for any extra delivery to show
+  const byGroup = members.flatMap(payloads);
+  assert.deepEqual([...byGroup].sort(), [...sent].sort(), 'each message once to the group, cluster-wide');
+  for (const member of members) assert.ok(payloads(member).length > 0, 'every node takes turns');
+  for (const watcher of plain) assert.deepEqual(payloads(watcher), sent);
+  for (const node of nodes) node.close();
 });
