@@ -90,6 +90,7 @@ export const ERROR_CODES = {
   MOAT_ERR_STORE_FILE: {
     summary: 'The persistence file cannot be opened or created, or is not a moat (SQLite) file, e.g. Mosquitto\'s mosquitto.db.',
     fix: 'Check that the directory exists and is writable by the broker\'s user, or set persistence_location / persistence_file to a new file.',
+  },
   MOAT_ERR_BUS_CONNECT: {
     summary: 'The cluster bus could not reach Redis when the broker started.',
     fix: 'Check that Redis runs and that the cluster URL names its host, port and password; the broker keeps serving alone only after it has joined once.',
