@@ -189,13 +189,13 @@ export class Session {
 
   addAwaitingPubrel(packetId: number): void {
     (this.#rareState().awaitingPubrel ??= new Set()).add(packetId);
-    this.#context.store?.putAwaitingPubrel(this.clientId, packetId);
+    this.#persisted()?.putAwaitingPubrel(this.clientId, packetId);
   }
 
   /** Returns whether the id was awaiting PUBREL. */
   releaseAwaitingPubrel(packetId: number): boolean {
     const known = this.#rare?.awaitingPubrel?.delete(packetId) ?? false;
-    if (known) this.#context.store?.deleteAwaitingPubrel(this.clientId, packetId);
+    if (known) this.#persisted()?.deleteAwaitingPubrel(this.clientId, packetId);
     return known;
   }
 
@@ -237,9 +237,17 @@ export class Session {
     this.#push(message, qos, retain, subscriptionIdentifiers);
   }
 
+  /**
+   * The durable store, for a session that outlives its connection; a session that ends with it
+   * (expiry 0, which it cannot raise later [MQTT-3.14.2-2]) writes nothing, as it has nothing to resume.
+   */
+  #persisted(): Store<Message> | undefined {
+    return this.expiryInterval === 0 ? undefined : this.#context.store;
+  }
+
   /** Appends to the queue (and to the store's copy of it). */
   #push(message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[] | undefined): void {
-    const store = this.#context.store;
+    const store = this.#persisted();
     if (store === undefined) {
       (this.#queue ??= new Queue()).push({ message, qos, retain, subscriptionIdentifiers });
     } else {
@@ -292,7 +300,7 @@ export class Session {
       if (next.qos > 0 && !this.#windowOpen(connection, next.message.payload.length)) break;
       const delivery = queue.shift() as Delivery;
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
+      if (delivery.queueId !== undefined) this.#persisted()?.dequeue(this.clientId, delivery.queueId);
       const left = remainingExpiry(delivery.message, now);
       if (left !== undefined && left <= 0) {
         this.recordDrop('expired'); // expired while queued [MQTT-3.3.2-5]
@@ -333,7 +341,7 @@ export class Session {
     this.#queue?.filter((delivery) => {
       if (this.mayRead(delivery.message.topic)) return true;
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
+      if (delivery.queueId !== undefined) this.#persisted()?.dequeue(this.clientId, delivery.queueId);
       this.recordDrop('acl_denied');
       dropped++;
       return false;
@@ -351,7 +359,7 @@ export class Session {
 
   #dropInflight(inflight: Inflight, reason: DropReason): void {
     this.#inflight?.delete(inflight.packetId);
-    this.#context.store?.deleteInflight(this.clientId, inflight.packetId);
+    this.#persisted()?.deleteInflight(this.clientId, inflight.packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.recordDrop(reason);
   }
@@ -361,7 +369,7 @@ export class Session {
     const inflight = this.#inflight?.get(packetId);
     if (inflight === undefined) return false;
     this.#inflight?.delete(packetId);
-    this.#context.store?.deleteInflight(this.clientId, packetId);
+    this.#persisted()?.deleteInflight(this.clientId, packetId);
     this.inflightBytes -= inflight.message.payload.length;
     this.#lastAckAt = sinceOrigin(Date.now());
     this.pump();
@@ -379,14 +387,14 @@ export class Session {
       this.inflightBytes += message.payload.length;
       const inflight: Inflight = { message, qos, retain, subscriptionIdentifiers, packetId, state: 'publish' };
       (this.#inflight ??= new Map()).set(packetId, inflight);
-      this.#context.store?.putInflight(this.clientId, inflight);
+      this.#persisted()?.putInflight(this.clientId, inflight);
     }
   }
 
   /** PUBREC received for a QoS 2 message we sent: PUBREL is next, and the message is delivered [MQTT-4.3.3]. */
   markPubrel(inflight: Inflight): void {
     inflight.state = 'pubrel';
-    this.#context.store?.putInflight(this.clientId, inflight);
+    this.#persisted()?.putInflight(this.clientId, inflight);
   }
 
   /** What a durable store keeps of this session besides its messages. */
@@ -424,7 +432,7 @@ export class Session {
         continue;
       }
       this.queuedBytes -= delivery.message.payload.length;
-      if (delivery.queueId !== undefined) this.#context.store?.dequeue(this.clientId, delivery.queueId);
+      if (delivery.queueId !== undefined) this.#persisted()?.dequeue(this.clientId, delivery.queueId);
       this.recordDrop('expired');
     }
     this.#queue = kept;
