@@ -24,6 +24,8 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
       '  --rounds N          rounds per scenario × protocol × broker (default 3, 1 with --quick)',
       '  --quick             short runs, small counts',
       '  --connections N     idle-connections: connections held (default 19000)',
+      '  --persistent-subscribers  throughput scenarios with persistent subscriber sessions (a durable broker writes them)',
+      `                      more brokers: ${PERSISTENCE_VARIANTS.join(', ')} (moat memory-only, Mosquitto persistence true)`,
       '  --key-types ec,rsa  --client-certs no,yes   tls-connect variants',
       '  --out FILE          default bench/RESULTS.md',
       '  --verbose           print every result in full',
@@ -38,6 +40,8 @@ function flag(name: string): string | undefined {
   return i > 0 ? process.argv[i + 1] : undefined;
 }
 const quick = process.argv.includes('--quick');
+/** Throughput scenarios with persistent subscriber sessions: what a durable broker writes per message. */
+const persistentSubscribers = process.argv.includes('--persistent-subscribers');
 const rounds = Number(flag('rounds') ?? (quick ? 1 : 3));
 const only = flag('only')?.split(',') ?? [...SCENARIOS];
 const brokers = (flag('brokers')?.split(',') ?? [...BROKERS]) as BrokerName[];
@@ -185,6 +189,7 @@ try {
       if (url === undefined) throw new Error('no TLS listener');
       const options: BenchOptions = {
         ...settingsFor(p.scenario),
+        ...(persistentSubscribers ? { persistentSubscribers } : {}),
         url,
         protocol: p.protocol,
         pid: broker.pid,

@@ -27,6 +27,8 @@ export interface LeanConnectOptions {
   clientId: string;
   protocol: 4 | 5;
   keepalive?: number;
+  /** Clean start false (3.1.1: clean session false; 5.0: Session Expiry Interval 300 s). */
+  persistent?: boolean;
   /** TLS session to resume (from a previous connection's `session` event). */
   session?: Buffer;
   /** Called with each TLS session (ticket) the broker issues, for later resumption. */
@@ -91,11 +93,13 @@ export class LeanClient {
     });
   }
 
-  /** Opens the socket, sends CONNECT (clean) and resolves after a successful CONNACK. */
+  /** Opens the socket, sends CONNECT (clean unless `persistent`) and resolves after a successful CONNACK. */
   static async connect(options: LeanConnectOptions): Promise<LeanClient> {
     const { target } = options;
     const socket = await openSocket(target, options.session, options.timeoutMs ?? 10_000, options.onSession);
     const client = new LeanClient(socket, options.protocol);
+    // A persistent session: the broker keeps (and, when durable, writes) its in-flight and queued messages.
+    const persistent = options.persistent === true;
     const connack = client.#expect('connack', options.timeoutMs ?? 10_000);
     socket.write(
       encode(
@@ -103,10 +107,10 @@ export class LeanClient {
           type: 'connect',
           protocolName: 'MQTT',
           protocolVersion: options.protocol,
-          clean: true,
+          clean: !persistent,
           keepalive: options.keepalive ?? 0,
           clientId: options.clientId,
-          ...(options.protocol === 5 ? { properties: { receiveMaximum: 65535 } } : {}),
+          ...(options.protocol === 5 ? { properties: { receiveMaximum: 65535, ...(persistent ? { sessionExpiryInterval: 300 } : {}) } } : {}),
         },
         options.protocol,
       ),

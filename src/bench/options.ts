@@ -56,6 +56,11 @@ export interface BenchOptions {
    * (QoS 0), not by delivery; the same as the `-unpaced` scenario names.
    */
   unpaced?: boolean;
+  /**
+   * fanin, fanout, qos1: subscribers hold persistent sessions (clean start false, expiry 300 s), so
+   * a durable broker writes their in-flight messages; default clean sessions, which it keeps in memory.
+   */
+  persistentSubscribers?: boolean;
   /** abuse: one flood kind, or 'all' (default) for each in turn. */
   flood?: FloodKind | 'all';
   /** abuse: bytes of the retained message the re-SUBSCRIBE flood asks for again and again. */
@@ -88,6 +93,7 @@ export interface ResolvedBenchOptions {
   readonly pid: number | undefined;
   readonly cleanup: boolean;
   readonly unpaced: boolean;
+  readonly persistentSubscribers: boolean;
   readonly floods: readonly FloodKind[];
   readonly retainedSize: number;
   readonly rssLimitKb: number;
@@ -208,6 +214,7 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     pid: o.pid === undefined ? undefined : int('pid', o.pid, 1, 2 ** 31),
     cleanup: o.cleanup ?? true,
     unpaced: name.endsWith('-unpaced'),
+    persistentSubscribers: o.persistentSubscribers === true,
     floods: flood === 'all' ? FLOODS : [flood],
     retainedSize: int('retained-size', o.retainedSize ?? 256 * 1024, 1, 256 * 1024 * 1024),
     probe: o.probe ?? true,

@@ -30,7 +30,7 @@ import type { Logger } from '../broker/logger.js';
 import { connectRedis, parseRedisUrl, type RedisConnection, type RedisTarget } from '../cluster/redis-connection.js';
 import { MoatError } from '../codec/errors.js';
 import { filterMatches } from '../topic/filter-matches.js';
-import { encodeDelivery, storedFields } from './encoding.js';
+import { decodeInflight, decodeMessage, decodeQueued, encodeInflight, encodeMessage, encodeQueued, storedFields } from './encoding.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
 export interface RedisStoreOptions {
@@ -134,6 +134,9 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
   /** A commit at the end of a turn that failed: the next flush() rejects with it. */
   #failure: MoatError | undefined;
   #closed = false;
+  /** Settled when the turn's group has been sent (the flush() calls of the turn wait for it). */
+  #turnSent: Promise<void> | undefined;
+  #turnSentResolve: (() => void) | undefined;
 
   #connected = false;
   /** What the connections last failed with (refused, a wrong password…), for the messages that say Redis is out of reach. */
@@ -214,7 +217,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     this.#retained.set(message.topic, message);
     const fields = storedFields(message);
     const change = this.#ownChange(message.topic, fields);
-    const value = serialize(fields);
+    const value = encodeMessage(fields);
     this.#record((c) => [c.hset(this.#retainedKey, message.topic, value), c.publish(this.#channel, change)]);
   }
 
@@ -283,10 +286,10 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     return {
       session: deserialize(record) as SessionRecord,
       queued: Object.values(queue)
-        .map((entry) => deserialize(entry) as QueuedRecord<M>)
+        .map((entry) => decodeQueued<M>(entry))
         .sort((a, b) => a.id - b.id),
       inflight: Object.values(inflight)
-        .map((entry) => deserialize(entry) as InflightRecord<M>)
+        .map((entry) => decodeInflight<M>(entry))
         .sort((a, b) => a.packetId - b.packetId),
       awaitingPubrel: pubrel.map(Number).sort((a, b) => a - b),
     };
@@ -312,7 +315,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
 
   enqueue(clientId: string, entry: QueuedRecord<M>): void {
     if (this.#closed) return;
-    const [session, queue, value] = [this.#key(clientId, 'session'), this.#key(clientId, 'queue'), encodeDelivery(entry)];
+    const [session, queue, value] = [this.#key(clientId, 'session'), this.#key(clientId, 'queue'), encodeQueued(entry)];
     this.#record((c) => [c.moatHsetIfSession(session, queue, String(entry.id), value)]);
   }
 
@@ -324,7 +327,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
 
   putInflight(clientId: string, record: InflightRecord<M>): void {
     if (this.#closed) return;
-    const [session, inflight, value] = [this.#key(clientId, 'session'), this.#key(clientId, 'inflight'), encodeDelivery(record)];
+    const [session, inflight, value] = [this.#key(clientId, 'session'), this.#key(clientId, 'inflight'), encodeInflight(record)];
     this.#record((c) => [c.moatHsetIfSession(session, inflight, String(record.packetId), value)]);
   }
 
@@ -346,14 +349,18 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     this.#record((c) => [c.srem(pubrel, String(packetId))]);
   }
 
-  /** Sends what was recorded and resolves once Redis replied to it and to everything before; rejects with MOAT_ERR_STORE_COMMIT. */
+  /**
+   * Resolves once Redis replied to what was recorded and to everything before; rejects with
+   * MOAT_ERR_STORE_COMMIT. What this turn recorded goes with the turn's one MULTI at its end, so
+   * every PUBLISH of a turn shares one round trip instead of each sending its own.
+   */
   async flush(): Promise<void> {
     const failure = this.#failure;
     if (failure !== undefined) {
       this.#failure = undefined;
       throw failure;
     }
-    this.#commit();
+    if (this.#writes.length > 0) await (this.#turnSent ??= new Promise<void>((resolve) => (this.#turnSentResolve = resolve)));
     const pending = [...this.#unsettled];
     for (const commit of pending) commit.awaited = true;
     await Promise.all(pending.map((commit) => commit.done));
@@ -407,6 +414,10 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     setImmediate(() => {
       this.#commitScheduled = false;
       this.#commit();
+      const sent = this.#turnSentResolve;
+      this.#turnSent = undefined;
+      this.#turnSentResolve = undefined;
+      sent?.();
     });
   }
 
@@ -501,7 +512,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
       }
       const loaded = new Map<string, M>();
       for (const row of Object.values(rows)) {
-        const message = deserialize(row) as M;
+        const message = decodeMessage<M>(row);
         loaded.set(message.topic, message);
       }
       for (const topic of this.#pendingOwn.keys()) {

@@ -10,15 +10,15 @@
 // cost of one fsync per turn.
 //
 // Retained messages are also kept in memory (loaded at open): every SUBSCRIBE looks them up
-// synchronously. Records are stored as v8-serialized blobs (Buffers, undefined fields and
-// properties round-trip as given); only the data fields of a message are written, never a wire
-// copy or access object of this process.
+// synchronously. Messages, queue entries and in-flight records are written in store/encoding.ts's
+// compact format (data fields only, never a wire copy or access object of this process); session
+// records, one per CONNECT, as v8-serialized blobs.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { MoatError } from '../codec/errors.js';
 import { filterMatches } from '../topic/filter-matches.js';
-import { encodeDelivery, storedFields } from './encoding.js';
+import { decodeInflight, decodeMessage, decodeQueued, encodeInflight, encodeMessage, encodeQueued } from './encoding.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
 
 type Db = Database.Database;
@@ -111,8 +111,10 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
   #inTransaction = false;
   #commitScheduled = false;
   #closed = false;
-  /** A commit at the end of a turn that failed: the next flush() rejects with it, so nothing is acknowledged on it. */
+  /** A commit at the end of a turn that failed with nobody waiting: the next flush() rejects with it, so nothing is acknowledged on it. */
   #failure: Error | undefined;
+  /** The flush() calls of this turn: settled by the turn's one commit. */
+  #turnCommit: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
   readonly #sql: Record<
     | 'begin'
     | 'commit'
@@ -185,7 +187,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
       deleteAwaitingOne: prepare('DELETE FROM awaiting_pubrel WHERE client_id = ? AND packet_id = ?'),
     };
     for (const row of db.prepare('SELECT message FROM retained').pluck().iterate() as Iterable<Buffer>) {
-      const message = deserialize(row) as M;
+      const message = decodeMessage<M>(row);
       this.#retained.set(message.topic, message);
       this.#retainedBytes += message.payload.length;
     }
@@ -199,7 +201,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
 
   putRetained(message: M): void {
     if (!this.#write()) return;
-    this.#sql.putRetained.run(message.topic, serialize(storedFields(message)));
+    this.#sql.putRetained.run(message.topic, encodeMessage(message));
     this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
     this.#retained.set(message.topic, message);
   }
@@ -251,8 +253,8 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
     if (row === undefined) return Promise.resolve(undefined);
     return Promise.resolve({
       session: deserialize(row) as SessionRecord,
-      queued: (this.#sql.getQueued.all(clientId) as Buffer[]).map((entry) => deserialize(entry) as QueuedRecord<M>),
-      inflight: (this.#sql.getInflight.all(clientId) as Buffer[]).map((entry) => deserialize(entry) as InflightRecord<M>),
+      queued: (this.#sql.getQueued.all(clientId) as Buffer[]).map((entry) => decodeQueued<M>(entry)),
+      inflight: (this.#sql.getInflight.all(clientId) as Buffer[]).map((entry) => decodeInflight<M>(entry)),
       awaitingPubrel: this.#sql.getAwaiting.all(clientId) as number[],
     });
   }
@@ -266,7 +268,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
 
   enqueue(clientId: string, entry: QueuedRecord<M>): void {
     if (!this.#write()) return;
-    this.#sql.enqueue.run(clientId, entry.id, encodeDelivery(entry), clientId);
+    this.#sql.enqueue.run(clientId, entry.id, encodeQueued(entry), clientId);
   }
 
   dequeue(clientId: string, id: number): void {
@@ -276,7 +278,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
 
   putInflight(clientId: string, record: InflightRecord<M>): void {
     if (!this.#write()) return;
-    this.#sql.putInflight.run(clientId, record.packetId, encodeDelivery(record), clientId);
+    this.#sql.putInflight.run(clientId, record.packetId, encodeInflight(record), clientId);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
@@ -294,26 +296,35 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
     this.#sql.deleteAwaitingOne.run(clientId, packetId);
   }
 
-  /** Commits the open transaction (synchronously: better-sqlite3 is synchronous) and resolves; rejects if the commit fails. */
+  /**
+   * Resolves once the writes recorded so far are committed: at once when there are none, else with
+   * the turn's one commit at its end, so every PUBLISH of a turn shares one commit instead of each
+   * committing its own. Rejects if that commit fails.
+   */
   flush(): Promise<void> {
     const failure = this.#failure;
     if (failure !== undefined) {
       this.#failure = undefined;
       return Promise.reject(failure);
     }
-    try {
-      this.#commit();
-      return Promise.resolve();
-    } catch (error) {
-      return Promise.reject(commitError(this.file, error));
+    if (!this.#inTransaction) return Promise.resolve();
+    if (this.#turnCommit === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#turnCommit = { promise, resolve, reject };
     }
+    return this.#turnCommit.promise;
   }
 
   /** Commits what is pending and closes the file; later writes are ignored (a broker's connections may still be closing). */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     try {
-      this.#commit();
+      this.#commitTurn();
     } finally {
       this.#closed = true;
       this.#retained.clear();
@@ -333,16 +344,26 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
         setImmediate(() => {
           this.#commitScheduled = false;
           if (this.#closed) return;
-          try {
-            this.#commit();
-          } catch (error) {
-            // Rolled back (see #commit): the next flush() before an acknowledgement reports it.
-            this.#failure = commitError(this.file, error);
-          }
+          this.#commitTurn();
         });
       }
     }
     return true;
+  }
+
+  /** The turn's commit, settling the flush() calls waiting for it. */
+  #commitTurn(): void {
+    const waiting = this.#turnCommit;
+    this.#turnCommit = undefined;
+    try {
+      this.#commit();
+      waiting?.resolve();
+    } catch (error) {
+      // Rolled back (see #commit). Nobody waiting: the next flush() before an acknowledgement reports it.
+      const failure = commitError(this.file, error);
+      if (waiting === undefined) this.#failure = failure;
+      else waiting.reject(failure);
+    }
   }
 
   #commit(): void {

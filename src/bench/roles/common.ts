@@ -9,11 +9,13 @@ export interface ClientGroupParams {
   clients: number;
   /** Client ids are `${clientPrefix}-${i}`: unique per run so no session takeovers happen. */
   clientPrefix: string;
+  /** Persistent sessions instead of clean ones. */
+  persistent?: boolean;
 }
 
 export async function connectGroup(p: ClientGroupParams, concurrency = 50): Promise<LeanClient[]> {
   return withConcurrency(p.clients, concurrency, (i) =>
-    LeanClient.connect({ target: p.target, clientId: `${p.clientPrefix}-${i}`, protocol: p.protocol, keepalive: 0 }),
+    LeanClient.connect({ target: p.target, clientId: `${p.clientPrefix}-${i}`, protocol: p.protocol, keepalive: 0, persistent: p.persistent === true }),
   );
 }
 
