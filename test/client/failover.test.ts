@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
-import { connect, parseClientOptions, type FailoverEvent, type MqttClient } from '../../src/client/index.js';
+import { connect, parseClientOptions, type DisconnectReason, type FailoverEvent, type MqttClient } from '../../src/client/index.js';
 import { isNodeRefusal, parseBrokerUrls, resolveServerReference, roundError, ServerList } from '../../src/client/failover.js';
 import { parseBrokerUrl } from '../../src/client/transport.js';
 import type { ConnackPacket } from '../../src/codec/types.js';
@@ -225,6 +225,22 @@ test('a bad password stops connect() with the reason in words: the next URL is n
   const client = await connect([guarded.url, open.url], { username: 'alice', password: 'alice-pw' });
   assert.equal(client.url, guarded.url);
   await client.end();
+
+  // Reconnecting: [A, guarded, open]; A killed: A refuses the TCP connection, the guarded broker
+  // the password, and the round stops there (the open broker, which would accept, is not tried).
+  const a = await startMoat();
+  t.after(() => a.stop());
+  const failovers: FailoverEvent[] = [];
+  const reconnecting = await connect([a.url, guarded.url, open.url], { username: 'alice', password: 'wrong', reconnect: { initialDelayMs: 20, maxDelayMs: 50 }, onFailover: (event) => failovers.push(event) });
+  const final = new Promise<DisconnectReason>((resolve) => reconnecting.onDisconnect((reason) => reason.reconnecting !== true && resolve(reason)));
+  await a.kill();
+  const reason = await within(10_000, final, 'the client to stop');
+  assert.equal(reason.reasonCode, 0x86);
+  assert.match(reason.message, new RegExp(`^The server at ${guarded.url} refused the reconnect: .*Bad User Name or Password.*Not reconnecting: `, 'i'));
+  assert.deepEqual(failovers.map((f) => `${f.from} -> ${f.to}`), [`${a.url} -> ${guarded.url}`]);
+  assert.equal(reconnecting.connected, false);
+  assert.equal(reconnecting.url, a.url);
+  await reconnecting.end();
 });
 
 test('all URLs down: rounds over both with the back-off between them, each round one error naming both; then one comes up and the client is back', async () => {
