@@ -6,6 +6,9 @@
 // client and survives: the Outbox (in-flight QoS 1/2, resent with DUP), the subscriptions (re-sent
 // when the server kept no session), the offline queue (publish() while reconnecting) and the
 // `messages()` iterators. The first connect() never retries: it rejects, as paho does.
+// Given several broker URLs (failover.ts), each connect is a round over them: the one that last
+// worked, then the others in order; a URL that fails hands over to the next at once, and only a
+// round in which all failed waits the back-off (the first connect() rejects after one round).
 import type { Duplex } from 'node:stream';
 import { encode } from '../codec/encode.js';
 import { MoatError, type ProtocolError } from '../codec/errors.js';
@@ -22,20 +25,24 @@ import type { ReceivedMessage } from './message-stream.js';
 import { OfflineQueue } from './offline-queue.js';
 import { parseClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { connectPacket, filterList, publishPacket, subscriptions, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions } from './packets.js';
-import { adviseRetry, parseServerReference, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
+import { isNodeRefusal, parseBrokerUrls, resolveServerReference, roundError, ServerList, type Failure } from './failover.js';
+import { adviseRetry, ReconnectTimer, type ReconnectingHandler, type RetryAdvice } from './reconnect.js';
 import { SubscriptionBook } from './subscriptions.js';
 import { TopicAliases } from './topic-alias.js';
-import { parseBrokerUrl, type BrokerAddress } from './transport.js';
-import type { Connection, ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
+import type { BrokerAddress } from './transport.js';
+import type { Connection, ConnectHandler, DisconnectHandler, DisconnectReason, FailoverHandler, MessageHandler } from './types.js';
 import { emitConnectionWarnings } from './warnings.js';
 
 export type { PublishOptions, SubscribeOptions, UnsubscribeOptions } from './packets.js';
 export type { ReconnectingHandler } from './reconnect.js';
-export type { ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
+export type { ConnectHandler, DisconnectHandler, DisconnectReason, FailoverEvent, FailoverHandler, MessageHandler } from './types.js';
 
-/** Connects to `url` (mqtt://, mqtts://, ws:// or wss:// host:port) and resolves once the server accepted the CONNECT. */
-export function connect(url: string, options?: ClientOptions): Promise<MqttClient> {
-  return MqttClient.connect(url, options);
+/**
+ * Connects to `urls` (mqtt://, mqtts://, ws:// or wss:// host:port; a list to fail over between
+ * brokers, schemes may be mixed) and resolves once a server accepted the CONNECT.
+ */
+export function connect(urls: string | readonly string[], options?: ClientOptions): Promise<MqttClient> {
+  return MqttClient.connect(urls, options);
 }
 
 const STOP: RetryAdvice = { action: 'stop', why: 'the client ended' };
@@ -43,7 +50,12 @@ const RETRY: RetryAdvice = { action: 'retry', hard: false };
 
 export class MqttClient {
   readonly #options: ResolvedClientOptions;
+  /** The broker URLs given, and which one worked last. */
+  readonly #servers: ServerList;
+  /** The URL of the current connection or attempt. */
   #address: BrokerAddress;
+  /** A Server Reference from a DISCONNECT (0x9C, 0x9D): the first URL of the next reconnect round. */
+  #reference: BrokerAddress | undefined;
   readonly #version: 4 | 5;
   readonly #ids = new PacketIds();
   readonly #outbox: Outbox;
@@ -65,13 +77,14 @@ export class MqttClient {
   #sessionPresent = false;
   #serverProperties: Readonly<Properties> = {};
   #disconnectReason: DisconnectReason | undefined;
-  /** The newest TLS session the server gave (mqtts://, wss://); passed to openTransport on reconnect to resume. */
-  #tlsSession: Buffer | undefined;
+  /** The newest TLS session each server gave (mqtts://, wss://; by URL); passed to openTransport on reconnect to resume. */
+  readonly #tlsSessions = new Map<string, Buffer>();
 
   /** Use `connect()`. */
-  private constructor(options: ResolvedClientOptions, address: BrokerAddress) {
+  private constructor(options: ResolvedClientOptions, servers: ServerList) {
     this.#options = options;
-    this.#address = address;
+    this.#servers = servers;
+    this.#address = servers.addresses[0] as BrokerAddress;
     this.#version = options.protocolVersion;
     this.#clientId = options.clientId;
     this.#inbound = new Inbound(options.protocolVersion === 5 ? (options.properties?.topicAliasMaximum ?? 0) : 0);
@@ -85,13 +98,23 @@ export class MqttClient {
     if (onReconnecting !== undefined) this.#reconnect.handlers.add(onReconnecting);
   }
 
-  static async connect(url: string, options: ClientOptions = {}): Promise<MqttClient> {
+  static async connect(urls: string | readonly string[], options: ClientOptions = {}): Promise<MqttClient> {
     const resolved = parseClientOptions(options);
-    const address = parseBrokerUrl(url);
-    emitConnectionWarnings(url, resolved);
-    const client = new MqttClient(resolved, address);
-    await client.#handshake(client.#open());
+    const addresses = parseBrokerUrls(urls);
+    for (const address of addresses) emitConnectionWarnings(address.url, resolved);
+    const client = new MqttClient(resolved, new ServerList(addresses));
+    await client.#connectFirst();
     return client;
+  }
+
+  /** The broker URL of the latest accepted connection (with several URLs: the one failed over to). */
+  get url(): string {
+    return (this.#servers.lastWorked ?? this.#address).url;
+  }
+
+  /** The broker URLs given to connect(), in their order. */
+  get urls(): readonly string[] {
+    return this.#servers.addresses.map((address) => address.url);
   }
 
   /** The client identifier in use (the server's Assigned Client Identifier, if it gave one). */
@@ -228,6 +251,14 @@ export class MqttClient {
     return this.#listeners.onConnect(handler);
   }
 
+  /**
+   * Calls `handler` each time a broker URL of the list fails (refused, timed out, a CONNACK such as
+   * 0x88 Server unavailable) and the client tries the next one at once. Returns a function that removes it.
+   */
+  onFailover(handler: FailoverHandler): () => void {
+    return this.#listeners.onFailover(handler);
+  }
+
   /** Calls `handler` before each reconnect wait with the attempt number and the delay chosen. */
   onReconnecting(handler: ReconnectingHandler): () => void {
     this.#reconnect.handlers.add(handler);
@@ -244,12 +275,67 @@ export class MqttClient {
 
   // ---- connect -----------------------------------------------------------------------------
 
+  /**
+   * The first connect: one round over the URLs. A URL that fails, or refuses as a node may
+   * (isNodeRefusal), hands over to the next; any other refusal rejects at once: every broker would
+   * answer it the same way. Rejects after the last URL with why each failed (roundError).
+   */
+  async #connectFirst(): Promise<void> {
+    const failures: Failure[] = [];
+    let stream: Duplex | undefined;
+    this.#servers.startRound();
+    for (let address = this.#servers.next(); address !== undefined; address = this.#servers.next()) {
+      if (this.#ending) break;
+      this.#address = address;
+      let conn: Connection | undefined;
+      try {
+        conn = this.#open();
+        stream = conn.stream;
+        await this.#handshake(conn);
+        return;
+      } catch (thrown) {
+        const error = asError(thrown);
+        const refusal = conn?.refusal;
+        if (this.#ending || (refusal !== undefined && !isNodeRefusal(refusal.reasonCode, this.#version))) {
+          this.#closeUnconnected(stream);
+          throw error;
+        }
+        failures.push({ url: address.url, error });
+        if (refusal !== undefined) this.#refer(adviseRetry('connack', refusal.reasonCode, this.#version, this.#policy(), refusal.properties), address);
+        this.#failover(address, error);
+      }
+    }
+    this.#closeUnconnected(stream);
+    if (this.#ending) throw new MoatError('MOAT_ERR_CLIENT_CLOSED', 'end() was called before the server answered CONNECT.');
+    throw roundError(failures);
+  }
+
+  /** The first connect failed for good: the client is closed without ever having been connected. */
+  #closeUnconnected(stream: Duplex | undefined): void {
+    this.#state = 'closed';
+    this.#resolveWhenClosed(stream);
+  }
+
+  /** Tells the onFailover handlers that `from` failed, when another URL is left in the round. */
+  #failover(from: BrokerAddress, error: Error): void {
+    const next = this.#servers.peek();
+    if (next !== undefined) this.#listeners.failover({ from: from.url, to: next.url, error });
+  }
+
+  /** A refusal with a Server Reference (0x9C, 0x9D): that server is tried next in this round. */
+  #refer(advice: RetryAdvice, from: BrokerAddress): void {
+    if (advice.action !== 'retry' || advice.serverReference === undefined) return;
+    const target = resolveServerReference(advice.serverReference, from);
+    if (target !== undefined) this.#servers.refer(target);
+  }
+
   /** Opens a transport to the current address and makes it the current connection. */
   #open(): Connection {
-    const conn = openConnection(this.#address, this.#options, this.#tlsSession, {
+    const address = this.#address;
+    const conn = openConnection(address, this.#options, this.#tlsSessions.get(address.url), {
       current: (c) => this.#conn === c,
       session: (session) => {
-        this.#tlsSession = session;
+        this.#tlsSessions.set(address.url, session);
       },
       packet: (c, packet) => this.#onPacket(c, packet),
       protocolError: (c, error) => this.#onProtocolError(c, error),
@@ -265,7 +351,7 @@ export class MqttClient {
   #handshake(conn: Connection): Promise<void> {
     const options = this.#options;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.#failHandshake(conn, connectTimeoutError(this.#address.host, this.#address.port, options.connectTimeoutMs, conn.transport.stage())), options.connectTimeoutMs);
+      const timer = setTimeout(() => this.#failHandshake(conn, connectTimeoutError(conn.address.host, conn.address.port, options.connectTimeoutMs, conn.transport.stage())), options.connectTimeoutMs);
       conn.handshake = {
         resolve: () => {
           clearTimeout(timer);
@@ -306,6 +392,7 @@ export class MqttClient {
     conn.keepalive = keepalive;
     const reconnect = this.#state === 'reconnecting';
     this.#state = 'connected';
+    this.#servers.worked(conn.address);
     this.#reconnect.reset();
     keepalive.start();
     // Restore the session, in this order: subscriptions (when the server kept none), the in-flight
@@ -330,10 +417,6 @@ export class MqttClient {
     conn.handshake = undefined;
     conn.stream.destroy();
     if (this.#conn === conn) this.#conn = undefined;
-    if (this.#state === 'connecting') {
-      this.#state = 'closed';
-      this.#resolveWhenClosed(conn.stream);
-    }
     handshake.reject(error);
   }
 
@@ -353,43 +436,59 @@ export class MqttClient {
     this.#reconnect.schedule(hard, error, () => this.#state === 'reconnecting', () => this.#attemptReconnect());
   }
 
+  /** A reconnect attempt: a round over the URLs, a Server Reference from the DISCONNECT first. */
   #attemptReconnect(): void {
     if (this.#state !== 'reconnecting') return;
+    this.#servers.startRound(this.#reference);
+    this.#reference = undefined;
+    this.#tryNext([], true);
+  }
+
+  /**
+   * The next URL of the round; when none is left, the back-off before the next round, capped at
+   * the maximum delay (`hard`) only when every URL of the round asked for that (0x97, 0x9F, ...).
+   */
+  #tryNext(failures: Failure[], hard: boolean): void {
+    if (this.#state !== 'reconnecting') return;
+    const address = this.#servers.next();
+    if (address === undefined) {
+      this.#scheduleReconnect(hard, roundError(failures));
+      return;
+    }
+    this.#address = address;
     let conn: Connection;
     try {
       conn = this.#open();
-    } catch (error) {
-      this.#scheduleReconnect(false, error instanceof Error ? error : new MoatError('MOAT_ERR_INTERNAL', String(error)));
+    } catch (thrown) {
+      const error = asError(thrown);
+      failures.push({ url: address.url, error });
+      this.#failover(address, error);
+      this.#tryNext(failures, false);
       return;
     }
     this.#handshake(conn).catch((error: Error) => {
       if (this.#state !== 'reconnecting') return;
+      failures.push({ url: address.url, error });
       const refusal = conn.refusal;
       if (refusal === undefined) {
-        this.#scheduleReconnect(false, error);
+        this.#failover(address, error);
+        this.#tryNext(failures, false);
         return;
       }
       const advice = adviseRetry('connack', refusal.reasonCode, this.#version, this.#policy(), refusal.properties);
       if (advice.action === 'stop') {
-        this.#finish({ reasonCode: refusal.reasonCode, message: `The server refused the reconnect: ${error.message}. Not reconnecting: ${advice.why}.` }, conn.stream);
+        const server = this.#servers.addresses.length > 1 ? `server at ${address.url}` : 'server';
+        this.#finish({ reasonCode: refusal.reasonCode, message: `The ${server} refused the reconnect: ${error.message}. Not reconnecting: ${advice.why}.` }, conn.stream);
         return;
       }
-      if (advice.serverReference !== undefined) this.#follow(advice.serverReference);
-      this.#scheduleReconnect(advice.hard, error);
+      this.#refer(advice, address);
+      this.#failover(address, error);
+      this.#tryNext(failures, hard && advice.hard);
     });
   }
 
   #policy(): NonNullable<ResolvedClientOptions['reconnect']> {
     return this.#options.reconnect ?? { initialDelayMs: 0, maxDelayMs: 0, multiplier: 1, retryOnAuthFailure: false };
-  }
-
-  /** Server Reference (0x9C Use another server, 0x9D Server moved): the next attempts go there, same scheme. */
-  #follow(reference: string): void {
-    const target = parseServerReference(reference, this.#address.port);
-    if (target === undefined) return;
-    const { scheme, path } = this.#address;
-    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-    this.#address = { ...this.#address, url: `${scheme}://${host}:${target.port}${path}`, host: target.host, port: target.port };
   }
 
   // ---- input -------------------------------------------------------------------------------
@@ -426,7 +525,8 @@ export class MqttClient {
         const said = packet.properties?.reasonString;
         if (said !== undefined && said !== '') message += ` (server says: ${said})`;
         const advice = adviseRetry('disconnect', code, this.#version, this.#policy(), packet.properties);
-        if (advice.action === 'retry' && advice.serverReference !== undefined) this.#follow(advice.serverReference);
+        // Server Reference (0x9C Use another server, 0x9D Server moved): the next round starts there.
+        if (advice.action === 'retry' && advice.serverReference !== undefined) this.#reference = resolveServerReference(advice.serverReference, conn.address);
         return this.#lost({ reasonCode: code, message }, advice);
       }
       default:
@@ -458,14 +558,14 @@ export class MqttClient {
     if (conn.handshake !== undefined && conn.transport.stage() === 'open' && (code === 'ECONNRESET' || code === 'EPIPE')) {
       // The connection was open and CONNECT sent: the server reset it instead of answering, which is
       // a server closing before CONNACK (Mosquitto at max_connections does either), not a failure to connect.
-      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${this.#address.url} closed the connection before sending CONNACK (${code}).`, { cause: error }));
-    } else if (conn.handshake !== undefined) this.#failHandshake(conn, connectError(this.#address.url, error));
+      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${conn.address.url} closed the connection before sending CONNACK (${code}).`, { cause: error }));
+    } else if (conn.handshake !== undefined) this.#failHandshake(conn, connectError(conn.address.url, error));
     else this.#lost({ message: `Connection error: ${error.message}` }, RETRY);
   }
 
   #onStreamClose(conn: Connection): void {
     if (conn.handshake !== undefined) {
-      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${this.#address.url} closed the connection before sending CONNACK.`));
+      this.#failHandshake(conn, new MoatError('MOAT_ERR_CONNECT', `The server at ${conn.address.url} closed the connection before sending CONNACK.`));
     } else if (this.#state === 'connected') {
       const hint = this.#version === 4 ? ' (MQTT 3.1.1 servers give no reason: a session takeover by the same client id, a refused packet or a protocol error are common causes)' : ' without a DISCONNECT';
       this.#lost({ message: `The server closed the connection${hint}.` }, RETRY);
@@ -561,4 +661,8 @@ export class MqttClient {
 
 function closedError(reason: DisconnectReason): MoatError {
   return new MoatError('MOAT_ERR_CONNECTION_CLOSED', `The connection closed before the server answered: ${reason.message}`, reason.reasonCode === undefined ? {} : { reasonCode: reason.reasonCode });
+}
+
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new MoatError('MOAT_ERR_INTERNAL', String(thrown));
 }

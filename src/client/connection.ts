@@ -22,7 +22,7 @@ export interface ConnectionEvents {
 /** Opens a transport to `address` and wires it and its parser to `events`. */
 export function openConnection(address: BrokerAddress, options: ResolvedClientOptions, tlsSession: Buffer | undefined, events: ConnectionEvents): Connection {
   const transport = openTransport(address, options, tlsSession);
-  const conn: Connection = { transport, stream: transport.stream, parser: undefined, keepalive: undefined, corked: false, handshake: undefined, refusal: undefined };
+  const conn: Connection = { address, transport, stream: transport.stream, parser: undefined, keepalive: undefined, corked: false, handshake: undefined, refusal: undefined };
   transport.onSession((session) => events.session(session));
   const maxPacketSize = options.protocolVersion === 5 ? (options.properties?.maximumPacketSize ?? MAX_PACKET_SIZE) : MAX_PACKET_SIZE;
   const parser = new Parser(

@@ -1,23 +1,25 @@
-// Who hears from the client: the onMessage / onConnect / onDisconnect handlers, the `messages()`
+// Who hears from the client: the onMessage / onConnect / onDisconnect / onFailover handlers, the `messages()`
 // iterators, and the subscribe()/unsubscribe() calls waiting out a reconnect.
 import type { ConnackPacket } from '../codec/types.js';
 import type { MqttClient } from './client.js';
 import { callUser } from './errors.js';
 import { MessageStream, type ReceivedMessage } from './message-stream.js';
 import type { ClientCallbacks } from './options.js';
-import type { ConnectHandler, DisconnectHandler, DisconnectReason, MessageHandler } from './types.js';
+import type { ConnectHandler, DisconnectHandler, DisconnectReason, FailoverEvent, FailoverHandler, MessageHandler } from './types.js';
 
 export class Listeners {
   readonly #messageHandlers = new Set<MessageHandler>();
   readonly #disconnectHandlers = new Set<DisconnectHandler>();
   readonly #connectHandlers = new Set<ConnectHandler>();
+  readonly #failoverHandlers = new Set<FailoverHandler>();
   readonly #streams = new Set<MessageStream>();
   /** subscribe()/unsubscribe() calls made while reconnecting, waiting for the connection. */
   readonly #connectWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
   /** Starts with the handlers given as options (onReconnecting belongs to the ReconnectTimer). */
-  constructor({ onConnect, onMessage, onDisconnect }: ClientCallbacks) {
+  constructor({ onConnect, onMessage, onDisconnect, onFailover }: ClientCallbacks) {
     if (onConnect !== undefined) this.#connectHandlers.add(onConnect);
+    if (onFailover !== undefined) this.#failoverHandlers.add(onFailover);
     if (onMessage !== undefined) this.#messageHandlers.add(onMessage);
     if (onDisconnect !== undefined) this.#disconnectHandlers.add(onDisconnect);
   }
@@ -37,6 +39,16 @@ export class Listeners {
   onConnect(handler: ConnectHandler): () => void {
     this.#connectHandlers.add(handler);
     return () => this.#connectHandlers.delete(handler);
+  }
+
+  onFailover(handler: FailoverHandler): () => void {
+    this.#failoverHandlers.add(handler);
+    return () => this.#failoverHandlers.delete(handler);
+  }
+
+  /** One broker URL failed and the client tries the next. */
+  failover(event: FailoverEvent): void {
+    for (const handler of this.#failoverHandlers) callUser(handler, event);
   }
 
   /** A new iterator; one made after the client closed is ended at once. */

@@ -11,6 +11,7 @@ import type { DisconnectReason } from './client.js';
 import type { ReceivedMessage } from './message-stream.js';
 import type { OfflineQueueLimits, OverflowPolicy } from './offline-queue.js';
 import type { ReconnectPolicy } from './reconnect.js';
+import type { FailoverHandler } from './types.js';
 
 /** The message the broker publishes for this client if it disconnects without a DISCONNECT. */
 export interface WillOptions {
@@ -56,7 +57,9 @@ export interface ClientOptions {
    * Automatic reconnect after a connection that was up is lost: exponential back-off with full
    * jitter, delay for attempt n drawn from [0, min(maxDelayMs, initialDelayMs × multiplier^(n-1))].
    * Default enabled: { initialDelayMs: 1000, maxDelayMs: 60000, multiplier: 2, retryOnAuthFailure: false }.
-   * `false` turns it off. The first connect() never retries: it rejects.
+   * `false` turns it off. The first connect() never retries: it rejects (with several broker URLs,
+   * once each has been tried). With several URLs, each reconnect attempt is a round: the URL that
+   * last worked, then the others in order, without a wait between them; the delay comes between rounds.
    */
   reconnect?: false | ReconnectOptions;
   /** Where publish() calls wait while reconnecting. Default { maxMessages: 1000, maxBytes: 1 MiB, overflow: 'drop-oldest' }. */
@@ -67,8 +70,13 @@ export interface ClientOptions {
   onMessage?: (message: ReceivedMessage) => void;
   /** Called each time the connection ends; `reason.reconnecting` says whether a reconnect follows. */
   onDisconnect?: (reason: DisconnectReason) => void;
-  /** Called before each reconnect wait, with the attempt number (1-based), the delay chosen and why the last attempt failed. */
+  /**
+   * Called before each reconnect wait, with the attempt number (1-based), the delay chosen and why
+   * the last attempt failed. With several broker URLs an attempt is a round over all of them.
+   */
   onReconnecting?: (attempt: number, delayMs: number, error?: Error) => void;
+  /** With several broker URLs: called each time one fails and the client tries the next at once. */
+  onFailover?: FailoverHandler;
   /** TLS for mqtts:// and wss://. */
   tls?: TlsOptions;
   /** WebSocket for ws:// and wss://. */
@@ -156,6 +164,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'onMessage',
   'onDisconnect',
   'onReconnecting',
+  'onFailover',
   'tls',
   'ws',
 ]);
@@ -282,6 +291,7 @@ export interface ClientCallbacks {
   readonly onMessage: ClientOptions['onMessage'];
   readonly onDisconnect: ClientOptions['onDisconnect'];
   readonly onReconnecting: ClientOptions['onReconnecting'];
+  readonly onFailover: ClientOptions['onFailover'];
 }
 
 function parseReconnect(value: unknown): ReconnectPolicy | undefined {
@@ -371,6 +381,7 @@ export function parseClientOptions(options: ClientOptions = {}): ResolvedClientO
       onMessage: checkCallback('onMessage', options.onMessage),
       onDisconnect: checkCallback('onDisconnect', options.onDisconnect),
       onReconnecting: checkCallback('onReconnecting', options.onReconnecting),
+      onFailover: checkCallback('onFailover', options.onFailover),
     }),
     tls: parseTls(options.tls),
     ws: parseWs(options.ws),

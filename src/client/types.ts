@@ -6,7 +6,7 @@ import type { ConnackPacket } from '../codec/types.js';
 import type { MqttClient } from './client.js';
 import type { Keepalive } from './keepalive.js';
 import type { ReceivedMessage } from './message-stream.js';
-import type { Transport } from './transport.js';
+import type { BrokerAddress, Transport } from './transport.js';
 
 /**
  * Why the connection ended. `reasonCode` is the DISCONNECT (or refused CONNACK) reason code, when
@@ -23,8 +23,22 @@ export type DisconnectHandler = (reason: DisconnectReason) => void;
 /** Gets the client too, so it can subscribe from the handler (paho's on_connect pattern). */
 export type ConnectHandler = (connack: ConnackPacket, client: MqttClient) => void;
 
+/**
+ * The client gave up on one broker URL of its list and tries the next at once: `from` failed with
+ * `error` (refused, timed out, or a CONNACK refusal such as 0x88 Server unavailable), `to` is next.
+ */
+export interface FailoverEvent {
+  readonly from: string;
+  readonly to: string;
+  readonly error: Error;
+}
+
+export type FailoverHandler = (event: FailoverEvent) => void;
+
 /** One transport with its parser and keep alive; a reconnect makes a new one. */
 export interface Connection {
+  /** The broker URL this connection goes to. */
+  readonly address: BrokerAddress;
   readonly transport: Transport;
   readonly stream: Duplex;
   parser: Parser | undefined;

@@ -129,6 +129,10 @@ export const ERROR_CODES = {
     summary: 'connect() gave up waiting; the message says which step hung (TCP, TLS, WebSocket upgrade or CONNACK).',
     fix: 'Check host, port and firewall for TCP; that the port speaks TLS for TLS; raise connectTimeoutMs for slow links.',
   },
+  MOAT_ERR_NO_BROKER: {
+    summary: 'connect() was given several broker URLs and none accepted the connection (each was tried once).',
+    fix: 'The message lists each URL with why it failed (refused, timed out, a CONNACK refusal such as server unavailable or quota exceeded); start or fix at least one of those brokers.',
+  },
   MOAT_ERR_WEBSOCKET_SUBPROTOCOL: {
     summary: 'The WebSocket server did not accept the "mqtt" subprotocol.',
     fix: 'Check the URL path (often /mqtt) and that the server is an MQTT-over-WebSocket endpoint.',
