@@ -4,8 +4,8 @@
 // `{ durable: true }` makes it act as a durable store would for the engine (every session change
 // written through, acknowledgements after flush, sessions loaded at CONNECT): tests use it to
 // restart a broker on the same store within one process.
-import { filterMatches } from '../topic/filter-matches.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+import { RetainedCache } from './retained-cache.js';
 
 interface SessionState<M extends StoredMessage> {
   record: SessionRecord;
@@ -16,21 +16,18 @@ interface SessionState<M extends StoredMessage> {
 
 export class MemoryStore<M extends StoredMessage = StoredMessage> implements Store<M> {
   readonly durable: boolean;
-  readonly #retained = new Map<string, M>();
+  readonly #retained = new RetainedCache<M>();
   readonly #sessions = new Map<string, SessionState<M>>();
-  #retainedBytes = 0;
 
   constructor(options: { durable?: boolean } = {}) {
     this.durable = options.durable ?? false;
   }
 
   putRetained(message: M): void {
-    this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
-    this.#retained.set(message.topic, message);
+    this.#retained.set(message);
   }
 
   deleteRetained(topic: string): void {
-    this.#retainedBytes -= this.#retained.get(topic)?.payload.length ?? 0;
     this.#retained.delete(topic);
   }
 
@@ -38,21 +35,16 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
     return this.#retained.get(topic);
   }
 
-  *matchRetained(filter: string): Iterable<M> {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const message = this.#retained.get(filter);
-      if (message !== undefined) yield message;
-      return;
-    }
-    for (const [topic, message] of this.#retained) if (filterMatches(filter, topic)) yield message;
+  matchRetained(filter: string): Iterable<M> {
+    return this.#retained.match(filter);
   }
 
   get retainedCount(): number {
-    return this.#retained.size;
+    return this.#retained.count;
   }
 
   get retainedBytes(): number {
-    return this.#retainedBytes;
+    return this.#retained.bytes;
   }
 
   saveSession(record: SessionRecord): void {

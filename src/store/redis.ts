@@ -29,9 +29,9 @@ import type { RedisOptions } from 'ioredis';
 import type { Logger } from '../broker/logger.js';
 import { connectRedis, parseRedisUrl, type RedisConnection, type RedisTarget } from '../cluster/redis-connection.js';
 import { MoatError } from '../codec/errors.js';
-import { filterMatches } from '../topic/filter-matches.js';
 import { decodeInflight, decodeMessage, decodeQueued, encodeInflight, encodeMessage, encodeQueued, storedFields } from './encoding.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+import { RetainedCache } from './retained-cache.js';
 
 export interface RedisStoreOptions {
   /** Key and channel prefix, so several moat clusters can share one Redis; default 'moat:'. Without '{' or '}': the hash tag of a session's keys must be the client id's. */
@@ -113,8 +113,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
   readonly #retainedKey: string;
   readonly #sessionsKey: string;
 
-  readonly #retained = new Map<string, M>();
-  #retainedBytes = 0;
+  readonly #retained = new RetainedCache<M>();
   /** Own retained changes sent or to be sent whose echo on the channel has not arrived: topic -> their seqs. */
   readonly #pendingOwn = new Map<string, Set<number>>();
   #seq = 0;
@@ -213,8 +212,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
 
   putRetained(message: M): void {
     if (this.#closed) return;
-    this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
-    this.#retained.set(message.topic, message);
+    this.#retained.set(message);
     const fields = storedFields(message);
     const change = this.#ownChange(message.topic, fields);
     const value = encodeMessage(fields);
@@ -223,7 +221,6 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
 
   deleteRetained(topic: string): void {
     if (this.#closed) return;
-    this.#retainedBytes -= this.#retained.get(topic)?.payload.length ?? 0;
     this.#retained.delete(topic);
     const change = this.#ownChange(topic, undefined);
     this.#record((c) => [c.hdel(this.#retainedKey, topic), c.publish(this.#channel, change)]);
@@ -233,21 +230,16 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     return this.#retained.get(topic);
   }
 
-  *matchRetained(filter: string): Iterable<M> {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const message = this.#retained.get(filter);
-      if (message !== undefined) yield message;
-      return;
-    }
-    for (const [topic, message] of this.#retained) if (filterMatches(filter, topic)) yield message;
+  matchRetained(filter: string): Iterable<M> {
+    return this.#retained.match(filter);
   }
 
   get retainedCount(): number {
-    return this.#retained.size;
+    return this.#retained.count;
   }
 
   get retainedBytes(): number {
-    return this.#retainedBytes;
+    return this.#retained.bytes;
   }
 
   saveSession(record: SessionRecord): void {
@@ -382,7 +374,6 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     this.#statusListeners.clear();
     await Promise.all([this.#redis, this.#subscriber].map((connection) => (connection.status === 'ready' ? connection.quit().then(() => undefined, () => connection.disconnect()) : connection.disconnect())));
     this.#retained.clear();
-    this.#retainedBytes = 0;
   }
 
   #key(clientId: string, part: 'session' | 'queue' | 'inflight' | 'pubrel'): string {
@@ -482,13 +473,8 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
       if (!replay) return;
     }
     if (this.#pendingOwn.has(change.topic)) return;
-    this.#retainedBytes -= this.#retained.get(change.topic)?.payload.length ?? 0;
-    if (change.message === undefined) {
-      this.#retained.delete(change.topic);
-    } else {
-      this.#retained.set(change.topic, change.message as M);
-      this.#retainedBytes += change.message.payload.length;
-    }
+    if (change.message === undefined) this.#retained.delete(change.topic);
+    else this.#retained.set(change.message as M);
   }
 
   /**
@@ -521,11 +507,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
         else loaded.set(topic, local);
       }
       this.#retained.clear();
-      this.#retainedBytes = 0;
-      for (const [topic, message] of loaded) {
-        this.#retained.set(topic, message);
-        this.#retainedBytes += message.payload.length;
-      }
+      for (const message of loaded.values()) this.#retained.set(message);
     } finally {
       const held = this.#buffered;
       this.#buffered = undefined;
@@ -546,7 +528,7 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     void this.#load().then(
       () => {
         this.#resyncing = false;
-        this.#logger?.info({ redis: this.display, retained: this.#retained.size }, 'the Redis store reloaded its retained messages');
+        this.#logger?.info({ redis: this.display, retained: this.#retained.count }, 'the Redis store reloaded its retained messages');
         this.#resync(); // a loss during the load marked it stale again
       },
       (error: unknown) => {

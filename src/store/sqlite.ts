@@ -17,9 +17,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { serialize, deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { MoatError } from '../codec/errors.js';
-import { filterMatches } from '../topic/filter-matches.js';
 import { decodeInflight, decodeMessage, decodeQueued, encodeInflight, encodeMessage, encodeQueued } from './encoding.js';
 import type { InflightRecord, QueuedRecord, SessionRecord, Store, StoredMessage, StoredSession } from './store.js';
+import { RetainedCache } from './retained-cache.js';
 
 type Db = Database.Database;
 type Statement = Database.Statement<unknown[], unknown>;
@@ -106,8 +106,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
   readonly durable = true;
   readonly file: string;
   readonly #db: Db;
-  readonly #retained = new Map<string, M>();
-  #retainedBytes = 0;
+  readonly #retained = new RetainedCache<M>();
   #inTransaction = false;
   #commitScheduled = false;
   #closed = false;
@@ -188,8 +187,7 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
     };
     for (const row of db.prepare('SELECT message FROM retained').pluck().iterate() as Iterable<Buffer>) {
       const message = decodeMessage<M>(row);
-      this.#retained.set(message.topic, message);
-      this.#retainedBytes += message.payload.length;
+      this.#retained.set(message);
     }
   }
 
@@ -202,14 +200,12 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
   putRetained(message: M): void {
     if (!this.#write()) return;
     this.#sql.putRetained.run(message.topic, encodeMessage(message));
-    this.#retainedBytes += message.payload.length - (this.#retained.get(message.topic)?.payload.length ?? 0);
-    this.#retained.set(message.topic, message);
+    this.#retained.set(message);
   }
 
   deleteRetained(topic: string): void {
     if (!this.#write()) return;
     this.#sql.deleteRetained.run(topic);
-    this.#retainedBytes -= this.#retained.get(topic)?.payload.length ?? 0;
     this.#retained.delete(topic);
   }
 
@@ -217,21 +213,16 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
     return this.#retained.get(topic);
   }
 
-  *matchRetained(filter: string): Iterable<M> {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const message = this.#retained.get(filter);
-      if (message !== undefined) yield message;
-      return;
-    }
-    for (const [topic, message] of this.#retained) if (filterMatches(filter, topic)) yield message;
+  matchRetained(filter: string): Iterable<M> {
+    return this.#retained.match(filter);
   }
 
   get retainedCount(): number {
-    return this.#retained.size;
+    return this.#retained.count;
   }
 
   get retainedBytes(): number {
-    return this.#retainedBytes;
+    return this.#retained.bytes;
   }
 
   saveSession(record: SessionRecord): void {

@@ -9,7 +9,6 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { Logger } from '../../src/broker/logger.js';
 import { connect, type ReceivedMessage } from '../../src/client/index.js';
 import { MoatError } from '../../src/codec/errors.js';
 import { parseConfig } from '../../src/config/index.js';
@@ -21,21 +20,10 @@ import { freePort } from '../kit/ports.js';
 import { spawnTracked } from '../kit/process.js';
 import { until } from '../kit/wait.js';
 import { moatCommand } from '../kit/moat.js';
+import { recordingLogger } from '../kit/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-persistence-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface LogRecord {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function recordingLogger(): { logger: Logger; records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const at = (level: string) => (fields: object, msg?: string): void => void records.push({ level, fields: fields as Record<string, unknown>, msg });
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, records };
-}
 
 function configIn(location: string, extra = ''): ReturnType<typeof parseConfig> {
   return parseConfig(`listener 0 127.0.0.1\nallow_anonymous true\npersistence_location ${location}\n${extra}`, join(location, 'moat.conf'));

@@ -9,30 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { formatPasswordHash, hashPassword } from '../../src/auth/password-file.js';
-import type { Logger } from '../../src/broker/logger.js';
 import { connect, type ReceivedMessage } from '../../src/client/index.js';
 import { parseConfig } from '../../src/config/index.js';
 import { ListenError, StartRefusedError } from '../../src/server/errors.js';
 import { startServer, type Server } from '../../src/server/start-server.js';
+import { recordingLogger } from '../kit/logger.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-start-server-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface LogRecord {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function recordingLogger(): { logger: Logger; records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const at =
-    (level: string) =>
-    (fields: object, msg?: string): void => {
-      records.push({ level, fields: fields as Record<string, unknown>, msg });
-    };
-  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, records };
-}
 
 /** A password file; few iterations, the tests are not about hashing. */
 async function writePasswords(file: string, users: Record<string, string>): Promise<void> {
