@@ -31,6 +31,9 @@ export class MemoryStore<M extends StoredMessage = StoredMessage> implements Sto
     this.#retained.delete(topic);
   }
 
+  /** Nothing is ever waiting: a write is done when it is made (durable or not, there is no disk). */
+  readonly pending: boolean = false;
+
   getRetained(topic: string): M | undefined {
     return this.#retained.get(topic);
   }

@@ -226,6 +226,10 @@ export class RedisStore<M extends StoredMessage = StoredMessage> implements Stor
     this.#record((c) => [c.hdel(this.#retainedKey, topic), c.publish(this.#channel, change)]);
   }
 
+  get pending(): boolean {
+    return this.#writes.length > 0 || this.#unsettled.size > 0 || this.#failure !== undefined;
+  }
+
   getRetained(topic: string): M | undefined {
     return this.#retained.get(topic);
   }

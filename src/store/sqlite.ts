@@ -209,6 +209,10 @@ export class SqliteStore<M extends StoredMessage = StoredMessage> implements Sto
     this.#retained.delete(topic);
   }
 
+  get pending(): boolean {
+    return this.#inTransaction || this.#failure !== undefined;
+  }
+
   getRetained(topic: string): M | undefined {
     return this.#retained.get(topic);
   }

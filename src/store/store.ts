@@ -106,6 +106,11 @@ export interface Store<M extends StoredMessage = StoredMessage> {
   putAwaitingPubrel(clientId: string, packetId: number): void;
   deleteAwaitingPubrel(clientId: string, packetId: number): void;
 
+  /**
+   * True while writes are recorded and not yet confirmed: an acknowledgement must wait for flush().
+   * False when there is nothing to wait for, so the acknowledgement can go at once, in order.
+   */
+  readonly pending: boolean;
   /** Commits the writes recorded so far as one group; resolves when they are as durable as the store is. */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -447,6 +447,7 @@ test('admin API: a request with a wrong token, a client disconnected by an admin
 
 test('store error: a session the store cannot load refuses the client (0x88); a failed commit closes the publisher unacknowledged', async () => {
   class BrokenStore extends MemoryStore<Message> {
+    override readonly pending = true;
     override loadSession(): Promise<undefined> {
       return Promise.reject(new Error('disk gone'));
     }

@@ -152,6 +152,8 @@ test('Clean Start deletes the stored session; one that expired while the broker 
 test('PUBACK waits for the store to commit: held while flush() is pending, sent when it resolves', async () => {
   let commit: (() => void) | undefined;
   class SlowStore extends MemoryStore<Message> {
+    // A write is waiting for its commit: what a disk store says after a PUBLISH it must keep.
+    override readonly pending = true;
     override flush(): Promise<void> {
       return new Promise((resolve) => (commit = resolve));
     }

@@ -45,6 +45,13 @@ export function storeContract(name: string, open: () => Store | Promise<Store>):
     });
   };
 
+  withStore('pending: nothing to wait for on a fresh store, nor once flush has resolved', async (store) => {
+    assert.equal(store.pending, false);
+    store.putRetained(message('p/1'));
+    await store.flush();
+    assert.equal(store.pending, false);
+  });
+
   withStore('a retained message is kept per topic: the last one wins, delete removes it', async (store) => {
     store.putRetained(message('a/b', 'one'));
     store.putRetained(message('a/b', 'two'));

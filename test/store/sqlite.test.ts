@@ -123,3 +123,19 @@ for (const sync of ['normal', 'full'] as const) {
     }
   });
 }
+
+test('sqlite: a write is pending until the turn commits it; a flush() waits for that one commit', async () => {
+  const store = new SqliteStore(freshFile());
+  try {
+    assert.equal(store.pending, false);
+    store.putRetained(message('pending/1'));
+    store.putRetained(message('pending/2'));
+    assert.equal(store.pending, true);
+    const [first, second] = [store.flush(), store.flush()];
+    assert.equal(first, second, 'one commit for the turn, shared');
+    await first;
+    assert.equal(store.pending, false);
+  } finally {
+    await store.close();
+  }
+});

@@ -165,7 +165,8 @@ function sendAck(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', 
  */
 function sendAfterCommit(connection: Connection, type: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode: number, reasonString?: string): void {
   const store = connection.broker.store;
-  if (!store.durable) sendAck(connection, type, packetId, reasonCode, reasonString);
+  // Nothing uncommitted (no durable store, or this turn wrote nothing yet): at once, still in order.
+  if (!store.durable || !store.pending) sendAck(connection, type, packetId, reasonCode, reasonString);
   else {
     store
       .flush()
