@@ -16,6 +16,13 @@ export type FloodKind = (typeof FLOODS)[number];
 
 export interface BenchOptions {
   url?: string;
+  /**
+   * fanin, fanout, qos1: publishers connect to these in turn (publisher i to URL i mod n), e.g. the
+   * nodes of a cluster; default the one url.
+   */
+  publisherUrls?: readonly string[];
+  /** fanin, fanout, qos1: where subscribers connect; default the url. */
+  subscriberUrl?: string;
   protocol?: 4 | 5;
   /** Payload bytes. */
   size?: number;
@@ -75,6 +82,9 @@ export interface ResolvedBenchOptions {
   readonly scenario: ScenarioName;
   readonly url: string;
   readonly target: Target;
+  /** Publishers' brokers, in turn (default [target]). */
+  readonly publisherTargets: readonly Target[];
+  readonly subscriberTarget: Target;
   readonly protocol: 4 | 5;
   readonly size: number;
   readonly qos: 0 | 1;
@@ -177,12 +187,17 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     };
     client = { cert: read('cert', o.cert), key: read('key', o.key) };
   }
-  let target: Target;
-  try {
-    target = parseTarget(url, ca, client);
-  } catch (error) {
-    throw new BenchOptionError((error as Error).message);
-  }
+  const targetOf = (text: string): Target => {
+    try {
+      return parseTarget(text, ca, client);
+    } catch (error) {
+      throw new BenchOptionError((error as Error).message);
+    }
+  };
+  const target = targetOf(url);
+  if (o.publisherUrls !== undefined && o.publisherUrls.length === 0) throw new BenchOptionError('--publisher-urls needs at least one URL.');
+  const publisherTargets = o.publisherUrls === undefined ? [target] : o.publisherUrls.map(targetOf);
+  const subscriberTarget = o.subscriberUrl === undefined ? target : targetOf(o.subscriberUrl);
   if (name === 'tls-connect' && !target.tls) throw new BenchOptionError('tls-connect needs an mqtts:// --url (and usually --cafile).');
   const protocol = o.protocol ?? 4;
   if (protocol !== 4 && protocol !== 5) throw new BenchOptionError(`--protocol must be 4 (MQTT 3.1.1) or 5, got ${String(protocol)}.`);
@@ -192,6 +207,8 @@ export function resolveBenchOptions(scenario: string, o: BenchOptions = {}): Res
     scenario: name,
     url,
     target,
+    publisherTargets,
+    subscriberTarget,
     protocol,
     size: int('size', o.size ?? d.size, timed ? 8 : 0, 16 * 1024 * 1024),
     qos,

@@ -27,6 +27,8 @@ interface BenchFlags {
   cleanup: boolean;
   unpaced?: boolean;
   persistentSubscribers?: boolean;
+  publisherUrls?: string[];
+  subscriberUrl?: string;
   flood?: string;
   retainedSize?: number;
   rssLimit?: number;
@@ -62,6 +64,8 @@ export function registerBenchCommand(program: Command): void {
       '--unpaced',
       'fanin, fanout, qos1: publishers held back only by their own QoS 1 window or socket, not by delivery; reports loss (the same as fanin-unpaced, fanout-unpaced, qos1-unpaced)',
     )
+    .option('--publisher-urls <urls>', 'fanin, fanout, qos1: comma-separated brokers the publishers connect to in turn (a cluster\'s nodes); default --url', (v: string) => v.split(','))
+    .option('--subscriber-url <url>', 'fanin, fanout, qos1: the broker subscribers connect to; default --url')
     .option('--persistent-subscribers', 'fanin, fanout, qos1: subscribers hold persistent sessions (clean start false), so a durable broker writes their in-flight messages')
     .option('--flood <kind>', `abuse: what the hostile client floods: ${FLOODS.join(' | ')} | all (default all, each in turn)`)
     .option('--retained-size <bytes>', 'abuse: size of the retained message the resubscribe flood asks for again (default 262144)', num)
@@ -96,7 +100,7 @@ Scenarios:
     )
     .action(async (scenario: string, flags: BenchFlags) => {
       const options: BenchOptions = { cleanup: flags.cleanup };
-      const keys = ['url', 'size', 'publishers', 'subscribers', 'connections', 'concurrency', 'rate', 'duration', 'warmup', 'window', 'ahead', 'retained', 'hold', 'handshakes', 'cafile', 'cert', 'key', 'pid', 'unpaced', 'persistentSubscribers', 'retainedSize', 'rssLimit'] as const;
+      const keys = ['url', 'size', 'publishers', 'subscribers', 'connections', 'concurrency', 'rate', 'duration', 'warmup', 'window', 'ahead', 'retained', 'hold', 'handshakes', 'cafile', 'cert', 'key', 'pid', 'unpaced', 'persistentSubscribers', 'publisherUrls', 'subscriberUrl', 'retainedSize', 'rssLimit'] as const;
       for (const key of keys) if (flags[key] !== undefined) Object.assign(options, { [key]: flags[key] });
       if (flags.protocol !== undefined) options.protocol = flags.protocol as 4 | 5;
       if (flags.qos !== undefined) options.qos = flags.qos as 0 | 1;

@@ -9,13 +9,15 @@ export interface ClientGroupParams {
   clients: number;
   /** Client ids are `${clientPrefix}-${i}`: unique per run so no session takeovers happen. */
   clientPrefix: string;
+  /** Client i connects to targets[i mod n] when given (a cluster's nodes), else to target. */
+  targets?: readonly Target[];
   /** Persistent sessions instead of clean ones. */
   persistent?: boolean;
 }
 
 export async function connectGroup(p: ClientGroupParams, concurrency = 50): Promise<LeanClient[]> {
   return withConcurrency(p.clients, concurrency, (i) =>
-    LeanClient.connect({ target: p.target, clientId: `${p.clientPrefix}-${i}`, protocol: p.protocol, keepalive: 0, persistent: p.persistent === true }),
+    LeanClient.connect({ target: p.targets?.[i % p.targets.length] ?? p.target, clientId: `${p.clientPrefix}-${i}`, protocol: p.protocol, keepalive: 0, persistent: p.persistent === true }),
   );
 }
 

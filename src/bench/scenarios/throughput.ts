@@ -23,11 +23,12 @@ export interface ThroughputShape {
 export async function runThroughput(o: ResolvedBenchOptions, env: RunEnv, shape: ThroughputShape): Promise<BenchResult> {
   const counters = new Counters();
   const group = { target: o.target, protocol: o.protocol };
-  const subParams: SubscribeParams = { ...group, clients: o.subscribers, clientPrefix: `bench-${o.runId}-sub`, filter: shape.filter, qos: o.qos, persistent: o.persistentSubscribers };
+  const subParams: SubscribeParams = { ...group, target: o.subscriberTarget, clients: o.subscribers, clientPrefix: `bench-${o.runId}-sub`, filter: shape.filter, qos: o.qos, persistent: o.persistentSubscribers };
   const subs = new RoleHandle<SubscribeResult>(counters, 'subscribe', subParams);
   await allReady([subs], 'connecting subscribers');
   const pubParams: PublishParams = {
     ...group,
+    targets: o.publisherTargets,
     clients: o.publishers,
     clientPrefix: `bench-${o.runId}-pub`,
     topic: shape.topic,
