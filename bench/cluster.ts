@@ -78,7 +78,7 @@ for (const count of nodeCounts) {
       const line = (() => {
         if (result === undefined) return `| ${count} | ${scenario} | ${protocol === 4 ? '3.1.1' : '5.0'} | failed: ${failure ?? ''} | | |`;
         const [unit, value] = headline(result);
-        const lost = Number(result.details['lost'] ?? 0);
+        const lost = Number(result.details['lost'] ?? result.values['loss']?.value ?? 0);
         return `| ${count} | ${scenario} | ${protocol === 4 ? '3.1.1' : '5.0'} | ${Math.round(value.value).toLocaleString('en-US')} ${unit} | ${lost.toLocaleString('en-US')} | ${result.generator.corePercent.toFixed(0)}% |`;
       })();
       process.stderr.write(`${line}\n`);
