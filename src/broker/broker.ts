@@ -107,6 +107,11 @@ export class Broker {
   readonly bus: Bus;
   /** The store when it is durable: sessions are then written through it and loaded from it at CONNECT. */
   readonly #durable: Store<Message> | undefined;
+  /**
+   * A durable store shared with nodes that can be lost (a bus with liveness): sessions of other
+   * nodes are found in it, and every will is kept in it, so the node told of a loss publishes them.
+   */
+  readonly #shared: boolean;
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
@@ -155,13 +160,13 @@ export class Broker {
     this.store = options.store ?? new MemoryStore<Message>();
     this.bus = options.bus ?? new LocalBus();
     this.#durable = this.store.durable ? this.store : undefined;
+    this.#shared = this.#durable !== undefined && this.bus.liveNodes !== undefined;
     this.router = new Router(this.options.upgradeOutgoingQos);
     this.retained = new RetainedMessages(this.store);
     this.bus.attach({
       message: (envelope) => this.#fromBus(envelope),
       claim: (claim) => this.#claimed(claim),
-      // wills of a lost node: issue 13 cluster wiring
-      nodeLost: () => undefined,
+      nodeLost: (node, clientIds) => void this.#nodeLost(node, clientIds),
     });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
@@ -498,7 +503,8 @@ export class Broker {
    */
   publish(message: Message): number {
     this.retained.store(message); // 1. the retained message, in the store
-    const shared = this.bus.publish(message); // 2. other nodes whose subscribers want it; who serves each $share group
+    // 2. other nodes whose subscribers want it; who serves each $share group. Not $SYS: each node's are its own.
+    const shared = message.topic.startsWith('$SYS/') ? undefined : this.bus.publish(message);
     return this.router.route(message, shared); // 3. this node's sessions
   }
 
@@ -531,9 +537,12 @@ export class Broker {
     return true;
   }
 
-  /** Writes the session's record (subscriptions, expiry, will) to a durable store; nothing without one. */
+  /**
+   * Writes the session's record (subscriptions, expiry, will) to a durable store; nothing without
+   * one. A session that ends with its connection is written only in a cluster and only with a will.
+   */
   saveSession(session: Session): void {
-    if (this.#durable === undefined || session.expiryInterval === 0) return;
+    if (this.#durable === undefined || (session.expiryInterval === 0 && !(this.#shared && session.will !== undefined))) return;
     this.#durable.saveSession(session.record(session.connection === undefined ? Date.now() : undefined));
   }
 
@@ -571,14 +580,14 @@ export class Broker {
       const stored = await store.loadSession(record.clientId);
       if (stored === undefined) continue;
       // Version 5 until the client connects and says its own (openSession sets it).
-      if (this.#restore(store, stored, 5, now)) restored++;
+      if (this.#restore(store, stored, 5, now) !== undefined) restored++;
       else expired++;
     }
     return { restored, expired };
   }
 
-  /** Makes the offline session of `stored`, or deletes it when it has expired; true when restored. */
-  #restore(store: Store<Message>, stored: StoredSession<Message>, protocolVersion: ProtocolVersion, now: number): boolean {
+  /** Makes the offline session of `stored`, or deletes it when it has expired (undefined). */
+  #restore(store: Store<Message>, stored: StoredSession<Message>, protocolVersion: ProtocolVersion, now: number): Session | undefined {
     const record = stored.session;
     const disconnectedAt = record.disconnectedAt ?? now;
     // Left "connected" by a crash: its expiry runs from now, written so that a second crash keeps that clock.
@@ -587,7 +596,7 @@ export class Broker {
     if (expiresAt <= now) {
       store.deleteSession(record.clientId); // it expired while nobody held it
       emit(this, 'sessionExpired', { clientId: record.clientId });
-      return false;
+      return undefined;
     }
     const session = new Session(record.clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
     for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
@@ -596,7 +605,7 @@ export class Broker {
     // Offline until openSession attaches it, which cancels this.
     if (expiresAt !== Infinity) session.expiryTimer = new LongTimer(expiresAt - now, () => this.#sessionExpired(session));
     this.#sessions.set(record.clientId, session);
-    return true;
+    return session;
   }
 
   /** A message another node published: only routed here (its retained part is the store's business). */
@@ -604,12 +613,101 @@ export class Broker {
     this.router.route(envelope.message as Message, envelope.sharedFilters);
   }
 
-  /** The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3]. */
+  /**
+   * The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3].
+   * With a shared store the session is the claiming node's now (it loaded it from the store before
+   * claiming): this node's copy, connected or offline, leaves memory without a write, so this node
+   * neither queues for it nor saves, expires or deletes what the other node owns.
+   */
   #claimed(claim: SessionClaim): void {
-    const connection = this.#sessions.get(claim.clientId)?.connection;
-    if (connection === undefined) return;
-    emit(this, 'sessionTakeover', { clientId: claim.clientId, address: connection.remoteAddress });
-    connection.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+    const session = this.#sessions.get(claim.clientId);
+    if (session === undefined) return;
+    const connection = session.connection;
+    if (connection !== undefined) emit(this, 'sessionTakeover', { clientId: claim.clientId, address: connection.remoteAddress });
+    if (!this.#shared) {
+      // Each node keeps its own sessions: the one here goes offline as after any lost connection.
+      connection?.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+      return;
+    }
+    if (connection !== undefined) {
+      session.connection = undefined;
+      connection.session = undefined;
+      this.#unattached.add(connection); // until its stream has closed
+      this.#connectedCount--;
+      const will = session.will;
+      // A takeover ends the connection abnormally: a will without delay goes out, as on one node
+      // (openSession); one with a delay is cancelled, the client being back within it [MQTT-3.1.2-8].
+      if (will !== undefined && willDelay(will, session.expiryInterval) === 0) this.publishWill(session.clientId, will, session.access);
+      connection.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+    } else if (session.willTimer !== undefined) {
+      emit(this, 'willCancelled', { clientId: session.clientId });
+    }
+    this.#letGo(session);
+  }
+
+  /** Forgets `session` here (timers, routes, interest, messages) and leaves the store's copy to its new owner. */
+  #letGo(session: Session): void {
+    // What this node queued for it goes to the store now rather than at the end of the turn.
+    void this.#durable?.flush().catch(() => undefined);
+    session.clearTimers();
+    session.will = undefined;
+    session.openGate();
+    for (const filter of session.subscriptions.keys()) this.bus.removeInterest(filter);
+    this.router.removeSession(session);
+    session.clearState();
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+  }
+
+  /**
+   * Another node died holding `clientIds` (this node is the only one told). Each one's stored
+   * session: its will is published (after its delay, with a persistent session); a persistent one
+   * is adopted here offline, subscribed and queuing, its expiry counting from now, until its client
+   * connects somewhere; a non-persistent one is deleted.
+   */
+  async #nodeLost(node: string, clientIds: readonly string[]): Promise<void> {
+    const store = this.#durable;
+    let wills = 0;
+    let adopted = 0;
+    for (const clientId of clientIds) {
+      if (store === undefined || this.#closed) break;
+      if (this.#sessions.has(clientId)) continue; // it connected here since
+      let stored: StoredSession<Message> | undefined;
+      try {
+        stored = await store.loadSession(clientId);
+      } catch (error) {
+        emit(this, 'storeError', { clientId, operation: 'load the session of a lost node', err: error instanceof Error ? error.message : String(error) });
+        continue;
+      }
+      // Gone, back here meanwhile, or marked disconnected by a node it connected to since.
+      if (stored === undefined || this.#sessions.has(clientId) || stored.session.disconnectedAt !== undefined) continue;
+      const { will, expiryInterval } = stored.session;
+      if (expiryInterval === 0) {
+        store.deleteSession(clientId);
+        if (will !== undefined) {
+          this.publishWill(clientId, will, undefined);
+          wills++;
+        }
+        continue;
+      }
+      const session = this.#restore(store, { ...stored, session: { ...stored.session, will: undefined } }, 5, Date.now());
+      if (session === undefined) continue;
+      adopted++;
+      if (will !== undefined) {
+        const delay = willDelay(will, expiryInterval);
+        if (delay === 0) {
+          this.publishWill(clientId, will, undefined);
+          wills++;
+        } else {
+          session.will = will;
+          session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
+        }
+      }
+      this.saveSession(session); // disconnected now; the will kept only while it waits
+    }
+    this.logger.warn(
+      { event: 'cluster_node_lost', node, clients: clientIds.length, wills, adopted },
+      `cluster node ${node} was lost holding ${clientIds.length} clients: ${wills} wills published, ${adopted} persistent sessions adopted here until their clients reconnect`,
+    );
   }
 
   /** Convenience for embedders: publish with defaults. */

@@ -46,6 +46,11 @@ export interface BusHandlers {
 
 export interface Bus {
   readonly nodeId: string;
+  /**
+   * The nodes alive in the cluster as this node knows them, itself included. Only on a bus whose
+   * nodes can be lost (it calls nodeLost): the broker then keeps every will in the store.
+   */
+  readonly liveNodes?: number;
   /** Starts delivery to `handlers`; called once, by the broker that owns the bus. */
   attach(handlers: BusHandlers): void;
   /**
