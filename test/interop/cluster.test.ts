@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { IClientOptions, IClientPublishOptions } from 'mqtt';
 import { connectMqttJs, type ConnectedClient } from '../kit/mqttjs.js';
-import { moatListener, startMoat, type RunningMoat } from '../kit/moat.js';
+import { moatCommand, moatListener, startMoat, type RunningMoat } from '../kit/moat.js';
+import { freePort } from '../kit/ports.js';
+import { spawnTracked, type TrackedProcess } from '../kit/process.js';
 import { startRedis, type RunningRedis } from '../kit/redis.js';
 import { until } from '../kit/wait.js';
 
@@ -24,6 +26,8 @@ let b: RunningMoat;
 let c: RunningMoat;
 let admin: string;
 const clients: ConnectedClient[] = [];
+/** `moat broker --cluster` at a port where no Redis listens: it waits its connect timeout (10 s) and refuses; started first, checked last. */
+let unreachable: TrackedProcess;
 
 const nodeConfig = (url: string, extra = ''): string => `listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 1\ncluster_redis ${url}\n${extra}`;
 
@@ -94,6 +98,9 @@ async function eventually(check: () => Promise<boolean>, ms: number, what: strin
 }
 
 before(async () => {
+  const [noRedis, mqtt] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
+  const { command, args } = moatCommand(['broker', '-p', String(mqtt), '--cluster', `redis://127.0.0.1:${noRedis}`]);
+  unreachable = await spawnTracked(command, args, { name: 'moat' });
   redis = await startRedis();
   [a, b, c] = await Promise.all([startMoat({ config: nodeConfig(redis.url, 'admin_listener 0\n') }), startMoat({ config: nodeConfig(redis.url) }), startMoat({ config: nodeConfig(redis.url) })]);
   const listener = await moatListener(a, 'admin-http');
@@ -101,6 +108,7 @@ before(async () => {
 });
 
 after(async () => {
+  await unreachable?.kill();
   await Promise.all(clients.map((c) => c.drop()));
   await Promise.all([a, b, c].map((node) => node?.stop()));
   await redis?.stop();
@@ -248,4 +256,16 @@ test('Redis killed and restarted: each node serves its own clients meanwhile, /r
   await eventually(async () => (await readyz()) === 200, 15_000, '/readyz 200 on A');
   await until(() => a.logs.some((l) => l.includes('"cluster_redis_back"')), 5000, 'cluster_redis_back on A');
   await probe(pubA, 'cross/after', () => counted(subC, 'cross/after').length > 0, 'C after Redis came back');
+});
+
+test('moat broker --cluster: a bad URL and an unreachable Redis are refused in words, exit 2', async () => {
+  const { command, args } = moatCommand(['broker', '-p', String(await freePort('127.0.0.1')), '--cluster', 'http://redis:6379']);
+  const bad = await spawnTracked(command, args, { name: 'moat' });
+  assert.equal((await bad.exited).code, 2);
+  assert.match(bad.stderr.join('\n'), /^moat broker: cluster URL "http:\/\/redis:6379": unknown scheme http:; write redis:\/\//);
+
+  const result = await unreachable.exited;
+  assert.equal(result.code, 2, unreachable.formatLogs());
+  assert.match(unreachable.stderr.join('\n'), /moat broker: redis:\/\/127\.0\.0\.1:\d+: the Redis store cannot open the store: no connection within 10000 ms \(last connection error: connect ECONNREFUSED/);
+  assert.ok(!unreachable.logs.some((l) => l.includes('"listening"')), 'nothing listened');
 });
