@@ -443,7 +443,9 @@ export class Broker {
     connection.session = undefined;
     if (open) this.#unattached.add(connection);
     this.#connectedCount--;
-    this.bus.releaseSession(session.clientId);
+    // In a cluster the node still holds the offline session (queues for it): released when it ends,
+    // so if this node dies the survivor told adopts it too.
+    if (!this.#shared) this.bus.releaseSession(session.clientId);
     // Offline, it queues up to its limit and drops the rest: nobody waits on it.
     session.openGate();
     const will = session.will;
@@ -489,6 +491,7 @@ export class Broker {
     session.clearState();
     this.#durable?.deleteSession(session.clientId);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    this.bus.releaseSession(session.clientId);
     if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill, session.access);
   }
 
@@ -659,8 +662,8 @@ export class Broker {
   }
 
   /**
-   * Another node died holding `clientIds` (this node is the only one told). Each one's stored
-   * session: its will is published (after its delay, with a persistent session); a persistent one
+   * Another node died holding `clientIds`, connected or offline (this node is the only one told).
+   * Each one's stored session: its will is published (after its delay, with a persistent session); a persistent one
    * is adopted here offline, subscribed and queuing, its expiry counting from now, until its client
    * connects somewhere; a non-persistent one is deleted.
    */
@@ -678,8 +681,8 @@ export class Broker {
         emit(this, 'storeError', { clientId, operation: 'load the session of a lost node', err: error instanceof Error ? error.message : String(error) });
         continue;
       }
-      // Gone, back here meanwhile, or marked disconnected by a node it connected to since.
-      if (stored === undefined || this.#sessions.has(clientId) || stored.session.disconnectedAt !== undefined) continue;
+      // Gone, or back here meanwhile. (A node it connected to since took it out of the lost node's set with its claim.)
+      if (stored === undefined || this.#sessions.has(clientId)) continue;
       const { will, expiryInterval } = stored.session;
       if (expiryInterval === 0) {
         store.deleteSession(clientId);
@@ -692,6 +695,7 @@ export class Broker {
       const session = this.#restore(store, { ...stored, session: { ...stored.session, will: undefined } }, 5, Date.now());
       if (session === undefined) continue;
       adopted++;
+      this.bus.claimSession(clientId); // held here now: if this node dies too, the next survivor adopts it
       if (will !== undefined) {
         const delay = willDelay(will, expiryInterval);
         if (delay === 0) {

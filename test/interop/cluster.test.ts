@@ -201,7 +201,7 @@ test('a client id connecting on C takes the connection on A over: DISCONNECT 0x8
   assert.equal(await disconnect, 0x8e);
 });
 
-test('SIGKILL of B: its client will is published once, its persistent subscriber gets what was published meanwhile', async () => {
+test('SIGKILL of B: its client will is published once, its persistent subscribers (connected and offline) get what was published meanwhile', async () => {
   const watcher = await client(a);
   await subscribe(watcher, 'wills/#');
   await subscribe(watcher, '$SYS/broker/cluster/nodes', 0);
@@ -213,6 +213,12 @@ test('SIGKILL of B: its client will is published once, its persistent subscriber
   // The survivor told of B's loss is A or C: both know the watcher's subscription, A knows dur-b's.
   await probe(probeC, 'wills/probe', () => counted(watcher, 'wills/probe').length > 0, 'the watcher from C');
   await probe(probeA, 'dur/probe', () => counted(onB, 'dur/probe').length > 0, 'dur-b from A');
+  // Offline on B when it dies: B holds the session (it queues for it), so it is adopted too.
+  const offline: IClientOptions = { clientId: 'off-b', clean: false, properties: { sessionExpiryInterval: 3600 } };
+  const offB = await client(b, offline);
+  await subscribe(offB, 'dur/#');
+  await probe(probeA, 'dur/probe2', () => counted(offB, 'dur/probe2').length > 0, 'off-b from A');
+  await offB.end();
   const nodesNow = (): string | undefined => watcher.messages.filter((m) => m.topic === '$SYS/broker/cluster/nodes').at(-1)?.payload;
   await until(() => nodesNow() === '3', 5000, '$SYS/broker/cluster/nodes 3 on A');
 
@@ -221,7 +227,7 @@ test('SIGKILL of B: its client will is published once, its persistent subscriber
   await until(() => lostLine() !== undefined, DEAD_AFTER_MS + 5000, 'a cluster_node_lost line on A or C');
   const lost = JSON.parse(lostLine() as string) as Record<string, unknown>;
   assert.equal(lost['wills'], 1);
-  assert.equal(lost['adopted'], 1);
+  assert.equal(lost['adopted'], 3, 'dur-b, off-b, and the roamer of the session-move test, left offline on B');
   await until(() => nodesNow() === '2', 5000, '$SYS/broker/cluster/nodes 2 on A');
   const sent = Array.from({ length: 10 }, (_, i) => `while-away-${i}`);
   for (const payload of sent) await publishUntilMatched(probeA, 'dur/x', payload);
@@ -231,10 +237,12 @@ test('SIGKILL of B: its client will is published once, its persistent subscriber
   assert.deepEqual(counted(watcher, 'wills/b'), ['b is gone']);
   assert.equal([...a.logs, ...c.logs].filter((l) => l.includes('"cluster_node_lost"')).length, 1, 'one survivor was told');
 
-  const back = await client(a, durable);
-  assert.equal(back.connack.sessionPresent, true);
-  await back.waitForMessages((m) => m.filter((x) => x.topic === 'dur/x').length >= 10);
-  assert.deepEqual(counted(back, 'dur/x'), sent);
+  for (const options of [durable, offline]) {
+    const back = await client(a, options);
+    assert.equal(back.connack.sessionPresent, true);
+    await back.waitForMessages((m) => m.filter((x) => x.topic === 'dur/x').length >= 10);
+    assert.deepEqual(counted(back, 'dur/x'), sent);
+  }
 });
 
 test('Redis killed and restarted: each node serves its own clients meanwhile, /readyz says not ready, A to C works again after', async () => {
