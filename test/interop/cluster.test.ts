@@ -9,6 +9,7 @@
 // probes until every subscriber has one, then the messages it counts.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { IClientOptions, IClientPublishOptions } from 'mqtt';
 import { connectMqttJs, type ConnectedClient } from '../kit/mqttjs.js';
 import { moatCommand, moatListener, startMoat, type RunningMoat } from '../kit/moat.js';
@@ -84,6 +85,12 @@ async function metric(name: string): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
+/** The node id `node` logged in its cluster_joined line. */
+function nodeId(node: RunningMoat): string {
+  const line = node.logs.find((l) => l.includes('"cluster_joined"'));
+  return String((JSON.parse(line ?? '{}') as Record<string, unknown>)['node']);
+}
+
 async function readyz(): Promise<number> {
   return (await fetch(`${admin}/readyz`)).status;
 }
@@ -120,7 +127,7 @@ test('each node logs cluster_joined with its node id and the Redis URL', () => {
     assert.ok(line !== undefined, 'a cluster_joined line');
     const record = JSON.parse(line) as Record<string, unknown>;
     assert.equal(record['redis'], redis.url);
-    assert.match(String(record['node']), /^node-/);
+    assert.match(nodeId(node), /^node-/);
     assert.equal(typeof record['nodes'], 'number');
   }
 });
@@ -195,8 +202,13 @@ test('a persistent session moves from A to B with the 10 messages queued for it'
 test('a client id connecting on C takes the connection on A over: DISCONNECT 0x8E', async () => {
   const first = await client(a, { clientId: 'twin' });
   const disconnect = new Promise<number | undefined>((resolve) => first.client.once('disconnect', (packet) => resolve(packet.reasonCode)));
-  // The claim of A reaches Redis before C's, or C's would find nothing to take over.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // A's claim is in Redis (the client ids A holds) before C's, or C's claim could come first.
+  const redisClient = new Redis(redis.url);
+  try {
+    await eventually(async () => (await redisClient.sismember(`moat:{bus}clients:${nodeId(a)}`, 'twin')) === 1, 5000, "twin in A's client set");
+  } finally {
+    redisClient.disconnect();
+  }
   await client(c, { clientId: 'twin' });
   assert.equal(await disconnect, 0x8e);
 });
