@@ -37,14 +37,14 @@ export async function openCluster(config: Pick<BrokerConfig, 'clusterRedis' | 'c
     throw error;
   }
   const parts = [
-    { name: 'store', what: 'sessions, queues and retained messages', part: store },
-    { name: 'bus', what: 'messages to and from the other nodes', part: bus },
+    { name: 'store', part: store, without: 'loading sessions from the cluster or acknowledging QoS 1/2 messages', resync: 'it reloads the retained messages' },
+    { name: 'bus', part: bus, without: 'messages to and from the other nodes', resync: "it writes its interest and clients again and reloads the other nodes'" },
   ] as const;
-  const stops = parts.map(({ name, what, part }) =>
+  const stops = parts.map(({ name, part, without, resync }) =>
     part.onStatus((up) => {
       const fields = { event: up ? 'cluster_redis_back' : 'cluster_redis_lost', part: name, redis: target.display, node: bus.nodeId };
-      if (up) logger.info(fields, `the cluster ${name} reaches Redis at ${target.display} again; it resyncs its ${what}`);
-      else logger.error(fields, `the cluster ${name} lost Redis at ${target.display}: this node serves its own clients alone, without ${what} of the cluster, until Redis is back`);
+      if (up) logger.info(fields, `the cluster ${name} reaches Redis at ${target.display} again; ${resync}`);
+      else logger.error(fields, `the cluster ${name} lost Redis at ${target.display}: this node serves its own clients, without ${without}, until Redis is back`);
     }),
   );
   let closing: Promise<void> | undefined;

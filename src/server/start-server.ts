@@ -72,7 +72,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     const { bus } = cluster;
     logger.info(
       { event: 'cluster_joined', node: bus.nodeId, redis: cluster.store.display, prefix: config.clusterPrefix, nodes: bus.liveNodes, retained: cluster.store.retainedCount },
-      `node ${bus.nodeId} joined the cluster on ${cluster.store.display} (prefix ${config.clusterPrefix}): ${bus.liveNodes} nodes, ${cluster.store.retainedCount} retained messages`,
+      `node ${bus.nodeId} joined the cluster on ${cluster.store.display} (prefix ${config.clusterPrefix}): ${bus.liveNodes} ${bus.liveNodes === 1 ? 'node' : 'nodes'} in the cluster, this one included; ${cluster.store.retainedCount} retained messages`,
     );
   } else if (store === undefined) {
     logger.info({ event: 'persistence_off' }, 'persistence false: sessions, queued and retained messages are kept in memory only and lost when the broker stops');
