@@ -648,10 +648,14 @@ export class Broker {
     this.#letGo(session);
   }
 
-  /** Forgets `session` here (timers, routes, interest, messages) and leaves the store's copy to its new owner. */
+  /**
+   * Forgets `session` here (timers, routes, interest, messages) and leaves the store's copy to its
+   * new owner. No flush: what this node wrote for it goes out at the end of this turn anyway, and
+   * the new owner loaded its copy before claiming, so an earlier commit would not put more in it
+   * (docs/ARCHITECTURE.md, the window); flush() would also take a failed commit's report away from
+   * the acknowledgement waiting for it.
+   */
   #letGo(session: Session): void {
-    // What this node queued for it goes to the store now rather than at the end of the turn.
-    void this.#durable?.flush().catch(() => undefined);
     session.clearTimers();
     session.will = undefined;
     session.openGate();
@@ -663,14 +667,20 @@ export class Broker {
 
   /**
    * Another node died holding `clientIds`, connected or offline (this node is the only one told).
-   * Each one's stored session: its will is published (after its delay, with a persistent session); a persistent one
-   * is adopted here offline, subscribed and queuing, its expiry counting from now, until its client
-   * connects somewhere; a non-persistent one is deleted.
+   * Each one's stored session: its will is published (after its delay, counted from now, when the
+   * session is persistent); a persistent one is adopted here offline, subscribed and queuing, its
+   * expiry counting from now, until its client connects somewhere; a non-persistent one (or one
+   * that expired meanwhile) is deleted. Wills go out without an ACL source: the record keeps none.
    */
   async #nodeLost(node: string, clientIds: readonly string[]): Promise<void> {
     const store = this.#durable;
     let wills = 0;
+    let delayedWills = 0;
     let adopted = 0;
+    const publishWill = (clientId: string, will: Will): void => {
+      this.publishWill(clientId, will, undefined);
+      wills++;
+    };
     for (const clientId of clientIds) {
       if (store === undefined || this.#closed) break;
       if (this.#sessions.has(clientId)) continue; // it connected here since
@@ -686,22 +696,21 @@ export class Broker {
       const { will, expiryInterval } = stored.session;
       if (expiryInterval === 0) {
         store.deleteSession(clientId);
-        if (will !== undefined) {
-          this.publishWill(clientId, will, undefined);
-          wills++;
-        }
+        if (will !== undefined) publishWill(clientId, will);
         continue;
       }
       const session = this.#restore(store, { ...stored, session: { ...stored.session, will: undefined } }, 5, Date.now());
-      if (session === undefined) continue;
+      if (session === undefined) {
+        if (will !== undefined) publishWill(clientId, will); // the session ended: its will goes out [MQTT-3.1.3-9]
+        continue;
+      }
       adopted++;
       this.bus.claimSession(clientId); // held here now: if this node dies too, the next survivor adopts it
       if (will !== undefined) {
         const delay = willDelay(will, expiryInterval);
-        if (delay === 0) {
-          this.publishWill(clientId, will, undefined);
-          wills++;
-        } else {
+        if (delay === 0) publishWill(clientId, will);
+        else {
+          delayedWills++;
           session.will = will;
           session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
         }
@@ -709,8 +718,8 @@ export class Broker {
       this.saveSession(session); // disconnected now; the will kept only while it waits
     }
     this.logger.warn(
-      { event: 'cluster_node_lost', node, clients: clientIds.length, wills, adopted },
-      `cluster node ${node} was lost holding ${clientIds.length} clients: ${wills} wills published, ${adopted} persistent sessions adopted here until their clients reconnect`,
+      { event: 'cluster_node_lost', node, clients: clientIds.length, wills, delayedWills, adopted },
+      `cluster node ${node} was lost holding ${clientIds.length} clients: ${wills} wills published, ${delayedWills} waiting for their delay, ${adopted} persistent sessions adopted here until their clients reconnect`,
     );
   }
 
