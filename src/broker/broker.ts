@@ -107,6 +107,11 @@ export class Broker {
   readonly bus: Bus;
   /** The store when it is durable: sessions are then written through it and loaded from it at CONNECT. */
   readonly #durable: Store<Message> | undefined;
+  /**
+   * A durable store shared with nodes that can be lost (a bus with liveness): sessions of other
+   * nodes are found in it, and every will is kept in it, so the node told of a loss publishes them.
+   */
+  readonly #shared: boolean;
   readonly authenticator: Authenticator;
   /** Messages accepted and then not delivered, by reason and client (logged, rate-limited). */
   readonly drops: DropLedger;
@@ -155,13 +160,13 @@ export class Broker {
     this.store = options.store ?? new MemoryStore<Message>();
     this.bus = options.bus ?? new LocalBus();
     this.#durable = this.store.durable ? this.store : undefined;
+    this.#shared = this.#durable !== undefined && this.bus.liveNodes !== undefined;
     this.router = new Router(this.options.upgradeOutgoingQos);
     this.retained = new RetainedMessages(this.store);
     this.bus.attach({
       message: (envelope) => this.#fromBus(envelope),
       claim: (claim) => this.#claimed(claim),
-      // wills of a lost node: issue 13 cluster wiring
-      nodeLost: () => undefined,
+      nodeLost: (node, clientIds) => void this.#nodeLost(node, clientIds),
     });
     installEventLog();
     this.drops = new DropLedger((fields) => emit(this, 'publishDropped', fields), this.options.dropLogIntervalMs);
@@ -438,7 +443,9 @@ export class Broker {
     connection.session = undefined;
     if (open) this.#unattached.add(connection);
     this.#connectedCount--;
-    this.bus.releaseSession(session.clientId);
+    // In a cluster the node still holds the offline session (queues for it): released when it ends,
+    // so if this node dies the survivor told adopts it too.
+    if (!this.#shared) this.bus.releaseSession(session.clientId);
     // Offline, it queues up to its limit and drops the rest: nobody waits on it.
     session.openGate();
     const will = session.will;
@@ -484,6 +491,7 @@ export class Broker {
     session.clearState();
     this.#durable?.deleteSession(session.clientId);
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+    this.bus.releaseSession(session.clientId);
     if (pendingWill !== undefined) this.publishWill(session.clientId, pendingWill, session.access);
   }
 
@@ -498,7 +506,8 @@ export class Broker {
    */
   publish(message: Message): number {
     this.retained.store(message); // 1. the retained message, in the store
-    const shared = this.bus.publish(message); // 2. other nodes whose subscribers want it; who serves each $share group
+    // 2. other nodes whose subscribers want it; who serves each $share group. Not $SYS: each node's are its own.
+    const shared = message.topic.startsWith('$SYS/') ? undefined : this.bus.publish(message);
     return this.router.route(message, shared); // 3. this node's sessions
   }
 
@@ -531,9 +540,12 @@ export class Broker {
     return true;
   }
 
-  /** Writes the session's record (subscriptions, expiry, will) to a durable store; nothing without one. */
+  /**
+   * Writes the session's record (subscriptions, expiry, will) to a durable store; nothing without
+   * one. A session that ends with its connection is written only in a cluster and only with a will.
+   */
   saveSession(session: Session): void {
-    if (this.#durable === undefined || session.expiryInterval === 0) return;
+    if (this.#durable === undefined || (session.expiryInterval === 0 && !(this.#shared && session.will !== undefined))) return;
     this.#durable.saveSession(session.record(session.connection === undefined ? Date.now() : undefined));
   }
 
@@ -571,14 +583,14 @@ export class Broker {
       const stored = await store.loadSession(record.clientId);
       if (stored === undefined) continue;
       // Version 5 until the client connects and says its own (openSession sets it).
-      if (this.#restore(store, stored, 5, now)) restored++;
+      if (this.#restore(store, stored, 5, now) !== undefined) restored++;
       else expired++;
     }
     return { restored, expired };
   }
 
-  /** Makes the offline session of `stored`, or deletes it when it has expired; true when restored. */
-  #restore(store: Store<Message>, stored: StoredSession<Message>, protocolVersion: ProtocolVersion, now: number): boolean {
+  /** Makes the offline session of `stored`, or deletes it when it has expired (undefined). */
+  #restore(store: Store<Message>, stored: StoredSession<Message>, protocolVersion: ProtocolVersion, now: number): Session | undefined {
     const record = stored.session;
     const disconnectedAt = record.disconnectedAt ?? now;
     // Left "connected" by a crash: its expiry runs from now, written so that a second crash keeps that clock.
@@ -587,7 +599,7 @@ export class Broker {
     if (expiresAt <= now) {
       store.deleteSession(record.clientId); // it expired while nobody held it
       emit(this, 'sessionExpired', { clientId: record.clientId });
-      return false;
+      return undefined;
     }
     const session = new Session(record.clientId, protocolVersion, record.expiryInterval, this.#sessionContext);
     for (const subscription of record.subscriptions) this.#addSubscription(session, { ...subscription, session });
@@ -596,7 +608,7 @@ export class Broker {
     // Offline until openSession attaches it, which cancels this.
     if (expiresAt !== Infinity) session.expiryTimer = new LongTimer(expiresAt - now, () => this.#sessionExpired(session));
     this.#sessions.set(record.clientId, session);
-    return true;
+    return session;
   }
 
   /** A message another node published: only routed here (its retained part is the store's business). */
@@ -604,12 +616,111 @@ export class Broker {
     this.router.route(envelope.message as Message, envelope.sharedFilters);
   }
 
-  /** The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3]. */
+  /**
+   * The client id connected on another node: a connection of it here is taken over [MQTT-3.1.4-3].
+   * With a shared store the session is the claiming node's now (it loaded it from the store before
+   * claiming): this node's copy, connected or offline, leaves memory without a write, so this node
+   * neither queues for it nor saves, expires or deletes what the other node owns.
+   */
   #claimed(claim: SessionClaim): void {
-    const connection = this.#sessions.get(claim.clientId)?.connection;
-    if (connection === undefined) return;
-    emit(this, 'sessionTakeover', { clientId: claim.clientId, address: connection.remoteAddress });
-    connection.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+    const session = this.#sessions.get(claim.clientId);
+    if (session === undefined) return;
+    const connection = session.connection;
+    if (connection !== undefined) emit(this, 'sessionTakeover', { clientId: claim.clientId, address: connection.remoteAddress });
+    if (!this.#shared) {
+      // Each node keeps its own sessions: the one here goes offline as after any lost connection.
+      connection?.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+      return;
+    }
+    if (connection !== undefined) {
+      session.connection = undefined;
+      connection.session = undefined;
+      this.#unattached.add(connection); // until its stream has closed
+      this.#connectedCount--;
+      const will = session.will;
+      // A takeover ends the connection abnormally: a will without delay goes out, as on one node
+      // (openSession); one with a delay is cancelled, the client being back within it [MQTT-3.1.2-8].
+      if (will !== undefined && willDelay(will, session.expiryInterval) === 0) this.publishWill(session.clientId, will, session.access);
+      connection.close(ReasonCode.SessionTakenOver, 'session taken over on another node');
+    } else if (session.willTimer !== undefined) {
+      emit(this, 'willCancelled', { clientId: session.clientId });
+    }
+    this.#letGo(session);
+  }
+
+  /**
+   * Forgets `session` here (timers, routes, interest, messages) and leaves the store's copy to its
+   * new owner. No flush: what this node wrote for it goes out at the end of this turn anyway, and
+   * the new owner loaded its copy before claiming, so an earlier commit would not put more in it
+   * (docs/ARCHITECTURE.md, the window); flush() would also take a failed commit's report away from
+   * the acknowledgement waiting for it.
+   */
+  #letGo(session: Session): void {
+    session.clearTimers();
+    session.will = undefined;
+    session.openGate();
+    for (const filter of session.subscriptions.keys()) this.bus.removeInterest(filter);
+    this.router.removeSession(session);
+    session.clearState();
+    if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
+  }
+
+  /**
+   * Another node died holding `clientIds`, connected or offline (this node is the only one told).
+   * Each one's stored session: its will is published (after its delay, counted from now, when the
+   * session is persistent); a persistent one is adopted here offline, subscribed and queuing, its
+   * expiry counting from now, until its client connects somewhere; a non-persistent one (or one
+   * that expired meanwhile) is deleted. Wills go out without an ACL source: the record keeps none.
+   */
+  async #nodeLost(node: string, clientIds: readonly string[]): Promise<void> {
+    const store = this.#durable;
+    let wills = 0;
+    let delayedWills = 0;
+    let adopted = 0;
+    const publishWill = (clientId: string, will: Will): void => {
+      this.publishWill(clientId, will, undefined);
+      wills++;
+    };
+    for (const clientId of clientIds) {
+      if (store === undefined || this.#closed) break;
+      if (this.#sessions.has(clientId)) continue; // it connected here since
+      let stored: StoredSession<Message> | undefined;
+      try {
+        stored = await store.loadSession(clientId);
+      } catch (error) {
+        emit(this, 'storeError', { clientId, operation: 'load the session of a lost node', err: error instanceof Error ? error.message : String(error) });
+        continue;
+      }
+      // Gone, or back here meanwhile. (A node it connected to since took it out of the lost node's set with its claim.)
+      if (stored === undefined || this.#sessions.has(clientId)) continue;
+      const { will, expiryInterval } = stored.session;
+      if (expiryInterval === 0) {
+        store.deleteSession(clientId);
+        if (will !== undefined) publishWill(clientId, will);
+        continue;
+      }
+      const session = this.#restore(store, { ...stored, session: { ...stored.session, will: undefined } }, 5, Date.now());
+      if (session === undefined) {
+        if (will !== undefined) publishWill(clientId, will); // the session ended: its will goes out [MQTT-3.1.3-9]
+        continue;
+      }
+      adopted++;
+      this.bus.claimSession(clientId); // held here now: if this node dies too, the next survivor adopts it
+      if (will !== undefined) {
+        const delay = willDelay(will, expiryInterval);
+        if (delay === 0) publishWill(clientId, will);
+        else {
+          delayedWills++;
+          session.will = will;
+          session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
+        }
+      }
+      this.saveSession(session); // disconnected now; the will kept only while it waits
+    }
+    this.logger.warn(
+      { event: 'cluster_node_lost', node, clients: clientIds.length, wills, delayedWills, adopted },
+      `cluster node ${node} was lost holding ${clientIds.length} clients: ${wills} wills published, ${delayedWills} waiting for their delay, ${adopted} persistent sessions adopted here until their clients reconnect`,
+    );
   }
 
   /** Convenience for embedders: publish with defaults. */

@@ -1,9 +1,10 @@
-// `moat broker [-c FILE]`: the process around the server. Load the config (or the local-only
+// `moat broker [-c FILE] [--cluster URL]`: the process around the server. Load the config (or the local-only
 // defaults), open the log, write the pid_file, start the server (server/start-server.ts: security
 // checks, listeners and their "listening" lines, $SYS), re-read TLS certificates and the password and
 // ACL files on SIGHUP (server.reload()), stop cleanly on SIGINT/SIGTERM, exit codes, drain the log.
 import type { Command } from 'commander';
 import type { Logger } from '../broker/logger.js';
+import { parseRedisUrl } from '../cluster/redis-url.js';
 import { MoatError } from '../codec/errors.js';
 import { ConfigError } from '../config/errors.js';
 import { defaultConfig, loadConfig, parseConfig } from '../config/index.js';
@@ -21,6 +22,7 @@ interface BrokerCommandOptions {
   config?: string;
   port?: string;
   verbose?: boolean;
+  cluster?: string;
 }
 
 export function registerBrokerCommand(program: Command): void {
@@ -30,6 +32,7 @@ export function registerBrokerCommand(program: Command): void {
     .option('-c, --config <file>', 'mosquitto.conf-style configuration file')
     .option('-p, --port <port>', 'listen on 127.0.0.1:PORT instead of 1883 (no config file)')
     .option('-v, --verbose', 'log debug messages')
+    .option('--cluster <url>', 'join the cluster of the brokers sharing this Redis (sets cluster_redis), e.g. redis://127.0.0.1:6379')
     .action(async (options: BrokerCommandOptions) => {
       try {
         process.exitCode = await runBroker(options);
@@ -57,6 +60,11 @@ async function runBroker(options: BrokerCommandOptions): Promise<number> {
       return 2;
     }
     throw error;
+  }
+  if (options.cluster !== undefined) {
+    // Read now, so a bad URL is refused in words (MOAT_ERR_REDIS_URL, exit 2) before anything opens.
+    parseRedisUrl(options.cluster);
+    config = { ...config, clusterRedis: options.cluster };
   }
   const log = await openLog(config.log, options.verbose === true);
   const code = await serve(config, log.logger, log.topic);

@@ -46,6 +46,11 @@ export interface BusHandlers {
 
 export interface Bus {
   readonly nodeId: string;
+  /**
+   * The nodes alive in the cluster as this node knows them, itself included. Only on a bus whose
+   * nodes can be lost (it calls nodeLost): the broker then keeps every will in the store.
+   */
+  readonly liveNodes?: number;
   /** Starts delivery to `handlers`; called once, by the broker that owns the bus. */
   attach(handlers: BusHandlers): void;
   /**
@@ -63,9 +68,12 @@ export interface Bus {
   removeInterest(filter: string): void;
   /** Whether any other node's interest matches `topic` (for v5 0x10 No matching subscribers). */
   othersInterested(topic: string): boolean;
-  /** `clientId` connected here: other nodes disconnect theirs; this node now holds it. */
+  /** `clientId` connected here (or its session was adopted here): other nodes let theirs go; this node now holds it. */
   claimSession(clientId: string): void;
-  /** `clientId`'s connection here ended: this node no longer holds it. */
+  /**
+   * This node no longer holds `clientId`: its connection ended, or, with a store the nodes share,
+   * its session ended (an offline session is still held: a survivor adopts it if this node dies).
+   */
   releaseSession(clientId: string): void;
   close(): Promise<void>;
 }

@@ -191,6 +191,13 @@ export class RedisBus implements Bus {
     return this.#connected;
   }
 
+  /** This node and the others it knows of (loaded, or being loaded). */
+  get liveNodes(): number {
+    let others = 0;
+    for (const _node of this.#peers()) others++;
+    return others + 1;
+  }
+
   /** Messages that matched another node's interest but were not sent because Redis was away. */
   get unsent(): number {
     return this.#unsent;

@@ -149,6 +149,8 @@ export interface Draft {
     persistenceFile: string | undefined;
     persistenceLocation: string | undefined;
     persistenceSync: 'normal' | 'full';
+    clusterRedis: string | undefined;
+    clusterPrefix: string;
   };
   /** admin_listener and its options. */
   readonly admin: AdminDraft;

@@ -5,6 +5,7 @@
 
 import { ADMIN_OPTIONS } from './admin-options.js';
 import { CLIENT_OPTIONS } from './client-options.js';
+import { CLUSTER_OPTIONS } from './cluster-options.js';
 import { CONFIG_ISSUE_KINDS } from './errors.js';
 import { LOG_OPTIONS } from './log-options.js';
 import { PERSISTENCE_OPTIONS } from './persistence-options.js';
@@ -372,6 +373,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ...TRANSPORT_OPTIONS,
   ...ADMIN_OPTIONS,
   ...PERSISTENCE_OPTIONS,
+  ...CLUSTER_OPTIONS,
   ...LOG_OPTIONS,
 };
 

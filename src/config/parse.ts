@@ -144,6 +144,8 @@ class ParseState {
         persistenceFile: undefined,
         persistenceLocation: undefined,
         persistenceSync: CONFIG_DEFAULTS.persistenceSync,
+        clusterRedis: undefined,
+        clusterPrefix: CONFIG_DEFAULTS.clusterPrefix,
       },
       admin: emptyAdmin(),
       log: {

@@ -89,6 +89,8 @@ export const CONFIG_DEFAULTS = {
   persistence: true,
   /** 'normal' survives a process crash at one commit per turn without fsync; 'full' also a power cut, at one fsync per turn. */
   persistenceSync: 'normal' as 'normal' | 'full',
+  /** Key and channel prefix of a cluster's Redis (several clusters can share one). */
+  clusterPrefix: 'moat:',
   /** 0 = Node's own limit on HTTP request headers (16 KB; Mosquitto's libwebsockets: 1024 bytes). */
   websocketsHeadersSize: 0,
   /** engine: bytes buffered on a socket beyond which QoS 0 messages to it are dropped (slow consumer). */
@@ -329,6 +331,10 @@ export interface BrokerConfig {
   readonly persistenceLocation: string | undefined;
   /** `persistence_sync` (moat extension). */
   readonly persistenceSync: 'normal' | 'full';
+  /** `cluster_redis` (moat extension): the Redis this node shares with the others of its cluster; undefined = a broker alone. */
+  readonly clusterRedis: string | undefined;
+  /** `cluster_prefix` (moat extension): prefix of its keys and channels. */
+  readonly clusterPrefix: string;
   /** The admin HTTP listener; undefined = none (the default). */
   readonly admin: AdminConfig | undefined;
   /** Logging. */

@@ -5,7 +5,9 @@
 // failures, expired sessions) comes from the broker's events through the tally (tally.ts).
 // `$SYS/broker/clients/maximum` is the PEAK of connected clients (Mosquitto's man page); the
 // configured limit is moat's `$SYS/broker/clients/limit`, so capacity alerts divide by the right
-// number. Every topic, and where moat differs from Mosquitto on purpose: docs/MONITORING.md.
+// number. In a cluster every value is the node's own (they do not cross the bus), and
+// $SYS/broker/cluster/node and cluster/nodes say which node and how many. Every topic, and where
+// moat differs from Mosquitto on purpose: docs/MONITORING.md.
 import type { Broker, BrokerStats } from '../broker/broker.js';
 import { DROP_REASONS, type DropReason } from '../broker/drops.js';
 import { REFUSAL_REASONS, type RefusalReason } from '../broker/refusals.js';
@@ -81,6 +83,8 @@ export interface SysPublisherOptions {
   capacityAlertThreshold?: number;
   /** Insecure settings the broker started with anyway; published retained at $SYS/broker/security/warnings. */
   securityWarnings?: readonly string[];
+  /** The bus of a cluster node: $SYS/broker/cluster/node (its id) and cluster/nodes (live nodes) are published. */
+  cluster?: { readonly nodeId: string; readonly liveNodes: number };
 }
 
 /** The heap as $SYS/broker/heap/current reports it: V8's heap in use plus Buffer memory outside it. */
@@ -203,6 +207,12 @@ export class SysPublisher {
     put('tls/handshake_failures/total', tlsFailures);
     put('tls/handshake_failures/interval', tlsFailures - previous.tlsFailures);
     for (const reason of new Set([...TLS_FAILURE_REASONS, ...Object.keys(tally.tlsHandshakeFailures)])) put(`tls/handshake_failures/${reason}`, tally.tlsHandshakeFailures[reason] ?? 0);
+    // Every other value here is this node's own: $SYS is per node, never sent across the bus.
+    const cluster = this.#options.cluster;
+    if (cluster !== undefined) {
+      put('cluster/node', cluster.nodeId);
+      put('cluster/nodes', cluster.liveNodes);
+    }
     return values;
   }
 

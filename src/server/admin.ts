@@ -47,18 +47,29 @@ export function connectionLimitOf(config: Pick<BrokerConfig, 'listeners' | 'glob
   return listeners < 0 ? global : Math.min(global, listeners);
 }
 
-/** Why the server is not ready, in sentences; empty when every listener is open and the broker accepts connections. */
-export function readinessOf(broker: Broker, listeners: readonly ServerListener[]): string[] {
+/** Why the server is not ready, in sentences; empty when every listener is open, the broker accepts connections and, in a cluster, the node reaches Redis. */
+export function readinessOf(broker: Broker, listeners: readonly ServerListener[], cluster?: () => string[]): string[] {
   const reasons: string[] = [];
   if (!broker.accepting) reasons.push('the broker is shutting down and accepts no connections');
   for (const l of listeners) {
     if (!l.listening.server.listening) reasons.push(`listener ${l.protocol} ${l.host}:${l.port} (${l.listener.source.file}:${l.listener.source.line}) is not listening`);
   }
+  // A node cut off from Redis serves its own clients, but not as part of the cluster: a load balancer should prefer the others.
+  if (cluster !== undefined) reasons.push(...cluster());
   return reasons;
 }
 
 /** Opens the admin listener (prom-client is loaded only then) and logs where it listens. */
-export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token: string | undefined, broker: Broker, tally: EventTally, sys: SysPublisher, listeners: readonly ServerListener[]): Promise<AdminServer> {
+export async function openAdmin(
+  config: BrokerConfig,
+  admin: AdminConfig,
+  token: string | undefined,
+  broker: Broker,
+  tally: EventTally,
+  sys: SysPublisher,
+  listeners: readonly ServerListener[],
+  cluster?: () => string[],
+): Promise<AdminServer> {
   const { startAdminServer } = await import('../admin/server.js');
   const server = await startAdminServer({
     config: admin,
@@ -69,7 +80,7 @@ export async function openAdmin(config: BrokerConfig, admin: AdminConfig, token:
     connectionLimit: connectionLimitOf(config),
     // The one capacity alert, with its hysteresis: the same as $SYS/broker/capacity/alert.
     capacityAlert: () => sys.capacityAlert,
-    readiness: () => readinessOf(broker, listeners),
+    readiness: () => readinessOf(broker, listeners, cluster),
   });
   if (token === undefined) {
     emit(broker, 'insecureListener', {

@@ -15,6 +15,7 @@ import { adminReload, adminToken, connectionLimitOf, openAdmin } from './admin.j
 import { brokerOptionsFromConfig } from './broker-options.js';
 import { StartRefusedError } from './errors.js';
 import { openListeners, type ServerListener } from './listeners.js';
+import { openCluster } from './cluster.js';
 import { openPersistence } from './persistence.js';
 import { reportPasswordWarnings, reloadServer, type ReloadResult } from './reload.js';
 
@@ -57,9 +58,23 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   const token = config.admin === undefined ? undefined : await adminToken(config.admin);
   await options.beforeListen?.();
 
-  const store = openPersistence(config);
-  const broker = new Broker({ ...brokerOptionsFromConfig(config, logger), ...(store === undefined ? {} : { store }) });
-  if (store === undefined) {
+  // With cluster_redis the Redis store replaces the persistence file and the Redis bus joins the others.
+  const cluster = await openCluster(config, logger);
+  const store = cluster === undefined ? openPersistence(config) : undefined;
+  const broker = new Broker({
+    ...brokerOptionsFromConfig(config, logger),
+    ...(cluster !== undefined ? { store: cluster.store, bus: cluster.bus } : store !== undefined ? { store } : {}),
+  });
+  if (cluster !== undefined) {
+    // No restoreSessions: every node would queue for every offline session. A session is loaded
+    // from Redis by the node its client connects to (Broker.loadSession), or adopted by the node
+    // told that the node holding it died (Broker nodeLost).
+    const { bus } = cluster;
+    logger.info(
+      { event: 'cluster_joined', node: bus.nodeId, redis: cluster.store.display, prefix: config.clusterPrefix, nodes: bus.liveNodes, retained: cluster.store.retainedCount },
+      `node ${bus.nodeId} joined the cluster on ${cluster.store.display} (prefix ${config.clusterPrefix}): ${bus.liveNodes} ${bus.liveNodes === 1 ? 'node' : 'nodes'} in the cluster, this one included; ${cluster.store.retainedCount} retained messages`,
+    );
+  } else if (store === undefined) {
     logger.info({ event: 'persistence_off' }, 'persistence false: sessions, queued and retained messages are kept in memory only and lost when the broker stops');
   } else {
     // Before anything listens: offline sessions are subscribed again before the first PUBLISH can arrive.
@@ -77,6 +92,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
     connectionLimit: connectionLimitOf(config),
     capacityAlertThreshold: config.capacityAlertThreshold,
     securityWarnings: security.flatMap((s) => s.warnings),
+    ...(cluster === undefined ? {} : { cluster: cluster.bus }),
   });
   sys.start();
   let listeners: ServerListener[] = [];
@@ -84,13 +100,14 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
   try {
     listeners = await openListeners(broker, config, security, accessControls);
     // After the MQTT listeners: their "listening" lines come first, and /readyz has them to check.
-    if (config.admin !== undefined) admin = await openAdmin(config, config.admin, token, broker, tally, sys, listeners);
+    if (config.admin !== undefined) admin = await openAdmin(config, config.admin, token, broker, tally, sys, listeners, cluster?.readiness);
   } catch (error) {
     sys.stop();
     tally.stop();
     broker.close();
     await Promise.all(listeners.map((l) => l.listening.close()));
     await store?.close();
+    await cluster?.close();
     throw error;
   }
 
@@ -111,6 +128,7 @@ export async function startServer(config: BrokerConfig, options: StartServerOpti
         await Promise.all([...listeners.map((l) => l.listening.close()), admin?.close()]);
         // Last: the sessions the closing connections saved are committed with it.
         await store?.close();
+        await cluster?.close();
       })()),
   };
 }

@@ -120,3 +120,19 @@ test('a $share group spread over 3 nodes gets each message exactly once in all, 
   for (const watcher of plain) assert.deepEqual(payloads(watcher), sent);
   for (const node of nodes) node.close();
 });
+
+test('$SYS messages stay on the node that published them: a subscriber of $SYS/# on node b sees only b\'s', async () => {
+  const [a, b] = cluster();
+  const watcher = await connect(b, 'sys-b', {}, 5);
+  watcher.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('$SYS/#', 0), sub('plain/#', 0)] });
+  await watcher.client.next('suback');
+  a.publishSimple('$SYS/broker/uptime', '7 seconds', 0, true);
+  a.publishSimple('plain/a', 'from a');
+  assert.equal((await watcher.client.next('publish')).topic, 'plain/a');
+  b.publishSimple('$SYS/broker/uptime', '9 seconds', 0, true);
+  const own = await watcher.client.next('publish');
+  assert.deepEqual([own.topic, own.payload.toString()], ['$SYS/broker/uptime', '9 seconds']);
+  await watcher.client.nothing('publish', 100);
+  a.close();
+  b.close();
+});

@@ -1,11 +1,16 @@
 // Two engines joined by a RedisBus on a real redis-server: what 19-bus.test.ts shows on a LocalHub
 // holds across processes' worth of connections too: a message published on one node reaches the
 // other's subscribers once, a $share group spread over both gets each message once in all, and a
-// client id connecting on one node takes its connection on the other over (DISCONNECT 0x8E).
+// client id connecting on one node takes its connection on the other over (DISCONNECT 0x8E). On
+// the Redis store too, a node that dies has its clients' wills published by the survivor told,
+// after their delay when the session is persistent (adopted meanwhile), unless the client is back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Logger } from '../../src/broker/logger.js';
+import type { Message } from '../../src/broker/message.js';
 import { RedisBus } from '../../src/cluster/redis-bus.js';
 import type { PublishPacket, Subscription } from '../../src/codec/types.js';
+import { RedisStore } from '../../src/store/redis.js';
 import { startRedis } from '../kit/redis.js';
 import { until } from '../kit/wait.js';
 import { connect, startBroker, type TestClient } from './helper.js';
@@ -61,6 +66,52 @@ test('two engines on one Redis: messages across once, a $share group over both o
     a.close();
     b.close();
     await Promise.all(buses.map((bus) => bus.close()));
+    await redis.stop();
+  }
+});
+
+/** A logger that keeps every record it is given (the engine's own lines: cluster_node_lost). */
+function recordingLogger(records: Array<Record<string, unknown>>): Logger {
+  const keep = (obj: object): void => void records.push(obj as Record<string, unknown>);
+  return { debug: keep, info: keep, warn: keep, error: keep };
+}
+
+test('a node lost: the survivor publishes a will at once, a persistent session\'s will after its delay, none for a client back within it', async () => {
+  const redis = await startRedis();
+  const options = { prefix: 'lost:', heartbeatMs: 100, deadAfterMs: 500 };
+  const [survivorStore, dyingStore] = [await RedisStore.open<Message>(redis.url, { prefix: 'lost:' }), await RedisStore.open<Message>(redis.url, { prefix: 'lost:' })];
+  const [survivorBus, dyingBus] = [await RedisBus.open(redis.url, options), await RedisBus.open(redis.url, options)];
+  const records: Array<Record<string, unknown>> = [];
+  const survivor = startBroker({ store: survivorStore, bus: survivorBus, logger: recordingLogger(records) });
+  const dying = startBroker({ store: dyingStore, bus: dyingBus });
+  try {
+    const watcher = await connect(survivor, 'watcher', {}, 5);
+    watcher.client.send({ type: 'subscribe', packetId: 1, subscriptions: [sub('w/#')] });
+    await watcher.client.next('suback');
+    const will = (topic: string, delay: number | undefined) => ({ topic, payload: Buffer.from(topic), qos: 0 as const, retain: false, ...(delay === undefined ? {} : { properties: { willDelayInterval: delay } }) });
+    const persistent = { clean: false, properties: { sessionExpiryInterval: 60 } };
+    await connect(dying, 'now', { will: will('w/now', undefined) }, 5);
+    await connect(dying, 'late', { ...persistent, will: will('w/late', 1) }, 5);
+    await connect(dying, 'back', { ...persistent, will: will('w/back', 1) }, 5);
+    await settle([survivorBus, dyingBus]);
+    // Killed: nothing more from it reaches Redis, its heartbeat stops.
+    await dyingStore.close();
+    dyingBus.crash();
+
+    await until(() => records.some((r) => r['event'] === 'cluster_node_lost'), 5000, 'cluster_node_lost on the survivor');
+    const lost = records.find((r) => r['event'] === 'cluster_node_lost');
+    assert.deepEqual([lost?.['clients'], lost?.['wills'], lost?.['adopted']], [3, 1, 2]);
+    assert.equal(survivor.getSession('late')?.connection, undefined, 'adopted, offline');
+    assert.notEqual(survivor.getSession('late')?.willTimer, undefined, 'its will waits for its delay (1 s)');
+    const returning = await connect(survivor, 'back', persistent, 5);
+    assert.equal(returning.connack.sessionPresent, true);
+    await until(() => payloads(watcher.client).includes('w/late'), 5000, 'the delayed will');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // w/back's timer was due with w/late's
+    assert.deepEqual(payloads(watcher.client), ['w/now', 'w/late']);
+  } finally {
+    survivor.close();
+    dying.close();
+    await Promise.all([survivorBus.close(), survivorStore.close()]);
     await redis.stop();
   }
 });
