@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { IClientOptions, IClientPublishOptions } from 'mqtt';
+import { connect, type FailoverEvent, type ReceivedMessage } from '../../src/client/index.js';
 import { connectMqttJs, type ConnectedClient } from '../kit/mqttjs.js';
 import { moatCommand, moatListener, startMoat, type RunningMoat } from '../kit/moat.js';
 import { freePort } from '../kit/ports.js';
@@ -276,6 +277,36 @@ test('Redis killed and restarted: each node serves its own clients meanwhile, /r
   await eventually(async () => (await readyz()) === 200, 15_000, '/readyz 200 on A');
   await until(() => a.logs.some((l) => l.includes('"cluster_redis_back"')), 5000, 'cluster_redis_back on A');
   await probe(pubA, 'cross/after', () => counted(subC, 'cross/after').length > 0, 'C after Redis came back');
+});
+
+test("moat's client with the nodes' URLs fails over when its node is killed, and finds its session on the next node", async () => {
+  const d = await startMoat({ config: nodeConfig(redis.url) });
+  const received: ReceivedMessage[] = [];
+  const failovers: FailoverEvent[] = [];
+  const roaming = await connect([d.url, c.url], {
+    clientId: 'roams-by-url',
+    protocolVersion: 5,
+    clean: false,
+    properties: { sessionExpiryInterval: 3600 },
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
+    onMessage: (m) => void received.push(m),
+    onFailover: (event) => void failovers.push(event),
+  });
+  try {
+    assert.equal(roaming.url, d.url);
+    await roaming.subscribe('roam/#', { qos: 1 });
+    const pubA = await client(a);
+    await probe(pubA, 'roam/probe', () => received.some((m) => m.topic === 'roam/probe'), 'the roaming client on D from A');
+
+    await d.process.kill();
+    await until(() => roaming.url === c.url && roaming.connected, DEAD_AFTER_MS + 10_000, 'the client connected to C');
+    assert.ok(failovers.some((f) => f.from === d.url && f.to === c.url), JSON.stringify(failovers.map((f) => [f.from, f.to])));
+    assert.equal(roaming.sessionPresent, true, 'its session was in Redis: C resumed it');
+    await probe(pubA, 'roam/after', () => received.some((m) => m.topic === 'roam/after'), 'the roaming client on C from A');
+  } finally {
+    await roaming.end();
+    await d.stop();
+  }
 });
 
 test('moat broker --cluster: a bad URL and an unreachable Redis are refused in words, exit 2', async () => {
