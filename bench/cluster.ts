@@ -32,16 +32,10 @@ interface Node {
 async function startNode(redisUrl: string, dir: string, index: number): Promise<Node> {
   const port = await freePort();
   const conf = join(dir, `node-${index}.conf`);
-  await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `cluster_redis ${redisUrl}`, 'sys_interval 0', 'max_queued_messages 10000', 'connection_messages false', 'log_type error', 'log_type warning', ''].join('\n'));
+  await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `cluster_redis ${redisUrl}`, 'sys_interval 0', 'max_queued_messages 10000', 'connection_messages false', ''].join('\n'));
   const { command, args } = moatCommand(['broker', '-c', conf]);
   const child = await spawnTracked(command, args, { name: `moat-${index}`, env: { ...process.env, XDG_STATE_HOME: dir } });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitResult !== undefined) throw new Error(`node ${index} exited:\n${child.formatLogs(20)}`);
-    if (child.logs.some((l) => l.includes('"listening"') || l.includes('listening on'))) break;
-    if (Date.now() > deadline) throw new Error(`node ${index} did not start:\n${child.formatLogs(20)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await child.waitForLine((l) => l.includes('"listening"'), 15_000, `node ${index} listening`);
   return { url: `mqtt://127.0.0.1:${port}`, process: child };
 }
 
