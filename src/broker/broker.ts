@@ -9,7 +9,7 @@ import { samePasswordHash } from '../auth/password-file.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import type { ProtocolVersion, QoS, Will } from '../codec/types.js';
 import { Connection, type ConnectionInfo } from './connection.js';
-import { DropLedger, type DropCounts } from './drops.js';
+import { DropLedger } from './drops.js';
 import { installEventLog } from './event-log.js';
 import { authReporter, emit } from './events.js';
 import type { Logger } from './logger.js';
@@ -18,7 +18,7 @@ import { parseBrokerOptions, type BrokerOptions, type ResolvedBrokerOptions } fr
 import { LongTimer } from './long-timer.js';
 import { ConnectionAdmission } from './limits.js';
 import { LoadWatch } from './overload.js';
-import { RefusalLedger, type RefusalCounts } from './refusals.js';
+import { RefusalLedger } from './refusals.js';
 import type { BrokerEventFields } from './events.js';
 import { RetainedMessages } from './retained.js';
 import { DeadlineSweep } from './keepalive.js';
@@ -30,60 +30,13 @@ import { MemoryStore } from '../store/memory.js';
 import type { Store, StoredSession } from '../store/store.js';
 import type { SubscriptionEntry } from './session.js';
 import { NEVER_EXPIRES, Session, SessionContext } from './session.js';
+import { adoptLostNode } from './lost-node.js';
+import { brokerStats, type BrokerCounters, type BrokerStats } from './stats.js';
+
+export type { BrokerCounters, BrokerStats } from './stats.js';
 
 /** How often expired messages are purged from offline queues and retained topics. */
 const PURGE_INTERVAL_MS = 60_000;
-
-/** The per-message counters the engine bumps as it works: plain numbers, no events. */
-export interface BrokerCounters {
-  /** PUBLISH packets received from clients, in all and by QoS. */
-  messagesReceived: number;
-  readonly messagesReceivedByQos: [number, number, number];
-  /** PUBLISH packets sent to clients, in all and by QoS. */
-  messagesSent: number;
-  readonly messagesSentByQos: [number, number, number];
-  /** Payload bytes of those PUBLISH packets (Mosquitto's $SYS/broker/publish/bytes/...). */
-  publishBytesReceived: number;
-  publishBytesSent: number;
-  /** Control packets of every type, in each direction (Mosquitto's $SYS/broker/messages/...). */
-  packetsReceived: number;
-  packetsSent: number;
-  /** MQTT bytes read from and handed to client streams (WebSocket framing and TLS not included). */
-  bytesReceived: number;
-  bytesSent: number;
-  /** Streams the broker has served (accepted sockets; $SYS/broker/load/sockets). */
-  socketsOpened: number;
-  /** CONNECT packets received ($SYS/broker/load/connections). */
-  connectsReceived: number;
-  /** Most clients connected at once since start ($SYS/broker/clients/maximum is this peak, not a limit). */
-  peakConnections: number;
-}
-
-/** A snapshot of the broker's numbers, for $SYS, metrics and the dashboard. */
-export interface BrokerStats extends Readonly<BrokerCounters> {
-  readonly uptimeSeconds: number;
-  readonly connected: number;
-  /** Sessions, connected or not. */
-  readonly sessions: number;
-  /** Subscriptions of every session, connected or not; shared ones included (and counted in sharedSubscriptions too). */
-  readonly subscriptions: number;
-  readonly sharedSubscriptions: number;
-  readonly retained: number;
-  readonly retainedBytes: number;
-  /** Messages waiting in sessions' queues, and QoS 1/2 messages sent and not yet acknowledged, with their payload bytes. */
-  readonly queued: number;
-  readonly queuedBytes: number;
-  /** Messages in the deepest single session queue: the one stuck consumer among thousands. */
-  readonly deepestQueue: number;
-  readonly inflight: number;
-  readonly inflightBytes: number;
-  /** Messages accepted and then not delivered, in all and by reason. */
-  readonly dropped: number;
-  readonly droppedByReason: Readonly<DropCounts>;
-  /** Clients, connections and packets refused by a configured limit, in all and by reason (refusals.ts). */
-  readonly refused: number;
-  readonly refusedByReason: Readonly<RefusalCounts>;
-}
 
 /** What a CONNECT asks of openSession. */
 export interface SessionRequest {
@@ -279,42 +232,9 @@ export class Broker {
     broker.#turnArmed = false;
   }
 
+  /** A snapshot of the engine's numbers (stats.ts). */
   stats(): BrokerStats {
-    // Summed per call (once per sys_interval or scrape), so delivering costs no extra bookkeeping.
-    let queued = 0;
-    let queuedBytes = 0;
-    let deepestQueue = 0;
-    let inflight = 0;
-    let inflightBytes = 0;
-    for (const session of this.#sessions.values()) {
-      const length = session.queueLength;
-      queued += length;
-      if (length > deepestQueue) deepestQueue = length;
-      queuedBytes += session.queuedBytes;
-      inflight += session.inflight.size;
-      inflightBytes += session.inflightBytes;
-    }
-    return {
-      ...this.counters,
-      messagesReceivedByQos: [...this.counters.messagesReceivedByQos],
-      messagesSentByQos: [...this.counters.messagesSentByQos],
-      uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
-      connected: this.#connectedCount,
-      sessions: this.#sessions.size,
-      subscriptions: this.router.subscriptionCount,
-      sharedSubscriptions: this.router.sharedSubscriptionCount,
-      retained: this.retained.count,
-      retainedBytes: this.retained.bytes,
-      queued,
-      queuedBytes,
-      deepestQueue,
-      inflight,
-      inflightBytes,
-      dropped: this.drops.total,
-      droppedByReason: { ...this.drops.byReason },
-      refused: this.refusals.total,
-      refusedByReason: { ...this.refusals.byReason },
-    };
+    return brokerStats(this);
   }
 
   get connectedCount(): number {
@@ -665,58 +585,27 @@ export class Broker {
     if (this.#sessions.get(session.clientId) === session) this.#sessions.delete(session.clientId);
   }
 
-  /**
-   * Another node died holding `clientIds`, connected or offline (this node is the only one told).
-   * Each one's stored session: its will is published (after its delay, counted from now, when the
-   * session is persistent); a persistent one is adopted here offline, subscribed and queuing, its
-   * expiry counting from now, until its client connects somewhere; a non-persistent one (or one
-   * that expired meanwhile) is deleted. Wills go out without an ACL source: the record keeps none.
-   */
+  /** Another node died holding `clientIds` (this node is the only one told): lost-node.ts adopts what it left. */
   async #nodeLost(node: string, clientIds: readonly string[]): Promise<void> {
     const store = this.#durable;
-    let wills = 0;
-    let delayedWills = 0;
-    let adopted = 0;
-    const publishWill = (clientId: string, will: Will): void => {
-      this.publishWill(clientId, will, undefined);
-      wills++;
-    };
-    for (const clientId of clientIds) {
-      if (store === undefined || this.#closed) break;
-      if (this.#sessions.has(clientId)) continue; // it connected here since
-      let stored: StoredSession<Message> | undefined;
-      try {
-        stored = await store.loadSession(clientId);
-      } catch (error) {
-        emit(this, 'storeError', { clientId, operation: 'load the session of a lost node', err: error instanceof Error ? error.message : String(error) });
-        continue;
-      }
-      // Gone, or back here meanwhile. (A node it connected to since took it out of the lost node's set with its claim.)
-      if (stored === undefined || this.#sessions.has(clientId)) continue;
-      const { will, expiryInterval } = stored.session;
-      if (expiryInterval === 0) {
-        store.deleteSession(clientId);
-        if (will !== undefined) publishWill(clientId, will);
-        continue;
-      }
-      const session = this.#restore(store, { ...stored, session: { ...stored.session, will: undefined } }, 5, Date.now());
-      if (session === undefined) {
-        if (will !== undefined) publishWill(clientId, will); // the session ended: its will goes out [MQTT-3.1.3-9]
-        continue;
-      }
-      adopted++;
-      this.bus.claimSession(clientId); // held here now: if this node dies too, the next survivor adopts it
-      if (will !== undefined) {
-        const delay = willDelay(will, expiryInterval);
-        if (delay === 0) publishWill(clientId, will);
-        else {
-          delayedWills++;
+    if (store === undefined) return;
+    const { wills, delayedWills, adopted } = await adoptLostNode(
+      {
+        store,
+        closed: () => this.#closed,
+        holds: (clientId) => this.#sessions.has(clientId),
+        restore: (stored) => this.#restore(store, stored, 5, Date.now()),
+        publishWill: (clientId, will) => this.publishWill(clientId, will, undefined),
+        claim: (clientId) => this.bus.claimSession(clientId),
+        delayWill: (session, will, delaySeconds) => {
           session.will = will;
-          session.willTimer = new LongTimer(delay * 1000, () => this.#willDelayElapsed(session));
-        }
-      }
-      this.saveSession(session); // disconnected now; the will kept only while it waits
-    }
+          session.willTimer = new LongTimer(delaySeconds * 1000, () => this.#willDelayElapsed(session));
+        },
+        save: (session) => this.saveSession(session),
+        storeError: (clientId, error) => emit(this, 'storeError', { clientId, operation: 'load the session of a lost node', err: error instanceof Error ? error.message : String(error) }),
+      },
+      clientIds,
+    );
     this.logger.warn(
       { event: 'cluster_node_lost', node, clients: clientIds.length, wills, delayedWills, adopted },
       `cluster node ${node} was lost holding ${clientIds.length} clients: ${wills} wills published, ${delayedWills} waiting for their delay, ${adopted} persistent sessions adopted here until their clients reconnect`,
