@@ -22,7 +22,7 @@ const REQUIREMENTS = [
     check: { command: ['/usr/bin/python3', '-c', 'import paho.mqtt.client'] },
   },
   { package: 'redis-server', why: 'Redis store, bus and cluster tests', check: { file: '/usr/bin/redis-server' } },
-  // Later: { package: 'chromium', why: 'dashboard e2e tests', check: { file: '/usr/bin/chromium' } },
+  { package: 'chromium', why: 'dashboard end-to-end tests (driven by playwright-core)', check: { file: '/usr/bin/chromium' } },
 ];
 
 /** @param {Requirement['check']} check */
