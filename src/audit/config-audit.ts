@@ -1,5 +1,6 @@
 // `moat audit --config FILE`: the production checklist applied to a mosquitto.conf-style config.
 // Each check returns findings; the order here is the order of the report within a severity.
+import { parseRedisUrl } from '../cluster/redis-url.js';
 import { ConfigError, describeListener, isLoopbackHost, loadConfig, resolveSecurity, type BrokerConfig, type ListenerConfig, type ListenerSecurity } from '../config/index.js';
 import { readFile } from 'node:fs/promises';
 import { AclFile, type AclRule } from '../auth/acl-file.js';
@@ -41,6 +42,7 @@ export async function auditConfig(config: BrokerConfig, options: ConfigAuditOpti
     descriptorHeadroom(config, openFiles),
     ...monitoring(config),
     ...adminListener(config),
+    ...durability(config),
   ];
 }
 
@@ -302,6 +304,33 @@ function limits(config: BrokerConfig): Finding[] {
     ? finding('auth-failure-limit', 'warning', 'Failed logins are never banned', 'auth_failure_limit 0: a client may guess passwords as fast as the broker answers.', 'auth_failure_limit 5')
     : finding('auth-failure-limit', 'ok', `Logins are banned for ${config.authBanTime} s after ${config.authFailureLimit} failures`, ''));
   return out;
+}
+
+/**
+ * Where acknowledged messages are kept: memory only is worth knowing; a cluster's Redis carries
+ * every message, session and will, so off this machine it needs TLS and a password like any
+ * listener.
+ */
+function durability(config: BrokerConfig): Finding[] {
+  if (config.clusterRedis !== undefined) {
+    const target = parseRedisUrl(config.clusterRedis);
+    const where = `cluster_redis ${target.display}`;
+    const local = target.hosts.every((h) => isLoopbackHost(h.host));
+    if (local) return [finding('cluster-redis', 'ok', 'The cluster shares a Redis on this machine', `${where}: messages and sessions between the nodes stay on loopback.`)];
+    const missing = [...(target.tls ? [] : ['TLS']), ...(target.password === undefined ? ['a password'] : [])];
+    if (missing.length === 0) return [finding('cluster-redis', 'ok', 'The cluster reaches Redis over TLS with a password', `${where}.`)];
+    return [
+      finding(
+        'cluster-redis',
+        'warning',
+        `The cluster's Redis is reached without ${missing.join(' or ')}`,
+        `${where} is off this machine: every message, session and will of the cluster crosses the network ${target.tls ? '' : 'in clear '}${target.password === undefined ? 'to a Redis anyone who reaches it may read and write' : ''}`.trim() + '.',
+        'cluster_redis rediss://moat:PASSWORD@redis.internal:6380',
+      ),
+    ];
+  }
+  if (!config.persistence) return [finding('persistence', 'info', 'Acknowledged messages are kept in memory only', 'persistence false: a restart or a crash loses retained messages, persistent sessions and their queued messages (docs/DURABILITY.md).', 'remove "persistence false" (moat is durable by default)')];
+  return [finding('persistence', 'ok', 'Acknowledged messages survive a crash', 'persistence is on: QoS 1/2 messages are committed before they are acknowledged (docs/DURABILITY.md).')];
 }
 
 /** The admin HTTP listener (/metrics and the JSON API), when the config has one. */

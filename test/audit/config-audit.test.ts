@@ -59,6 +59,7 @@ test('a plain listener on all interfaces with allow_anonymous true is critical',
     'auth-failure-limit:ok',
     'open-files:warning',
     'sys-interval:warning',
+    'persistence:ok',
   ]);
   assert.equal(exitCodeFor(findings), 2);
   const byId = new Map(findings.map((f) => [f.id, f]));
@@ -99,6 +100,7 @@ test('a hardened TLS config with strong hashes and a per-user ACL has nothing ab
     'auth-failure-limit:ok',
     'open-files:ok',
     'sys-interval:ok',
+    'persistence:ok',
   ]);
   assert.equal(exitCodeFor(findings), 0);
 });
@@ -184,12 +186,12 @@ test('the report sorts worst first and renders text and JSON', async () => {
   const findings = await auditConfig(parseConfig('listener 1883 127.0.0.1\nallow_anonymous true\nmax_connections 100\n' + HARDENED_LIMITS, 'local.conf'), AMPLE);
   const report = buildReport('local.conf', findings);
   assert.equal(report.exitCode, 0);
-  assert.deepEqual(report.summary, { critical: 0, warning: 0, info: 2, ok: 9 });
+  assert.deepEqual(report.summary, { critical: 0, warning: 0, info: 2, ok: 10 });
   assert.deepEqual(report.findings.map((f) => f.severity).slice(0, 3), ['info', 'info', 'ok']);
   const text = renderText(report);
   assert.match(text, /^moat audit: local\.conf\n/);
   assert.match(text, /\nINFO {6}Anonymous clients may connect to 127\.0\.0\.1:1883 \(this machine only\) \[anonymous-access\]\n {10}.*\n {10}fix: allow_anonymous false\n/);
-  assert.match(text, /\n0 critical, 0 warnings, 2 info, 9 ok \(exit code 0\)\n$/);
+  assert.match(text, /\n0 critical, 0 warnings, 2 info, 10 ok \(exit code 0\)\n$/);
   const json = JSON.parse(renderJson(report)) as { target: string; exitCode: number; findings: Finding[] };
   assert.equal(json.target, 'local.conf');
   assert.equal(json.exitCode, 0);
@@ -224,4 +226,21 @@ test('the admin listener: open on loopback is info, with a token ok; off loopbac
   assert.match(clear?.fix ?? '', /admin_certfile .* admin_keyfile/);
   const https = await adminOf('admin_listener 9100 0.0.0.0\nadmin_token 0123456789abcdef0123\nadmin_certfile /etc/moat/admin.crt\nadmin_keyfile /etc/moat/admin.key\n');
   assert.equal(https?.severity, 'ok');
+});
+
+test('durability: persistence on is ok, off is info; a cluster Redis on loopback is ok, off it without TLS or a password a warning naming what is missing', async () => {
+  const base = 'listener 1883 127.0.0.1\nallow_anonymous true\n';
+  const of = async (lines: string, id: string): Promise<Finding | undefined> => (await auditConfig(parseConfig(base + lines, 'd.conf'), AMPLE)).find((f) => f.id === id);
+  assert.equal((await of('', 'persistence'))?.severity, 'ok');
+  const off = await of('persistence false\n', 'persistence');
+  assert.deepEqual([off?.severity, off?.title], ['info', 'Acknowledged messages are kept in memory only']);
+  assert.equal((await of('cluster_redis redis://127.0.0.1:6379\n', 'cluster-redis'))?.severity, 'ok');
+  const clear = await of('cluster_redis redis://redis.internal:6379\n', 'cluster-redis');
+  assert.deepEqual([clear?.severity, clear?.title], ['warning', "The cluster's Redis is reached without TLS or a password"]);
+  assert.match(clear?.fix ?? '', /rediss:\/\//);
+  const noPassword = await of('cluster_redis rediss://redis.internal:6380\n', 'cluster-redis');
+  assert.equal(noPassword?.title, "The cluster's Redis is reached without a password");
+  const good = await of('cluster_redis rediss://moat:s3cret@redis.internal:6380\n', 'cluster-redis');
+  assert.equal(good?.severity, 'ok');
+  assert.ok(!JSON.stringify(good).includes('s3cret'), 'the password never appears in a finding');
 });
