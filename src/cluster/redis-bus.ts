@@ -280,11 +280,17 @@ export class RedisBus implements Bus {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     if (this.#connected) {
+      // Handed over, not forgotten: the heartbeat set back to 0 makes this node stale at once, so the
+      // next survivor's heartbeat reaps it as it would a dead one and adopts the sessions it still
+      // held (a rolling restart must not leave offline sessions with nobody queuing for them). With no
+      // survivor, the next node to start does. Its interest goes now: nothing is routed here meanwhile.
+      // Holding nothing, it leaves no trace.
       const bye: Control = { type: 'bye', node: this.nodeId };
-      await this.#command
-        .multi()
-        .zrem(this.#keys.nodes, this.nodeId)
-        .del(this.#keys.interest(this.nodeId), this.#keys.version(this.nodeId), this.#keys.clients(this.nodeId))
+      const leave = this.#command.multi();
+      if (this.#clients.size > 0) leave.zadd(this.#keys.nodes, 0, this.nodeId);
+      else leave.zrem(this.#keys.nodes, this.nodeId).del(this.#keys.clients(this.nodeId));
+      await leave
+        .del(this.#keys.interest(this.nodeId), this.#keys.version(this.nodeId))
         .publish(this.#control, JSON.stringify(bye))
         .exec()
         .catch(() => undefined);
@@ -408,6 +414,8 @@ export class RedisBus implements Bus {
     // Absent without a reconnect seen: Redis restarted between beats, or the others took this node
     // for dead (it stalled). Either way its state must be written again.
     if (added === 1 && this.#resyncing === undefined) this.#startResync();
+    // Reaping waits for attach(): the one survivor told of a loss must have a broker to act on it.
+    if (this.#handlers === undefined) return;
     for (const node of stale) if (node !== this.nodeId) await this.#reap(node);
   }
 

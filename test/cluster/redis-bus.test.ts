@@ -134,7 +134,7 @@ test('redis: open() refuses in words when Redis cannot be reached (MOAT_ERR_BUS_
   await assert.rejects(RedisBus.open(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 300 }), (error: unknown) => error instanceof MoatError && error.code === 'MOAT_ERR_BUS_CONNECT' && error.message.includes(`127.0.0.1:${port}`));
 });
 
-test('redis: a claim moves the client id between the nodes\' client sets, a release removes it, close leaves no key', async () => {
+test('redis: a claim moves the client id between the nodes\' client sets, a release removes it, a clean close hands what it held to a survivor (or to the next node to start); holding nothing, it leaves no key', async () => {
   const { url } = await server();
   const prefix = freshPrefix();
   const buses = [await RedisBus.open(url, { prefix }), await RedisBus.open(url, { prefix })] as const;
@@ -153,8 +153,25 @@ test('redis: a claim moves the client id between the nodes\' client sets, a rele
     assert.deepEqual([await clientsOf(a), await clientsOf(b)], [[], ['x']]);
     a.addInterest('k/#');
     await settleAll(buses);
-    await Promise.all(buses.map((bus) => bus.close()));
-    assert.deepEqual(await look.keys(`${prefix}*`), [], 'close leaves nothing behind');
+    // A node stopped cleanly hands over what it held: the survivor reaps it at its next heartbeat.
+    const lost: Array<[string, string[]]> = [];
+    b.attach({ message: () => undefined, claim: () => undefined, nodeLost: (node, ids) => void lost.push([node, [...ids]]) });
+    a.claimSession('z');
+    await settleAll(buses);
+    await a.close();
+    await until(() => lost.length > 0, 5000, 'b told that a left holding z');
+    assert.deepEqual(lost, [[a.nodeId, ['z']]]);
+    assert.deepEqual((await look.keys(`${prefix}*`)).filter((k) => k.includes(a.nodeId)), [], 'a reaped: none of its keys left');
+    // The last node holding sessions leaves them for the next node to start, which adopts them.
+    await b.close();
+    assert.deepEqual(await clientsOf(b), ['x']);
+    const c = await RedisBus.open(url, { prefix });
+    const adopted: Array<[string, string[]]> = [];
+    c.attach({ message: () => undefined, claim: () => undefined, nodeLost: (node, ids) => void adopted.push([node, [...ids]]) });
+    await until(() => adopted.length > 0, 5000, 'c told that b left holding x');
+    assert.deepEqual(adopted, [[b.nodeId, ['x']]]);
+    await c.close();
+    assert.deepEqual(await look.keys(`${prefix}*`), [], 'a node holding nothing leaves no trace');
   } finally {
     look.disconnect();
   }

@@ -279,6 +279,26 @@ test('Redis killed and restarted: each node serves its own clients meanwhile, /r
   await probe(pubA, 'cross/after', () => counted(subC, 'cross/after').length > 0, 'C after Redis came back');
 });
 
+test('a node stopped cleanly (SIGTERM) hands its offline persistent sessions to a survivor: what is published meanwhile is queued for them', async () => {
+  const e = await startMoat({ config: nodeConfig(redis.url) });
+  const eNode = nodeId(e);
+  const options: IClientOptions = { clientId: 'off-e', clean: false, properties: { sessionExpiryInterval: 3600 } };
+  const onE = await client(e, options);
+  await subscribe(onE, 'handover/#');
+  await onE.end();
+  await e.stop();
+  const handedOver = (): string | undefined => [...a.logs, ...c.logs].find((l) => l.includes('"cluster_node_lost"') && l.includes(eNode));
+  await until(() => handedOver() !== undefined, DEAD_AFTER_MS + 5000, `a survivor adopting what ${eNode} held`);
+  assert.equal((JSON.parse(handedOver() as string) as Record<string, unknown>)['adopted'], 1);
+  const publisher = await client(c);
+  const sent = Array.from({ length: 10 }, (_, i) => `after-stop-${i}`);
+  for (const payload of sent) await publishUntilMatched(publisher, 'handover/x', payload);
+  const back = await client(a, options);
+  assert.equal(back.connack.sessionPresent, true);
+  await back.waitForMessages((m) => m.filter((x) => x.topic === 'handover/x').length >= 10);
+  assert.deepEqual(counted(back, 'handover/x'), sent);
+});
+
 test("moat's client with the nodes' URLs fails over when its node is killed, and finds its session on the next node", async () => {
   const d = await startMoat({ config: nodeConfig(redis.url) });
   const received: ReceivedMessage[] = [];
