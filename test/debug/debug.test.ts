@@ -113,22 +113,23 @@ test('a port nothing listens on: TCP refused, exit 11', async () => {
 });
 
 test('a listener whose accept queue is full drops the SYN: TCP timeout, exit 11', async () => {
-  // Python's listen(0) never accepts: the kernel queues one connection (ours, below), then drops
+  // Debian's python3 (not a pyenv shim, whose exec chain outlives a kill), listen(0), never accepts: the kernel queues one connection (ours, below), then drops
   // every further SYN, which is what a filtering firewall looks like from the client.
-  const child: TrackedProcess = await spawnTracked('python3', ['-c', [
+  const child: TrackedProcess = await spawnTracked('/usr/bin/python3', ['-c', [
     'import socket, sys, time',
     "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)",
     'print(s.getsockname()[1], flush=True)',
     'time.sleep(120)',
   ].join('\n')], { name: 'python listen(0)' });
-  cleanups.push(() => child.kill());
   await until(() => child.stdout.length > 0, 5000, 'the port from python');
   const port = Number(child.stdout[0]);
   const filler: Socket = tcpConnect(port, '127.0.0.1');
   filler.on('error', () => undefined); // reset when python goes
-  cleanups.push(() => filler.destroy());
   await new Promise((resolve) => filler.once('connect', resolve));
-  const report = await debug([`mqtt://127.0.0.1:${port}`, '--timeout', '1000']);
+  const report = await debug([`mqtt://127.0.0.1:${port}`, '--timeout', '1000']).finally(async () => {
+    filler.destroy();
+    await child.kill();
+  });
   expectFailure(report, 'tcp', 11, /No answer from 127\.0\.0\.1:\d+ within 1000 ms: a firewall drops the packets/);
 });
 
@@ -172,7 +173,7 @@ test('a wrong password: moat 0x86, Mosquitto return code 5 / 0x87, exit 13', asy
   expectFailure(v5, 'connect', 13, /CONNACK 0x87 Not authorized\..*Mosquitto answers a wrong password this way too/);
 });
 
-test('an ACL that denies the probe topic: moat refuses in SUBACK, Mosquitto drops silently, exit 14', async () => {
+test('an ACL that denies the probe topic: moat refuses it, Mosquitto refuses the v5 PUBLISH and drops the 3.1.1 one silently, exit 14', async () => {
   const auth = `allow_anonymous false\npassword_file ${passwd}\nacl_file ${acl}\n`;
   const moatBroker = await startMoat({ config: `listener 0 127.0.0.1\n${auth}` });
   brokers.push(moatBroker);
