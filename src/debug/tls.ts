@@ -28,7 +28,7 @@ export async function checkTls(target: Target, options: TlsStepOptions): Promise
     facts = await inspectTls(target.host, target.port, { ca: options.ca, cert: options.cert, key: options.key, timeoutMs: options.timeoutMs, watchMs: options.watchMs ?? 300 });
   } catch (error) {
     if (!(error instanceof AuditError)) throw error;
-    const cause = error.cause instanceof Error ? error.cause.message : error.message;
+    const cause = tlsErrorText(error.cause instanceof Error ? error.cause.message : error.message);
     return stage('tls', 'failed', elapsed(started), `no TLS handshake: ${cause}`, { error: cause }, handshakeProblem(target, cause, options.cert !== undefined));
   }
   const details = {
@@ -53,12 +53,23 @@ export async function checkTls(target: Target, options: TlsStepOptions): Promise
     });
   }
   if (facts.droppedAfterHandshake !== undefined) {
-    const how = facts.droppedAfterHandshake === 'closed' ? 'closed the connection' : `ended it with "${facts.droppedAfterHandshake}"`;
+    const how = facts.droppedAfterHandshake === 'closed' ? 'closed the connection' : `ended it with ${tlsErrorText(facts.droppedAfterHandshake)}`;
     return stage('tls', 'failed', ms, `the broker ${how} right after the handshake`, { ...details, dropped: facts.droppedAfterHandshake }, clientCertificateProblem(how, options.cert !== undefined));
   }
   const expiry = findings.find((f) => f.id === 'tls-expiry');
   const summary = `${facts.protocol ?? 'TLS'} ${facts.cipher ?? ''}, ${facts.handshakeMs ?? ms} ms; ${facts.subject} by ${facts.issuer}; ${expiry?.title.toLowerCase() ?? ''}`.replace(/ ,/, ',');
   return stage('tls', expiry?.severity === 'warning' ? 'warning' : 'ok', ms, summary, details);
+}
+
+/**
+ * OpenSSL's error text, shortened to its alert when there is one: 'TLS alert "certificate required"
+ * (116)' instead of a line of library internals.
+ */
+export function tlsErrorText(message: string): string {
+  const alert = /alert ([a-z ]+?)(?::|$)/i.exec(message);
+  if (alert?.[1] === undefined) return message.split('\n')[0] ?? message;
+  const number = /SSL alert number (\d+)/.exec(message)?.[1];
+  return `TLS alert "${alert[1].trim()}"${number === undefined ? '' : ` (${number})`}`;
 }
 
 function clientCertificateProblem(how: string, certGiven: boolean): { diagnosis: string; fix: string } {
@@ -87,10 +98,10 @@ function handshakeProblem(target: Target, message: string, certGiven: boolean): 
     };
   }
   if (/certificate required|handshake failure|peer did not return a certificate/i.test(message)) {
-    return clientCertificateProblem(`ended the handshake ("${message}")`, certGiven);
+    return clientCertificateProblem(`ended the handshake with ${message}`, certGiven);
   }
   if (/unknown ca|bad certificate|certificate (expired|revoked|unknown)/i.test(message)) {
-    return clientCertificateProblem(`ended the handshake ("${message}")`, true);
+    return clientCertificateProblem(`ended the handshake with ${message}`, true);
   }
   return { diagnosis: `The TLS handshake with ${target.host}:${target.port} failed: ${message}.`, fix: 'Check that the port speaks TLS and that the client and broker share a TLS version (tls_version) and a cipher.' };
 }

@@ -157,6 +157,25 @@ test('TLS: an expired certificate and one for another host, exit 12', async () =
   assert.match(wrong.fix ?? '', /moat certs --san 127\.0\.0\.1/);
 });
 
+test('a listener that requires a client certificate: moat and Mosquitto, exit 12 without one, 0 with one', async () => {
+  const device = ca.issue('device-1');
+  const tls = `cafile ${ca.ca}\ncertfile ${ca.cert}\nkeyfile ${ca.key}\nrequire_certificate true\n`;
+  const moatBroker = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous true\n${tls}` });
+  brokers.push(moatBroker);
+  // startMosquitto adds its own plain listener; the TLS one is this second listener.
+  const port = await freePort();
+  const mosquitto = await startMosquitto({ config: `listener ${port} 127.0.0.1\n${tls}` });
+  brokers.push(mosquitto);
+  for (const tlsPort of [moatBroker.port, port]) {
+    const url = `mqtts://localhost:${tlsPort}`;
+    const without = await debug([url, '--cafile', ca.ca]);
+    expectFailure(without, 'tls', 12, /the listener requires a client certificate \(require_certificate true\) and none was sent/);
+    assert.match(without.fix ?? '', /--cert and --key/);
+    const withCert = await debug([url, '--cafile', ca.ca, '--cert', device.cert, '--key', device.key]);
+    assert.equal(withCert.failed, undefined, JSON.stringify(withCert, null, 2));
+  }
+});
+
 test('a wrong password: moat 0x86, Mosquitto return code 5 / 0x87, exit 13', async () => {
   const moatBroker = await startMoat({ config: `listener 0 127.0.0.1\nallow_anonymous false\npassword_file ${passwd}\n` });
   brokers.push(moatBroker);
