@@ -103,7 +103,8 @@ export function renderDebugText(report: DebugReport): string {
   }
   lines.push('');
   if (report.failed === undefined) {
-    lines.push('Healthy: every step passed.');
+    const warned = report.stages.filter((s) => s.status === 'warning').map((s) => s.title);
+    lines.push(warned.length === 0 ? 'Healthy: every step passed.' : `Healthy: every step passed; look at the ! line${warned.length === 1 ? '' : 's'} (${warned.join(', ')}).`);
   } else {
     lines.push(`Diagnosis: ${report.diagnosis ?? ''}`, '', `Fix: ${(report.fix ?? '').replace(/\n/g, '\n  ')}`);
   }

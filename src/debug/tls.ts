@@ -53,7 +53,7 @@ export async function checkTls(target: Target, options: TlsStepOptions): Promise
     });
   }
   if (facts.droppedAfterHandshake !== undefined) {
-    const how = facts.droppedAfterHandshake === 'closed' ? 'closed the connection' : `ended it with ${tlsErrorText(facts.droppedAfterHandshake)}`;
+    const how = facts.droppedAfterHandshake === 'closed' ? 'closed the connection' : `ended the connection with ${tlsErrorText(facts.droppedAfterHandshake)}`;
     return stage('tls', 'failed', ms, `the broker ${how} right after the handshake`, { ...details, dropped: facts.droppedAfterHandshake }, clientCertificateProblem(how, options.cert !== undefined));
   }
   const expiry = findings.find((f) => f.id === 'tls-expiry');
