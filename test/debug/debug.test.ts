@@ -197,7 +197,7 @@ test('an ACL that denies the probe topic: moat refuses it, Mosquitto refuses the
   const moatBroker = await startMoat({ config: `listener 0 127.0.0.1\n${auth}` });
   brokers.push(moatBroker);
   const denied = await debug([moatBroker.url, '-u', 'alice', '-P', 'right password']);
-  expectFailure(denied, 'roundtrip', 14, /The broker refused the (SUBSCRIBE|PUBLISH) to moat\/debug\/[0-9a-f]{16}: (SUBACK|PUBACK) 0x87 Not authorized.*The ACL does not let user "alice"/);
+  expectFailure(denied, 'roundtrip', 14, /The broker refused the SUBSCRIBE to moat\/debug\/[0-9a-f]{16}: SUBACK 0x87 Not authorized.*The ACL does not let user "alice" read/);
   assert.match(denied.fix ?? '', /user alice\ntopic readwrite moat\/debug\/#/);
   // With a probe topic the ACL grants, the same user passes.
   const granted = await debug([moatBroker.url, '-u', 'alice', '-P', 'right password', '--probe-prefix', 'clients/alice']);
