@@ -9,7 +9,10 @@ import { isLoopbackHost } from '../config/index.js';
 import { AuditError, finding, type Finding } from './findings.js';
 import { closeQuietly, isAuthRefusal, probeConnect, within, type ConnectOutcome, type ProbeOptions } from './mqtt-probe.js';
 import { publicBrokerName } from './public-brokers.js';
+import { DEFAULT_PORTS, parseTarget, type Target } from './target.js';
 import { belowTls12, inspectTls, tlsFindings } from './tls-probe.js';
+
+export { parseTarget } from './target.js';
 
 export interface LiveAuditOptions {
   readonly url: string;
@@ -25,47 +28,12 @@ export interface LiveAuditOptions {
   readonly waitMs?: number;
 }
 
-const DEFAULT_PORTS = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
-type Scheme = keyof typeof DEFAULT_PORTS;
-
-interface Target {
-  readonly url: string;
-  readonly scheme: Scheme;
-  /** Without IPv6 brackets. */
-  readonly host: string;
-  /** As it goes in a URL (brackets kept). */
-  readonly urlHost: string;
-  readonly port: number;
-  readonly tls: boolean;
-}
-
 /** Who the read checks run as: the -u user, or anonymous when the broker let that in. */
 interface Identity {
   readonly client: MqttClient;
   readonly who: string;
   readonly anonymous: boolean;
   readonly options: ProbeOptions;
-}
-
-export function parseTarget(url: string): Target {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new AuditError(`"${url}" is not a broker URL; write it as mqtt://host:port, mqtts://host:port, ws://host:port/path or wss://host:port/path.`);
-  }
-  const scheme = parsed.protocol.replace(/:$/, '');
-  if (!Object.hasOwn(DEFAULT_PORTS, scheme)) throw new AuditError(`"${url}": moat audit speaks mqtt://, mqtts://, ws:// and wss://, not ${scheme}://.`);
-  const s = scheme as Scheme;
-  if (parsed.username !== '' || parsed.password !== '') throw new AuditError('put the username and password in -u and -P, not in the URL (it ends up in shell history and reports).');
-  return {
-    url,
-    scheme: s,
-    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
-    urlHost: parsed.hostname,
-    port: parsed.port === '' ? DEFAULT_PORTS[s] : Number(parsed.port),
-    tls: s === 'mqtts' || s === 'wss',
-  };
 }
 
 export async function auditBroker(options: LiveAuditOptions): Promise<Finding[]> {

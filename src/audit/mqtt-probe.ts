@@ -2,7 +2,7 @@
 // short timeout, and the outcome as data (accepted / refused with a reason code / failed) instead
 // of an exception, because a refusal is often the answer the audit hopes for.
 import { randomBytes } from 'node:crypto';
-import { connect, MqttError, type ClientOptions, type MqttClient } from '../client/index.js';
+import { connect, MoatError, MqttError, type ClientOptions, type MqttClient } from '../client/index.js';
 import { formatReason } from '../codec/reason-codes.js';
 
 export interface ProbeOptions {
@@ -11,27 +11,39 @@ export interface ProbeOptions {
   readonly ca?: string | undefined;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
+  /** Client certificate and key (PEM) for a listener that asks for one. */
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
+  /** Only this protocol version; default 5 with a fall back to 3.1.1. */
+  readonly version?: 4 | 5 | undefined;
+  /** Client id prefix; default moat-audit-. */
+  readonly clientIdPrefix?: string | undefined;
 }
 
 export type ConnectOutcome =
   | { readonly kind: 'accepted'; readonly client: MqttClient }
   | { readonly kind: 'refused'; readonly reasonCode: number; readonly version: 4 | 5; readonly words: string }
-  | { readonly kind: 'failed'; readonly message: string; readonly errno: string | undefined };
+  | { readonly kind: 'failed'; readonly message: string; readonly errno: string | undefined; readonly errorCode: string | undefined };
 
 /** A client id that says who is knocking, should the broker's log be read. */
-export function auditClientId(): string {
-  return `moat-audit-${randomBytes(4).toString('hex')}`;
+export function auditClientId(prefix = 'moat-audit-'): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
 function clientOptions(options: ProbeOptions, version: 4 | 5): ClientOptions {
   return {
     protocolVersion: version,
-    clientId: auditClientId(),
+    clientId: auditClientId(options.clientIdPrefix),
     keepalive: 30,
     reconnect: false,
     connectTimeoutMs: options.timeoutMs,
     // The TLS probe judges the certificate; here we only want to reach MQTT behind it.
-    tls: { rejectUnauthorized: false, ...(options.ca !== undefined ? { ca: options.ca } : {}) },
+    tls: {
+      rejectUnauthorized: false,
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.cert !== undefined ? { cert: options.cert } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
+    },
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
   };
@@ -39,6 +51,7 @@ function clientOptions(options: ProbeOptions, version: 4 | 5): ClientOptions {
 
 /** Connects with MQTT 5, falling back to 3.1.1 when the broker refuses the protocol version. */
 export async function probeConnect(url: string, options: ProbeOptions): Promise<ConnectOutcome> {
+  if (options.version !== undefined) return connectOnce(url, options, options.version);
   const first = await connectOnce(url, options, 5);
   if (first.kind === 'refused' && (first.reasonCode === 0x84 || first.reasonCode === 0x01)) return connectOnce(url, options, 4);
   return first;
@@ -54,7 +67,13 @@ async function connectOnce(url: string, options: ProbeOptions, version: 4 | 5): 
     }
     // The socket's own code (ECONNREFUSED, ...) says "nothing there" without the client's advice text.
     const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
-    return { kind: 'failed', message: error instanceof Error ? error.message : String(error), errno: typeof cause?.code === 'string' ? cause.code : undefined };
+    return {
+      kind: 'failed',
+      message: error instanceof Error ? error.message : String(error),
+      errno: typeof cause?.code === 'string' ? cause.code : undefined,
+      // The client's own code: MOAT_ERR_CONNECT_TIMEOUT, MOAT_ERR_CONNECT (closed before CONNACK), ...
+      errorCode: error instanceof MoatError ? error.code : undefined,
+    };
   }
 }
 

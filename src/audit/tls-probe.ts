@@ -18,12 +18,29 @@ export interface TlsFacts {
   readonly validTo: Date;
   /** checkServerIdentity's complaint, or undefined when the certificate names the host. */
   readonly hostnameError: string | undefined;
+  /** The negotiated cipher suite (OpenSSL's name). */
+  readonly cipher?: string;
+  /** Subjects from the server certificate up its chain, as sent (and completed from the trusted CAs). */
+  readonly chain?: readonly string[];
+  /** Time from TCP connect to the end of the handshake. */
+  readonly handshakeMs?: number;
+  /**
+   * With `watchMs`: how the server ended the connection within that time after the handshake
+   * (a TLS alert's text, or 'closed'), undefined when it kept it open. A server that requires or
+   * refuses a client certificate does this under TLS 1.3, where the check follows the handshake.
+   */
+  readonly droppedAfterHandshake?: string | undefined;
 }
 
 export interface TlsProbeOptions {
   /** PEM CA certificates to trust instead of Node's built-in list (--cafile). */
   readonly ca?: string | undefined;
   readonly timeoutMs: number;
+  /** Client certificate and key (PEM), offered if the server asks for one. */
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
+  /** Keep the connection this long after the handshake to see whether the server drops it (see droppedAfterHandshake). */
+  readonly watchMs?: number;
 }
 
 const PROTOCOL_RANK: Readonly<Record<string, number>> = { SSLv3: 0, TLSv1: 1, 'TLSv1.1': 2, 'TLSv1.2': 3, 'TLSv1.3': 4 };
@@ -56,6 +73,8 @@ function handshake(host: string, port: number, options: TlsProbeOptions, legacy:
       port,
       ...(isIP(host) === 0 ? { servername: host } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.cert !== undefined ? { cert: options.cert } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
       rejectUnauthorized: false,
       // The host name is judged separately below, so authorizationError is about the chain only.
       checkServerIdentity: () => undefined,
@@ -70,18 +89,22 @@ function handshake(host: string, port: number, options: TlsProbeOptions, legacy:
       clearTimeout(timer);
       reject(error);
     });
+    let tcpAt = Date.now();
+    socket.once('connect', () => (tcpAt = Date.now()));
     socket.once('secureConnect', () => {
       clearTimeout(timer);
+      const handshakeMs = Date.now() - tcpAt;
       const cert: DetailedPeerCertificate = socket.getPeerCertificate(true);
       const protocol = socket.getProtocol();
+      const cipher = socket.getCipher().standardName ?? socket.getCipher().name;
       const chainError = socket.authorized ? undefined : String(socket.authorizationError ?? 'unknown verification error');
-      socket.destroy();
       if (cert === undefined || cert.raw === undefined) {
+        socket.destroy();
         reject(new MoatError('MOAT_ERR_TLS_PROBE', 'the server sent no certificate'));
         return;
       }
       const identity = checkServerIdentity(host.replace(/^\[(.*)\]$/, '$1'), cert);
-      resolve({
+      const facts: TlsFacts = {
         protocol,
         chainValid: chainError === undefined,
         chainError,
@@ -89,9 +112,39 @@ function handshake(host: string, port: number, options: TlsProbeOptions, legacy:
         issuer: formatName(cert.issuer),
         validTo: new Date(cert.valid_to),
         hostnameError: identity?.message,
-      });
+        cipher,
+        chain: chainSubjects(cert),
+        handshakeMs,
+      };
+      if ((options.watchMs ?? 0) <= 0) {
+        socket.destroy();
+        resolve(facts);
+        return;
+      }
+      socket.removeAllListeners('error');
+      const done = (dropped: string | undefined): void => {
+        clearTimeout(watch);
+        socket.destroy();
+        resolve({ ...facts, droppedAfterHandshake: dropped });
+      };
+      const watch = setTimeout(() => done(undefined), options.watchMs);
+      socket.once('error', (error) => done(error.message));
+      socket.once('close', () => done('closed'));
+      socket.resume();
     });
   });
+}
+
+/** Subject CNs (or full subjects) from the leaf up, stopping where a certificate issued itself. */
+function chainSubjects(leaf: DetailedPeerCertificate): string[] {
+  const out: string[] = [];
+  let cert: DetailedPeerCertificate | undefined = leaf;
+  while (cert !== undefined && out.length < 10) {
+    out.push(formatName(cert.subject));
+    if (cert.issuerCertificate === undefined || cert.issuerCertificate === cert || cert.issuerCertificate.raw?.equals(cert.raw) === true) break;
+    cert = cert.issuerCertificate;
+  }
+  return out;
 }
 
 function formatName(name: object | undefined): string {

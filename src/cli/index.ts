@@ -24,6 +24,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   (await import('./passwd.js')).registerPasswdCommand(program);
   (await import('./top.js')).registerTopCommand(program);
   (await import('./capacity.js')).registerCapacityCommand(program);
+  (await import('./debug.js')).registerDebugCommand(program);
   await program.parseAsync([...argv]);
 }
 

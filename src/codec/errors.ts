@@ -215,6 +215,10 @@ export const ERROR_CODES = {
     summary: 'The TLS probe of moat audit got no usable answer: no handshake in time, or no server certificate.',
     fix: 'Check that the port speaks TLS and that the server presents a certificate.',
   },
+  MOAT_ERR_DEBUG_SCHEMA: {
+    summary: 'moat debug --schema FILE is not a JSON file, or not a JSON Schema ajv can compile.',
+    fix: 'Check the file: valid JSON, a JSON Schema (draft 2020-12, 2019-09 or draft-07, as its $schema says); the message quotes the parse or compile error.',
+  },
 
   // moat bench.
   MOAT_ERR_BENCH_OPTION: {
