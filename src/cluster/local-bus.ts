@@ -5,6 +5,7 @@
 // chosen cluster-wide as on every bus (interest.ts); nodes never die unnoticed, so no nodeLost.
 import { randomBytes } from 'node:crypto';
 import type { StoredMessage } from '../store/store.js';
+import { CountedFilters } from './counted-filters.js';
 import type { Bus, BusHandlers } from './bus.js';
 import { Deduper } from './deduper.js';
 import { ClusterInterest } from './interest.js';
@@ -40,7 +41,7 @@ export class LocalBus implements Bus {
   readonly nodeId: string;
   readonly #hub: LocalHub;
   /** filter -> how many local subscriptions hold it. */
-  readonly #interest = new Map<string, number>();
+  readonly #interest = new CountedFilters();
   /** The cluster's interest as this node sees it (the others' filters, its own `$share/` ones). */
   readonly #view: ClusterInterest;
   readonly #deduper = new Deduper();
@@ -74,20 +75,11 @@ export class LocalBus implements Bus {
   }
 
   addInterest(filter: string): void {
-    const count = this.#interest.get(filter) ?? 0;
-    this.#interest.set(filter, count + 1);
-    if (count === 0 && !this.#closed) for (const node of this.#hub.all()) node.#view.add(this.nodeId, filter);
+    if (this.#interest.add(filter) && !this.#closed) for (const node of this.#hub.all()) node.#view.add(this.nodeId, filter);
   }
 
   removeInterest(filter: string): void {
-    const count = this.#interest.get(filter);
-    if (count === undefined) return;
-    if (count > 1) {
-      this.#interest.set(filter, count - 1);
-      return;
-    }
-    this.#interest.delete(filter);
-    for (const node of this.#hub.all()) node.#view.remove(this.nodeId, filter);
+    if (this.#interest.remove(filter)) for (const node of this.#hub.all()) node.#view.remove(this.nodeId, filter);
   }
 
   othersInterested(topic: string): boolean {

@@ -16,6 +16,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { MoatError } from '../codec/errors.js';
 import type { StoredMessage } from '../store/store.js';
+import { CountedFilters } from './counted-filters.js';
 import type { Bus, BusHandlers } from './bus.js';
 import { Deduper } from './deduper.js';
 import { ClusterInterest } from './interest.js';
@@ -97,7 +98,7 @@ export class RedisBus implements Bus {
   readonly #deadAfterMs: number;
 
   /** filter -> how many local subscriptions hold it. */
-  readonly #interest = new Map<string, number>();
+  readonly #interest = new CountedFilters();
   /** Interest changes this node has made (each announced with its number). */
   #version = 0;
   /** Client ids connected here. */
@@ -233,20 +234,11 @@ export class RedisBus implements Bus {
   }
 
   addInterest(filter: string): void {
-    const count = this.#interest.get(filter) ?? 0;
-    this.#interest.set(filter, count + 1);
-    if (count === 0) this.#changeInterest('add', filter);
+    if (this.#interest.add(filter)) this.#changeInterest('add', filter);
   }
 
   removeInterest(filter: string): void {
-    const count = this.#interest.get(filter);
-    if (count === undefined) return;
-    if (count > 1) {
-      this.#interest.set(filter, count - 1);
-      return;
-    }
-    this.#interest.delete(filter);
-    this.#changeInterest('remove', filter);
+    if (this.#interest.remove(filter)) this.#changeInterest('remove', filter);
   }
 
   othersInterested(topic: string): boolean {
